@@ -1,0 +1,121 @@
+"""otp: Erlang/OTP's process patterns for asyncio, standard library only.
+
+Vendored by otpgen; you own this copy and `otpgen update` upgrades it like any other
+generated file. The rule it is built on: no process without a runtime reason (state
+that outlives a call and needs coordination, a shared resource, an error boundary).
+Everything else is plain functions.
+
+Python is not the BEAM, and this package does not pretend otherwise: a process is an
+asyncio task, scheduling is cooperative (a handler that never awaits stalls every
+process), memory is shared (messages are not copied: send immutable data), and
+killing a process cancels its task, so its `finally` blocks and `terminate` still run.
+"""
+
+from ._agent import Agent
+from ._app import run, serve
+from ._childspec import (
+    ONE_FOR_ALL,
+    ONE_FOR_ONE,
+    PERMANENT,
+    REST_FOR_ONE,
+    SUPERVISOR,
+    TEMPORARY,
+    TRANSIENT,
+    WORKER,
+    ChildSpec,
+    ChildType,
+    Restart,
+    Strategy,
+)
+from ._dynamic import DynamicSupervisor
+from ._errors import (
+    AlreadyPresent,
+    AlreadyStarted,
+    CallingSelf,
+    CallTimeout,
+    ChildNotFound,
+    ChildRunning,
+    ChildSpecError,
+    MaxChildren,
+    NoProcess,
+    OTPError,
+    StartChildError,
+)
+from ._genserver import (
+    KILLED,
+    NOREPLY,
+    NORMAL,
+    SHUTDOWN,
+    Caller,
+    Continue,
+    Down,
+    GenServer,
+    MonitorRef,
+    Reply,
+    Shutdown,
+    Stop,
+    is_normal,
+    whereis,
+)
+from ._registry import DUPLICATE, UNIQUE, Keys, Registry, Via, via
+from ._supervisor import MAX_RESTARTS_REACHED, ChildCounts, ChildInfo, Supervisor
+from ._tasks import TIMEOUT, Exit, Ok, TaskHandle, TaskSupervisor
+
+__all__ = [
+    "DUPLICATE",
+    "KILLED",
+    "MAX_RESTARTS_REACHED",
+    "NOREPLY",
+    "NORMAL",
+    "ONE_FOR_ALL",
+    "ONE_FOR_ONE",
+    "PERMANENT",
+    "REST_FOR_ONE",
+    "SHUTDOWN",
+    "SUPERVISOR",
+    "TEMPORARY",
+    "TIMEOUT",
+    "TRANSIENT",
+    "UNIQUE",
+    "WORKER",
+    "Agent",
+    "AlreadyPresent",
+    "AlreadyStarted",
+    "CallTimeout",
+    "Caller",
+    "CallingSelf",
+    "ChildCounts",
+    "ChildInfo",
+    "ChildNotFound",
+    "ChildRunning",
+    "ChildSpec",
+    "ChildSpecError",
+    "ChildType",
+    "Continue",
+    "Down",
+    "DynamicSupervisor",
+    "Exit",
+    "GenServer",
+    "Keys",
+    "MaxChildren",
+    "MonitorRef",
+    "NoProcess",
+    "OTPError",
+    "Ok",
+    "Registry",
+    "Reply",
+    "Restart",
+    "Shutdown",
+    "StartChildError",
+    "Stop",
+    "Strategy",
+    "Supervisor",
+    "TaskHandle",
+    "TaskSupervisor",
+    "Via",
+    "is_normal",
+    "run",
+    "serve",
+    "via",
+    "whereis",
+]

@@ -1,0 +1,82 @@
+"""The application entry point: run a supervision tree until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+
+from ._childspec import ONE_FOR_ONE, ChildSpec, Strategy
+from ._errors import StartChildError
+from ._genserver import SHUTDOWN
+from ._supervisor import Supervisor
+
+log = logging.getLogger(__package__ or "otp")
+
+
+async def serve(
+    children: Sequence[ChildSpec],
+    *,
+    strategy: Strategy = ONE_FOR_ONE,
+    max_restarts: int = 3,
+    max_seconds: float = 5.0,
+) -> int:
+    """Start a root Supervisor over `children` and wait until it ends; return an exit status.
+
+    SIGTERM and SIGINT stop the tree: children in reverse start order, each within its
+    shutdown budget. Returns 0 after such a stop, 1 when a child failed to start or the
+    root supervisor gave up (too many restarts).
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        root = await Supervisor.start(
+            children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
+        )
+    except StartChildError as exc:
+        log.error("application failed to start: %s", exc)
+        return 1
+    requested: list[str] = []
+
+    def on_signal(signame: str) -> None:
+        if not requested:
+            log.info("%s received; stopping the application", signame)
+        requested.append(signame)
+        root._request_stop(SHUTDOWN)
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    log.info("application started with %d children; ready", len(children))
+    try:
+        await root._wait_exit(None)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        if root.alive:  # we were cancelled: still stop the tree in order
+            root._request_stop(SHUTDOWN)
+            await root._wait_exit(None)
+    if requested and root.exit_reason == SHUTDOWN:
+        log.info("application stopped")
+        return 0
+    log.error("application root supervisor exited: %r", root.exit_reason)
+    return 1
+
+
+def run(
+    children: Sequence[ChildSpec],
+    *,
+    strategy: Strategy = ONE_FOR_ONE,
+    max_restarts: int = 3,
+    max_seconds: float = 5.0,
+) -> int:
+    """Run the application in a new event loop; `sys.exit(run(children))` in `__main__`.
+
+    Configures basic logging at INFO unless logging is already configured.
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return asyncio.run(
+        serve(children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds)
+    )

@@ -1,0 +1,94 @@
+"""ChildSpec: how a supervisor starts, restarts and stops one child."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from ._errors import ChildSpecError
+
+if TYPE_CHECKING:
+    from ._genserver import GenServer
+
+
+class Restart(enum.Enum):
+    """When a supervisor restarts a child that exited."""
+
+    PERMANENT = "permanent"
+    """Always: the child should always run (most workers)."""
+    TRANSIENT = "transient"
+    """Only after a crash, not after a normal or shutdown exit (work that can finish)."""
+    TEMPORARY = "temporary"
+    """Never; its spec is forgotten when it exits (one-off work)."""
+
+
+class ChildType(enum.Enum):
+    """Whether a child is a worker or a supervisor (supervisors default to waiting forever)."""
+
+    WORKER = "worker"
+    SUPERVISOR = "supervisor"
+
+
+class Strategy(enum.Enum):
+    """What a supervisor restarts when one child crashes."""
+
+    ONE_FOR_ONE = "one_for_one"
+    """Only that child: the children are independent."""
+    ONE_FOR_ALL = "one_for_all"
+    """Every child: they cannot work without each other."""
+    REST_FOR_ONE = "rest_for_one"
+    """That child and the ones started after it: later children depend on earlier ones."""
+
+
+PERMANENT: Final = Restart.PERMANENT
+TRANSIENT: Final = Restart.TRANSIENT
+TEMPORARY: Final = Restart.TEMPORARY
+WORKER: Final = ChildType.WORKER
+SUPERVISOR: Final = ChildType.SUPERVISOR
+ONE_FOR_ONE: Final = Strategy.ONE_FOR_ONE
+ONE_FOR_ALL: Final = Strategy.ONE_FOR_ALL
+REST_FOR_ONE: Final = Strategy.REST_FOR_ONE
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSpec:
+    """How to start one child and what to do when it exits.
+
+    `start` is a no-argument async callable that starts the child and returns it (for
+    a GenServer subclass, `Worker.child_spec(...)` builds the spec for you).
+    `shutdown` is how many seconds the child gets to run `terminate` when its supervisor
+    stops it, before it is cancelled; 0 cancels it at once (brutal kill); None waits as
+    long as it takes, which is right for supervisors (their children have budgets).
+    """
+
+    id: Hashable
+    start: Callable[[], Awaitable[GenServer]]
+    restart: Restart = PERMANENT
+    shutdown: float | None = 5.0
+    type: ChildType = WORKER
+
+    def __post_init__(self) -> None:
+        where = f"ChildSpec {self.id!r}"
+        try:
+            hash(self.id)
+        except TypeError:
+            raise ChildSpecError(f"ChildSpec id must be hashable, got: {self.id!r}") from None
+        if not callable(self.start):
+            raise ChildSpecError(f"{where}: start must be an async callable, got: {self.start!r}")
+        if not isinstance(self.restart, Restart):
+            raise ChildSpecError(
+                f"{where}: restart must be one of PERMANENT, TRANSIENT, TEMPORARY, "
+                f"got: {self.restart!r}"
+            )
+        shutdown = self.shutdown
+        if shutdown is not None and (
+            isinstance(shutdown, bool) or not isinstance(shutdown, int | float) or shutdown < 0
+        ):
+            raise ChildSpecError(
+                f"{where}: shutdown must be seconds >= 0 (0 kills at once) or None "
+                f"(wait forever), got: {shutdown!r}"
+            )
+        if not isinstance(self.type, ChildType):
+            raise ChildSpecError(f"{where}: type must be WORKER or SUPERVISOR, got: {self.type!r}")

@@ -1,0 +1,202 @@
+"""DynamicSupervisor: children started on demand, one_for_one, any number of them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from ._childspec import SUPERVISOR, ChildSpec, ChildType
+from ._errors import ChildNotFound, ChildSpecError, MaxChildren, NoProcess
+from ._genserver import SHUTDOWN, GenServer, Stop, is_normal, shutdown_process
+from ._supervisor import (
+    MAX_RESTARTS_REACHED,
+    ChildCounts,
+    ChildInfo,
+    RestartIntensity,
+    check_start_result,
+    needs_restart,
+)
+
+log = logging.getLogger(__package__ or "otp")
+
+
+@dataclass(frozen=True, slots=True)
+class _Restart:
+    spec: ChildSpec
+    reason: object
+
+
+class DynamicSupervisor(GenServer):
+    """Supervises children started at run time: one per user, session, connection.
+
+    Use it with a Registry for named per-key processes (start them with
+    `name=via(registry, key)`), so no single process holds everyone's state. For a fixed
+    set of children known at startup, use Supervisor.
+
+    Every child is independent (one_for_one). `max_children` caps how many may exist at
+    once, counting children waiting to be restarted, and start_child raises MaxChildren
+    past it: backpressure instead of unbounded growth. Restart intensity is counted over
+    all children, as in Supervisor. On shutdown all children are stopped concurrently,
+    each within its own shutdown budget.
+
+    Unlike Elixir, start_child runs the child's start in the calling task, so one slow
+    `init` does not hold up every other start; the child is adopted once it is running.
+    """
+
+    __slots__ = ("_children", "_intensity", "_max_children", "_restarting", "_starting")
+
+    child_shutdown: ClassVar[float | None] = None
+    child_type: ClassVar[ChildType] = SUPERVISOR
+
+    @classmethod
+    async def start(cls, *args: Any, **kwargs: Any) -> Self:
+        """`DynamicSupervisor.start(max_children=None, max_restarts=3, max_seconds=5.0,
+        name=None)`."""
+        return await super().start(*args, **kwargs)
+
+    # Client API
+
+    async def start_child(self, spec: ChildSpec) -> GenServer:
+        """Start a child from `spec` and supervise it; returns the running child.
+
+        Raises whatever the child's start raises (AlreadyStarted when its name is taken),
+        MaxChildren when full, and NoProcess when the supervisor is not running.
+        """
+        if not isinstance(spec, ChildSpec):
+            raise ChildSpecError(f"start_child needs a ChildSpec, got: {spec!r}")
+        if not self._accepting():
+            raise NoProcess(f"{self!r} is not running")
+        limit = self._max_children
+        if limit is not None and self._size() + self._starting >= limit:
+            raise MaxChildren(f"{self!r} already has its max_children={limit} children")
+        self._starting += 1
+        try:
+            process = check_start_result(spec, await spec.start())
+        finally:
+            self._starting -= 1
+        if not self._accepting():
+            await shutdown_process(process, spec.shutdown)
+            raise NoProcess(f"{self!r} stopped while {spec.id!r} was starting")
+        self._children[process] = spec
+        process._link(self)
+        return process
+
+    async def terminate_child(self, process: GenServer) -> None:
+        """Stop `process` within its shutdown budget; it is not restarted."""
+        spec = self._children.pop(process, None)
+        if spec is None:
+            raise ChildNotFound(f"{process!r} is not a child of {self!r}")
+        process._unlink(self)
+        await shutdown_process(process, spec.shutdown)
+
+    async def which_children(self) -> list[ChildInfo]:
+        """The running children (their ids are their specs' ids)."""
+        return [
+            ChildInfo(spec.id, process, spec.type, spec.restart)
+            for process, spec in self._children.items()
+        ]
+
+    async def count_children(self) -> ChildCounts:
+        """Counts of children; `specs` includes the ones waiting to be restarted."""
+        sups = sum(1 for spec in self._children.values() if spec.type is SUPERVISOR)
+        active = len(self._children)
+        return ChildCounts(active + self._restarting, active, sups, active - sups)
+
+    def _accepting(self) -> bool:
+        return self.alive and self._stop_reason is None
+
+    def _size(self) -> int:
+        return len(self._children) + self._restarting
+
+    # Server callbacks
+
+    async def init(
+        self,
+        *,
+        max_children: int | None = None,
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+    ) -> None:
+        if max_children is not None and (
+            isinstance(max_children, bool) or not isinstance(max_children, int) or max_children < 1
+        ):
+            raise ChildSpecError(f"max_children must be an int >= 1 or None, got: {max_children!r}")
+        self._max_children = max_children
+        self._intensity = RestartIntensity(max_restarts, max_seconds)
+        self._children: dict[GenServer, ChildSpec] = {}
+        self._restarting = 0
+        self._starting = 0
+
+    async def handle_info(self, msg: Any) -> Stop | None:
+        if type(msg) is not _Restart:
+            await super().handle_info(msg)
+            return None
+        if not self._intensity.add():
+            log.error(
+                "%r: reached max restart intensity (%d restarts in %ss); shutting down",
+                self,
+                self._intensity.max_restarts,
+                self._intensity.max_seconds,
+            )
+            return Stop(MAX_RESTARTS_REACHED)
+        spec = msg.spec
+        try:
+            process = check_start_result(spec, await spec.start())
+        except Exception as exc:
+            log.error("%r: restarting child %r failed: %r", self, spec.id, exc)
+            self.send(msg)  # still counted as restarting; tried again, within intensity
+            return None
+        self._restarting -= 1
+        self._children[process] = spec
+        process._link(self)
+        return None
+
+    async def terminate(self, reason: object) -> None:
+        children, self._children = self._children, {}
+        budgets: dict[float | None, list[GenServer]] = {}
+        for process, spec in children.items():
+            process._unlink(self)
+            budgets.setdefault(spec.shutdown, []).append(process)
+        try:
+            await asyncio.gather(*(_stop_many(group, t) for t, group in budgets.items()))
+        except BaseException:
+            # Cancelled while waiting: kill the rest rather than orphan them.
+            for process in children:
+                process._kill()
+            raise
+
+    def _process_exited(self, process: GenServer, reason: object) -> None:
+        # Runs in the exiting child's task; the slot stays taken until it is restarted.
+        spec = self._children.pop(process, None)
+        if spec is None:
+            return
+        if needs_restart(spec.restart, reason) and self._accepting():
+            if not is_normal(reason):
+                log.warning("%r: child %r exited with %r; restarting", self, spec.id, reason)
+            self._restarting += 1
+            self.send(_Restart(spec, reason))
+
+
+async def _stop_many(processes: list[GenServer], shutdown: float | None) -> None:
+    """Stop processes concurrently, like shutdown_process on each."""
+    if len(processes) == 1:
+        await shutdown_process(processes[0], shutdown)
+        return
+    tasks = [p._task for p in processes if p._task is not None and not p._task.done()]
+    if not tasks:
+        return
+    if shutdown == 0:
+        for p in processes:
+            p._kill()
+    else:
+        for p in processes:
+            p._request_stop(SHUTDOWN)
+        _, pending = await asyncio.wait(tasks, timeout=shutdown)
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        tasks = list(pending)
+    await asyncio.wait(tasks)

@@ -1,0 +1,66 @@
+"""The kernel's exceptions: one base class, one precise subclass per failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OTPError(Exception):
+    """Base class of every error the kernel raises."""
+
+
+class NoProcess(OTPError):
+    """The process is not alive: it never existed, already exited, or exited during a call.
+
+    `reason` is the exit reason when it is known (an exception for a crash), else None.
+    """
+
+    def __init__(self, message: str, reason: object = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CallTimeout(OTPError, TimeoutError):
+    """A call got no reply within its timeout. The late reply, if any, is discarded."""
+
+
+class CallingSelf(OTPError, RuntimeError):
+    """A process called (or stopped) itself, which could only deadlock."""
+
+
+class AlreadyStarted(OTPError):
+    """The name or unique registry key is taken; `process` is the one holding it."""
+
+    def __init__(self, key: object, process: Any) -> None:
+        super().__init__(f"{key!r} is already registered to {process!r}")
+        self.key = key
+        self.process = process
+
+
+class ChildSpecError(OTPError, ValueError):
+    """A child specification or supervisor option is invalid."""
+
+
+class StartChildError(OTPError):
+    """A supervisor could not start a child; `reason` is what its start raised."""
+
+    def __init__(self, child_id: object, reason: BaseException) -> None:
+        super().__init__(f"child {child_id!r} failed to start: {reason!r}")
+        self.child_id = child_id
+        self.reason = reason
+
+
+class ChildNotFound(OTPError, LookupError):
+    """No child with that id (or process) is known to the supervisor."""
+
+
+class ChildRunning(OTPError):
+    """The operation needs the child to be stopped, but it is running."""
+
+
+class AlreadyPresent(OTPError):
+    """A child spec with that id exists (stopped); restart or delete it first."""
+
+
+class MaxChildren(OTPError):
+    """The dynamic supervisor already has `max_children` children (restarting ones count)."""

@@ -1,0 +1,667 @@
+"""GenServer: a process that owns state and handles one message at a time.
+
+A process is an asyncio task running a receive loop over its own mailbox. Clients talk
+to it with `call` (request and reply), `cast` (fire and forget) and `send` (a plain
+message for `handle_info`). Everything the process does runs in its own task, in
+arrival order, so its state needs no locks.
+
+Python is not the BEAM: there is no preemption (a handler that never awaits blocks
+every process), memory is shared (messages are not copied, so send immutable data or
+data you hand over), and a "kill" is a task cancellation, which runs `finally` blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
+
+from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart
+from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
+
+if TYPE_CHECKING:
+    from ._registry import Via
+
+log = logging.getLogger(__package__ or "otp")
+
+# Exit reasons. Any other object (usually the exception that ended the process) is a crash.
+NORMAL: Final = "normal"
+SHUTDOWN: Final = "shutdown"
+KILLED: Final = "killed"
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """An orderly exit that carries a detail, like Erlang's `{shutdown, Term}`: not a crash."""
+
+    detail: object
+
+
+def is_normal(reason: object) -> bool:
+    """Whether `reason` is an orderly exit (normal, shutdown, Shutdown(...)), not a crash.
+
+    A transient child is restarted only when this is false.
+    """
+    return reason in (NORMAL, SHUTDOWN) or type(reason) is Shutdown
+
+
+# What a callback may return to steer the loop.
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """Return it from `init` or a handler: `handle_continue(arg)` runs before any message."""
+
+    arg: object
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Return it from a handler to stop the process with `reason` after this message.
+
+    Returned from `handle_call` it sends no reply: the caller fails with NoProcess once
+    the process has exited. To answer first, return `Reply(value, Stop(reason))`.
+    """
+
+    reason: object = NORMAL
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Return it from `handle_call` to reply `value` and then continue or stop."""
+
+    value: object
+    then: Continue | Stop | None = None
+
+
+class _NoReply:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOREPLY"
+
+
+NOREPLY: Final = _NoReply()
+"""Return it from `handle_call` to answer later with `caller.reply(value)`."""
+
+
+class Caller:
+    """A pending call: who asked, and how to answer.
+
+    `task` is the calling task; monitor it (`self.monitor(caller.task)`) to learn when a
+    caller that holds a resource dies.
+    """
+
+    __slots__ = ("_future", "task")
+
+    def __init__(self, future: asyncio.Future[Any], task: asyncio.Task[Any] | None) -> None:
+        self._future = future
+        self.task = task
+
+    def reply(self, value: object) -> None:
+        """Answer the call. A caller that already timed out or was cancelled gets nothing."""
+        if not self._future.done():
+            self._future.set_result(value)
+
+    def _fail(self, error: BaseException) -> None:
+        if not self._future.done():
+            self._future.set_exception(error)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the caller still waits for the reply (it has not timed out or gone)."""
+        return not self._future.done()
+
+
+class _State(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    EXITING = "exiting"  # terminate() is running; new calls fail
+    EXITED = "exited"
+
+
+_STARTING: Final = _State.STARTING
+_RUNNING: Final = _State.RUNNING
+_EXITING: Final = _State.EXITING
+_EXITED: Final = _State.EXITED
+
+# Mailbox entries are (kind, payload, caller) tuples.
+_CALL: Final = 0
+_CAST: Final = 1
+_INFO: Final = 2
+
+# A mailbox is a list consumed from `_head`; it is compacted when the dead prefix grows.
+_COMPACT_AT: Final = 4096
+
+
+class _Watcher(Protocol):
+    def _process_exited(self, process: GenServer, reason: object) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Down:
+    """Delivered to `handle_info` when a monitored process or task exits.
+
+    `ref` is what was monitored, `reason` its exit reason, `monitor` the reference that
+    `monitor()` returned.
+    """
+
+    ref: GenServer | asyncio.Task[Any]
+    reason: object
+    monitor: MonitorRef
+
+
+class MonitorRef:
+    """The handle `GenServer.monitor` returns; pass it to `demonitor` to stop watching."""
+
+    __slots__ = ("_target", "_watcher")
+
+    def __init__(self, watcher: GenServer, target: GenServer | asyncio.Task[Any]) -> None:
+        self._watcher = watcher
+        self._target = target
+
+    def _process_exited(self, process: GenServer, reason: object) -> None:
+        self._watcher.send(Down(process, reason, self))
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._watcher.send(Down(task, task_exit_reason(task), self))
+
+    def __repr__(self) -> str:
+        return f"<MonitorRef {self._target!r}>"
+
+
+def task_exit_reason(task: asyncio.Task[Any]) -> object:
+    """The exit reason of a finished task: NORMAL, KILLED (cancelled) or its exception."""
+    if task.cancelled():
+        return KILLED
+    return task.exception() or NORMAL
+
+
+_names: dict[str, GenServer] = {}
+
+
+def whereis(name: str | Via) -> GenServer | None:
+    """The live process registered under `name` (a local name or a `via` name), or None."""
+    if isinstance(name, str):
+        return _names.get(name)
+    return name.whereis()
+
+
+def _expire(
+    future: asyncio.Future[Any], server: GenServer, request: object, timeout: float
+) -> None:
+    if not future.done():
+        future.set_exception(CallTimeout(f"{server!r} did not reply to {request!r} in {timeout}s"))
+
+
+class GenServer:
+    """A process that owns state and serialises access to it.
+
+    Use it for state that outlives one operation and needs coordination: monitors,
+    timers, deferred replies, an external resource only one task may touch. Do not use
+    it to organise code (write functions), for stateless computation, or for plain
+    get/update state (use `Agent`, or a dict when nothing is concurrent).
+
+    Subclass it and override the callbacks you need. State lives on `self` and is set
+    up in `init`, which runs inside the new process::
+
+        class Counter(GenServer):
+            # Client API
+            async def increment(self, by: int = 1) -> int:
+                result: int = await self.call(("increment", by))
+                return result
+
+            # Server callbacks
+            async def init(self, start: int = 0) -> None:
+                self.count = start
+
+            async def handle_call(self, request: tuple[str, int], caller: Caller) -> int:
+                _, by = request
+                self.count += by
+                return self.count
+
+        counter = await Counter.start(10, name="counter")   # returns once init is done
+        await counter.increment()                            # -> 11
+
+    Start processes under a supervisor (`Counter.child_spec(10, name="counter")`),
+    never bare in production: an unsupervised process that crashes stays dead.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_current",
+        "_deferred",
+        "_exit_reason",
+        "_head",
+        "_inbox",
+        "_links",
+        "_loop",
+        "_name",
+        "_regs",
+        "_state",
+        "_stop_reason",
+        "_task",
+        "_waiter",
+    )
+
+    # How a supervisor treats this process by default (see `child_spec`).
+    child_restart: ClassVar[Restart] = PERMANENT
+    child_shutdown: ClassVar[float | None] = 5.0
+    child_type: ClassVar[ChildType] = WORKER
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._state = _STARTING
+        self._inbox: list[tuple[int, Any, Caller | None] | None] = []
+        self._head = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop_reason: object = None
+        self._exit_reason: object = None
+        self._links: list[_Watcher] | None = None
+        self._regs: list[tuple[Any, object]] | None = None
+        self._name: str | Via | None = None
+        self._deferred: set[Caller] | None = None
+        self._current: object = None
+
+    # Starting
+
+    @classmethod
+    async def start(cls, *args: Any, **kwargs: Any) -> Self:
+        """Start the process and return it once `init` has returned.
+
+        `name=` (a string or `via(registry, key)`) registers it before `init` runs, so a
+        second start under the same name raises AlreadyStarted carrying the live one.
+        Every other argument is passed to `init`. If `init` raises, so does `start`, and
+        nothing is left behind. Cancelling `start` kills the half-started process.
+        """
+        name = kwargs.pop("name", None)
+        self = cls()
+        loop = self._loop
+        if name is not None:
+            self._register_name(name)
+        started: asyncio.Future[None] = loop.create_future()
+        self._task = loop.create_task(self._run(started, args, kwargs), name=cls.__qualname__)
+        try:
+            await started
+        except asyncio.CancelledError:
+            self._kill()
+            raise
+        return self
+
+    @classmethod
+    def child_spec(cls, *args: Any, **kwargs: Any) -> ChildSpec:
+        """A ChildSpec that starts this class with these arguments (as `start` takes them).
+
+        The id is the `name=` when given, else the class name; restart, shutdown and
+        type come from the class attributes `child_restart`, `child_shutdown` and
+        `child_type`. Override it to give your process a typed signature.
+        """
+
+        async def start() -> GenServer:
+            return await cls.start(*args, **kwargs)
+
+        name = kwargs.get("name")
+        return ChildSpec(
+            id=name if name is not None else cls.__qualname__,
+            start=start,
+            restart=cls.child_restart,
+            shutdown=cls.child_shutdown,
+            type=cls.child_type,
+        )
+
+    def _register_name(self, name: str | Via) -> None:
+        if isinstance(name, str):
+            holder = _names.get(name)
+            if holder is not None:
+                raise AlreadyStarted(name, holder)
+            _names[name] = self
+        else:
+            name.registry.register(name.key, self)
+        self._name = name
+
+    # Client API: these run in the caller's task.
+
+    @property
+    def name(self) -> str | Via | None:
+        """The name the process was started with, if any."""
+        return self._name
+
+    @property
+    def alive(self) -> bool:
+        """Whether the process accepts messages (it has not begun to exit)."""
+        return self._state is _RUNNING or self._state is _STARTING
+
+    @property
+    def exit_reason(self) -> object:
+        """Why the process exited, or None while it runs."""
+        return self._exit_reason
+
+    async def call(self, request: object, timeout: float | None = 5.0) -> Any:
+        """Send `request` to `handle_call` and wait for the reply.
+
+        Raises CallTimeout (a TimeoutError) after `timeout` seconds (None waits forever);
+        a reply that comes later is dropped, never delivered to a later call. Raises
+        NoProcess if the process is not alive or exits before replying, and CallingSelf
+        if a process calls itself.
+        """
+        state = self._state
+        if state is not _RUNNING and state is not _STARTING:
+            raise NoProcess(f"{self!r} is not alive", self._exit_reason)
+        task = asyncio.current_task()
+        if task is self._task:
+            raise CallingSelf(f"{self!r} called itself; handle the request directly")
+        loop = self._loop
+        future: asyncio.Future[Any] = loop.create_future()
+        self._post((_CALL, request, Caller(future, task)))
+        if timeout is None:
+            return await future
+        timer = loop.call_later(timeout, _expire, future, self, request, timeout)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    def cast(self, msg: Any) -> None:
+        """Send `msg` to `handle_cast` without waiting. Dropped if the process is gone."""
+        self._post((_CAST, msg, None))
+
+    def send(self, msg: object) -> None:
+        """Send a plain message to `handle_info`. Dropped if the process is gone."""
+        self._post((_INFO, msg, None))
+
+    def send_after(self, msg: object, delay: float) -> asyncio.TimerHandle:
+        """Send `msg` to `handle_info` after `delay` seconds; `.cancel()` the handle to undo."""
+        return self._loop.call_later(delay, self.send, msg)
+
+    async def stop(self, reason: object = NORMAL, timeout: float | None = None) -> None:
+        """Stop the process with `reason` after its current message, and wait until it exits.
+
+        `terminate(reason)` runs first. Queued calls fail with NoProcess. Raises CallTimeout
+        if it has not exited after `timeout` seconds (None waits forever). From inside the
+        process, return `Stop(reason)` from the callback instead.
+        """
+        if asyncio.current_task() is self._task:
+            raise CallingSelf(f"{self!r} tried to stop itself; return Stop(reason) instead")
+        if self._state is _EXITED:
+            raise NoProcess(f"{self!r} is not alive", self._exit_reason)
+        self._request_stop(reason)
+        if not await self._wait_exit(timeout):
+            raise CallTimeout(f"{self!r} did not stop within {timeout}s")
+
+    def monitor(self, target: GenServer | asyncio.Task[Any]) -> MonitorRef:
+        """Watch `target` (a process or any asyncio task) from this process.
+
+        When it exits, `Down(target, reason, ref)` arrives in `handle_info`, at once if
+        it is already gone. Call it from this process's own callbacks.
+        """
+        ref = MonitorRef(self, target)
+        if isinstance(target, GenServer):
+            target._link(ref)
+        else:
+            target.add_done_callback(ref._task_done)
+        return ref
+
+    def demonitor(self, ref: MonitorRef) -> None:
+        """Stop watching; a Down already in the mailbox is not removed."""
+        target = ref._target
+        if isinstance(target, GenServer):
+            target._unlink(ref)
+        else:
+            target.remove_done_callback(ref._task_done)
+
+    def __repr__(self) -> str:
+        label = repr(self._name) if self._name is not None else hex(id(self))
+        return f"<{type(self).__qualname__} {label} {self._state.value}>"
+
+    # Server callbacks: override these; they run in the process's own task.
+
+    async def init(self, *args: Any, **kwargs: Any) -> Continue | None:
+        """Set up state. Return `Continue(arg)` to finish expensive setup in
+        `handle_continue` without blocking the starter. Raise to refuse to start."""
+        if args or kwargs:
+            raise TypeError(f"{type(self).__qualname__}.init() takes no arguments; override it")
+        return None
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        """Answer a call: the return value is the reply (see Reply, Stop, NOREPLY)."""
+        raise RuntimeError(f"{type(self).__qualname__} got call {request!r} but has no handle_call")
+
+    async def handle_cast(self, msg: Any) -> Continue | Stop | None:
+        """Handle a cast."""
+        raise RuntimeError(f"{type(self).__qualname__} got cast {msg!r} but has no handle_cast")
+
+    async def handle_info(self, msg: Any) -> Continue | Stop | None:
+        """Handle a plain message, a Down, or a timer. The default logs and drops it."""
+        log.warning("%r received unexpected message %r", self, msg)
+        return None
+
+    async def handle_continue(self, arg: Any) -> Continue | Stop | None:
+        """Run the work `Continue(arg)` deferred; no message is handled before it ends."""
+        raise RuntimeError(
+            f"{type(self).__qualname__} returned Continue but has no handle_continue"
+        )
+
+    async def terminate(self, reason: object) -> None:
+        """Clean up before exit. Runs for every exit once `init` succeeded: a normal stop,
+        a crash, a supervisor's shutdown, and a kill (task cancellation)."""
+
+    # The process itself.
+
+    async def _run(
+        self, started: asyncio.Future[None], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        try:
+            action = await self.init(*args, **kwargs)
+        except BaseException as exc:
+            # A failed init leaves nothing behind; the starter gets the exception.
+            self._exit(KILLED if isinstance(exc, asyncio.CancelledError) else exc, report=False)
+            if not started.done():
+                if isinstance(exc, asyncio.CancelledError):
+                    started.cancel()
+                else:
+                    started.set_exception(exc)
+            if not isinstance(exc, Exception | asyncio.CancelledError):
+                raise
+            return
+        self._state = _RUNNING
+        if not started.done():
+            started.set_result(None)
+        reason: object = NORMAL
+        try:
+            reason = await self._receive_loop(action)
+        except asyncio.CancelledError:
+            reason = KILLED
+        except BaseException as exc:
+            reason = exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._state = _EXITING
+            try:
+                await self.terminate(reason)
+            except BaseException as exc:
+                log.error("%r: terminate(%r) raised", self, reason, exc_info=exc)
+            self._exit(reason, report=True)
+
+    async def _receive_loop(self, action: Continue | Stop | None) -> object:
+        while True:
+            while action is not None:
+                if type(action) is Continue:
+                    self._current = action
+                    action = await self.handle_continue(action.arg)
+                elif type(action) is Stop:
+                    return action.reason
+                else:
+                    raise TypeError(
+                        f"{type(self).__qualname__}: a callback returned {action!r}; "
+                        "expected None, Continue(...) or Stop(...)"
+                    )
+            if self._stop_reason is not None:
+                return self._stop_reason
+            inbox = self._inbox
+            head = self._head
+            if head == len(inbox):
+                if head:
+                    inbox.clear()
+                    self._head = 0
+                waiter = self._waiter = self._loop.create_future()
+                await waiter
+                continue
+            msg = inbox[head]
+            inbox[head] = None
+            head += 1
+            if head == len(inbox):
+                inbox.clear()
+                head = 0
+            elif head >= _COMPACT_AT and head * 2 >= len(inbox):
+                del inbox[:head]
+                head = 0
+            self._head = head
+            self._current = msg
+            assert msg is not None
+            kind, payload, caller = msg
+            if kind == _CALL:
+                assert caller is not None
+                action = self._reply(caller, await self.handle_call(payload, caller))
+            elif kind == _CAST:
+                action = await self.handle_cast(payload)
+            else:
+                action = await self.handle_info(payload)
+
+    def _reply(self, caller: Caller, result: object) -> Continue | Stop | None:
+        kind = type(result)
+        if kind is Reply:
+            assert isinstance(result, Reply)
+            caller.reply(result.value)
+            return result.then
+        if kind is Stop:
+            assert isinstance(result, Stop)
+            self._defer(caller)
+            return result
+        if result is NOREPLY:
+            self._defer(caller)
+            return None
+        caller.reply(result)
+        return None
+
+    def _defer(self, caller: Caller) -> None:
+        # Remember unanswered callers so they fail at once if this process exits.
+        deferred = self._deferred
+        if deferred is None:
+            deferred = self._deferred = set()
+        deferred.add(caller)
+        caller._future.add_done_callback(lambda _: deferred.discard(caller))
+
+    def _post(self, msg: tuple[int, Any, Caller | None]) -> None:
+        state = self._state
+        if state is not _RUNNING and state is not _STARTING:
+            if msg[2] is not None:
+                msg[2]._fail(NoProcess(f"{self!r} is not alive", self._exit_reason))
+            return
+        self._inbox.append(msg)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _request_stop(self, reason: object) -> None:
+        if self._stop_reason is None and self.alive:
+            self._stop_reason = reason
+            waiter = self._waiter
+            if waiter is not None:
+                self._waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _kill(self) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def _wait_exit(self, timeout: float | None) -> bool:
+        task = self._task
+        if task is None or task.done():
+            return True
+        done, _ = await asyncio.wait((task,), timeout=timeout)
+        return bool(done)
+
+    def _link(self, watcher: _Watcher) -> None:
+        if self._state is _EXITED:
+            watcher._process_exited(self, self._exit_reason)
+            return
+        if self._links is None:
+            self._links = [watcher]
+        else:
+            self._links.append(watcher)
+
+    def _unlink(self, watcher: _Watcher) -> None:
+        links = self._links
+        if links is not None and watcher in links:
+            links.remove(watcher)
+
+    def _exit(self, reason: object, *, report: bool) -> None:
+        """Everything that happens once the process is gone, in one synchronous step."""
+        self._state = _EXITED
+        self._exit_reason = reason
+        self._waiter = None
+        if report and not is_normal(reason) and reason != KILLED:
+            log.error(
+                "process %r exited with reason %r; last message: %s",
+                self,
+                reason,
+                _describe(self._current),
+                exc_info=reason if isinstance(reason, BaseException) else None,
+            )
+        current, self._current = self._current, None
+        if type(current) is tuple and current[2] is not None:  # a call that got no reply
+            current[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
+        inbox, head = self._inbox, self._head
+        self._inbox, self._head = [], 0
+        for msg in inbox[head:]:
+            if msg is not None and msg[2] is not None:
+                msg[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
+        if self._deferred:
+            for caller in list(self._deferred):
+                caller._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
+        name = self._name
+        if isinstance(name, str) and _names.get(name) is self:
+            del _names[name]
+        if self._regs is not None:
+            for registry, key in self._regs:
+                registry._drop(key, self)
+            self._regs = None
+        links, self._links = self._links, None
+        for watcher in links or ():
+            try:
+                watcher._process_exited(self, reason)
+            except Exception:  # a broken watcher must not stop the others hearing of it
+                log.exception("%r: exit notification to %r failed", self, watcher)
+
+
+def _describe(message: object) -> str:
+    if type(message) is tuple:
+        kind, payload, _ = message
+        return f"{('call', 'cast', 'info')[kind]} {payload!r}"
+    if type(message) is Continue:
+        return f"continue {message.arg!r}"
+    return "none"
+
+
+async def shutdown_process(process: GenServer, shutdown: float | None) -> None:
+    """Stop `process` the way a supervisor does and wait until it has exited.
+
+    `shutdown` seconds for `terminate` to finish (None: wait forever), then cancellation;
+    0 cancels at once (brutal kill).
+    """
+    if shutdown == 0:
+        process._kill()
+    else:
+        process._request_stop(SHUTDOWN)
+        if await process._wait_exit(shutdown):
+            return
+        process._kill()
+    await process._wait_exit(None)

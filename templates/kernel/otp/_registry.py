@@ -1,0 +1,194 @@
+"""Registry: find processes by key instead of passing them around.
+
+A registry is a plain table, not a process: registering and looking up are ordinary
+function calls, and an entry disappears in the same step as its process exits.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Hashable
+from typing import Any, Final, NamedTuple
+
+from ._errors import AlreadyStarted, NoProcess
+from ._genserver import GenServer
+
+
+class Keys(enum.Enum):
+    """Whether a key names one process or many."""
+
+    UNIQUE = "unique"
+    """One process per key: names (`via`), get-or-start, one worker per user."""
+    DUPLICATE = "duplicate"
+    """Many processes per key: topics a process subscribes to (pub/sub)."""
+
+
+UNIQUE: Final = Keys.UNIQUE
+DUPLICATE: Final = Keys.DUPLICATE
+
+
+class Registry:
+    """A table from keys to live processes, each with an optional value.
+
+    With UNIQUE keys, `register` of a taken key raises AlreadyStarted carrying the
+    holder, so "start it unless it runs" has no race: start with `name=via(reg, key)`
+    and catch AlreadyStarted. With DUPLICATE keys a key holds many processes (each at
+    most once) and `dispatch` reaches them all. Entries vanish when their process exits.
+
+    Use it to find processes by a runtime key (a user id, a topic). Do not use it as a
+    general key-value store: values are removed with their process.
+    """
+
+    __slots__ = ("_entries", "keys", "name")
+
+    def __init__(self, keys: Keys = UNIQUE, name: str | None = None) -> None:
+        if not isinstance(keys, Keys):
+            raise ValueError(f"keys must be UNIQUE or DUPLICATE, got: {keys!r}")
+        self.keys = keys
+        self.name = name
+        # UNIQUE: key -> (process, value); DUPLICATE: key -> {process: value}
+        self._entries: dict[Hashable, Any] = {}
+
+    def register(self, key: Hashable, process: GenServer, value: object = None) -> None:
+        """Add `process` under `key`; it is removed again when the process exits.
+
+        Raises AlreadyStarted (UNIQUE) if another process holds the key, and NoProcess if
+        `process` is not alive. Registering the same process and key again replaces the
+        value.
+        """
+        if not process.alive:
+            raise NoProcess(f"cannot register {process!r}: it is not alive")
+        entries = self._entries
+        if self.keys is UNIQUE:
+            held = entries.get(key)
+            if held is not None:
+                if held[0] is not process:
+                    raise AlreadyStarted(key, held[0])
+                entries[key] = (process, value)
+                return
+            entries[key] = (process, value)
+        else:
+            group = entries.get(key)
+            if group is None:
+                group = entries[key] = {}
+            elif process in group:
+                group[process] = value
+                return
+            group[process] = value
+        regs = process._regs
+        if regs is None:
+            process._regs = [(self, key)]
+        else:
+            regs.append((self, key))
+
+    def unregister(self, key: Hashable, process: GenServer) -> None:
+        """Remove `process` from `key`; nothing happens if it is not there."""
+        if self._drop(key, process):
+            regs = process._regs
+            if regs is not None:
+                regs.remove((self, key))
+
+    def lookup(self, key: Hashable) -> list[tuple[GenServer, Any]]:
+        """The (process, value) pairs under `key`: none, one (UNIQUE) or many."""
+        held = self._entries.get(key)
+        if held is None:
+            return []
+        if self.keys is UNIQUE:
+            return [held]
+        return list(held.items())
+
+    def whereis(self, key: Hashable) -> GenServer | None:
+        """The process under a UNIQUE `key`, or None."""
+        if self.keys is not UNIQUE:
+            raise TypeError("whereis() needs a UNIQUE registry; use lookup() for DUPLICATE")
+        held = self._entries.get(key)
+        return None if held is None else held[0]
+
+    def dispatch(self, key: Hashable, fn: Callable[[list[tuple[GenServer, Any]]], None]) -> None:
+        """Call `fn` with the entries under `key`, if there are any (pub/sub broadcast)."""
+        entries = self.lookup(key)
+        if entries:
+            fn(entries)
+
+    def count(self) -> int:
+        """How many (key, process) entries the registry holds."""
+        if self.keys is UNIQUE:
+            return len(self._entries)
+        return sum(len(group) for group in self._entries.values())
+
+    def keys_of(self, process: GenServer) -> list[Hashable]:
+        """The keys `process` is registered under here."""
+        return [key for registry, key in process._regs or () if registry is self]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"<Registry{label} {self.keys.value} {self.count()} entries>"
+
+    def _drop(self, key: Hashable, process: GenServer) -> bool:
+        entries = self._entries
+        held = entries.get(key)
+        if held is None:
+            return False
+        if self.keys is UNIQUE:
+            if held[0] is not process:
+                return False
+            del entries[key]
+            return True
+        if process not in held:
+            return False
+        del held[process]
+        if not held:
+            del entries[key]
+        return True
+
+
+class Via(NamedTuple):
+    """A process name that lives in a registry: `via(registry, key)`.
+
+    Pass it as `name=` when starting a process, and use it like the process itself:
+    `await via(reg, user_id).call(request)`; it looks the process up on every use.
+    """
+
+    registry: Registry
+    key: Hashable
+
+    def __repr__(self) -> str:
+        return f"via({self.registry.name or 'registry'}, {self.key!r})"
+
+    def whereis(self) -> GenServer | None:
+        """The live process under this name, or None."""
+        return self.registry.whereis(self.key)
+
+    def _resolve(self) -> GenServer:
+        process = self.registry.whereis(self.key)
+        if process is None:
+            raise NoProcess(f"no process registered under {self.key!r} in {self.registry!r}")
+        return process
+
+    async def call(self, request: object, timeout: float | None = 5.0) -> Any:
+        """`call` the process registered under this name (NoProcess if there is none)."""
+        return await self._resolve().call(request, timeout)
+
+    def cast(self, msg: object) -> None:
+        """`cast` to the process under this name; dropped if there is none."""
+        process = self.whereis()
+        if process is not None:
+            process.cast(msg)
+
+    def send(self, msg: object) -> None:
+        """`send` to the process under this name; dropped if there is none."""
+        process = self.whereis()
+        if process is not None:
+            process.send(msg)
+
+    async def stop(self, reason: object = "normal", timeout: float | None = None) -> None:
+        """Stop the process under this name (NoProcess if there is none)."""
+        await self._resolve().stop(reason, timeout)
+
+
+def via(registry: Registry, key: Hashable) -> Via:
+    """Name a process by `key` in `registry` (as `name=`, or to call it)."""
+    return Via(registry, key)

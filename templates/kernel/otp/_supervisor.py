@@ -1,0 +1,401 @@
+"""Supervisor: starts children in order, restarts them by strategy, stops them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, NamedTuple, Self
+
+from ._childspec import (
+    ONE_FOR_ALL,
+    ONE_FOR_ONE,
+    PERMANENT,
+    SUPERVISOR,
+    TEMPORARY,
+    TRANSIENT,
+    ChildSpec,
+    ChildType,
+    Restart,
+    Strategy,
+)
+from ._errors import (
+    AlreadyPresent,
+    AlreadyStarted,
+    ChildNotFound,
+    ChildRunning,
+    ChildSpecError,
+    OTPError,
+    StartChildError,
+)
+from ._genserver import Caller, GenServer, Shutdown, Stop, is_normal, shutdown_process
+
+log = logging.getLogger(__package__ or "otp")
+
+MAX_RESTARTS_REACHED: Final = Shutdown("reached_max_restart_intensity")
+"""The exit reason of a supervisor that gave up after too many restarts."""
+
+
+class ChildInfo(NamedTuple):
+    """One row of `which_children()`: `process` is None while the child is not running."""
+
+    id: Hashable
+    process: GenServer | None
+    type: ChildType
+    restart: Restart
+
+
+class ChildCounts(NamedTuple):
+    """What `count_children()` returns."""
+
+    specs: int
+    active: int
+    supervisors: int
+    workers: int
+
+
+@dataclass(frozen=True, slots=True)
+class _ChildExit:
+    process: GenServer
+    reason: object
+
+
+@dataclass(frozen=True, slots=True)
+class _RetryRestart:
+    child: _Child
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: OTPError
+
+
+class _Child:
+    __slots__ = ("pending", "process", "spec")
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.process: GenServer | None = None
+        self.pending = False  # a restart was attempted and failed; it will be retried
+
+
+def needs_restart(restart: Restart, reason: object) -> bool:
+    """Whether a child with this restart type is restarted after exiting with `reason`."""
+    return restart is PERMANENT or (restart is TRANSIENT and not is_normal(reason))
+
+
+class RestartIntensity:
+    """At most `max_restarts` restarts within any `max_seconds` window, per supervisor."""
+
+    __slots__ = ("_loop", "_times", "max_restarts", "max_seconds")
+
+    def __init__(self, max_restarts: int, max_seconds: float) -> None:
+        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+            raise ChildSpecError(f"max_restarts must be an int >= 0, got: {max_restarts!r}")
+        if (
+            isinstance(max_seconds, bool)
+            or not isinstance(max_seconds, int | float)
+            or max_seconds <= 0
+        ):
+            raise ChildSpecError(f"max_seconds must be a number > 0, got: {max_seconds!r}")
+        self.max_restarts = max_restarts
+        self.max_seconds = max_seconds
+        self._times: deque[float] = deque()
+        self._loop = asyncio.get_running_loop()
+
+    def add(self) -> bool:
+        """Record one restart; False when it is one too many for the window."""
+        now = self._loop.time()
+        times = self._times
+        times.append(now)
+        while now - times[0] >= self.max_seconds:
+            times.popleft()
+        return len(times) <= self.max_restarts
+
+
+def check_start_result(spec: ChildSpec, process: object) -> GenServer:
+    if not isinstance(process, GenServer):
+        raise ChildSpecError(
+            f"ChildSpec {spec.id!r}: start must return the started process, got: {process!r}"
+        )
+    return process
+
+
+class Supervisor(GenServer):
+    """Starts children in order, restarts the ones that exit, and stops them in reverse.
+
+    Always supervise processes: a supervised one comes back in a known-good state after
+    a crash. Children start in list order, each once the previous one's `init` returned,
+    and stop in reverse order, each given its `shutdown` budget before it is cancelled.
+
+    strategy: ONE_FOR_ONE restarts only the crashed child (independent children);
+    ONE_FOR_ALL restarts all of them (tightly coupled); REST_FOR_ONE restarts the crashed
+    child and those started after it (later ones depend on earlier ones).
+
+    Restart intensity: more than `max_restarts` restarts within `max_seconds`, counted
+    over all children of this supervisor, and it stops its children and exits with
+    MAX_RESTARTS_REACHED, handing the problem to its own supervisor.
+
+        sup = await Supervisor.start(
+            [Cache.child_spec(name="cache"), Sessions.child_spec(name="sessions")],
+            strategy=ONE_FOR_ONE, max_restarts=3, max_seconds=5.0,
+        )
+
+    Nest supervisors to separate restart domains: `Supervisor.child_spec([...],
+    name="workers")` (or `dataclasses.replace(spec, id=...)` to give a spec another id).
+    """
+
+    __slots__ = ("_by_process", "_children", "_intensity", "_strategy")
+
+    child_shutdown: ClassVar[float | None] = None
+    child_type: ClassVar[ChildType] = SUPERVISOR
+
+    @classmethod
+    async def start(cls, *args: Any, **kwargs: Any) -> Self:
+        """`Supervisor.start(children, strategy=..., max_restarts=3, max_seconds=5.0,
+        name=None)`: start every child in order, or fail with StartChildError and leave
+        none running."""
+        return await super().start(*args, **kwargs)
+
+    # Client API
+
+    async def start_child(self, spec: ChildSpec) -> GenServer:
+        """Add `spec` and start it; StartChildError if its start fails (nothing is kept)."""
+        result: GenServer = await self._api(("start_child", spec))
+        return result
+
+    async def terminate_child(self, child_id: Hashable) -> None:
+        """Stop a child; its spec is kept (restart_child starts it again) unless temporary."""
+        await self._api(("terminate_child", child_id))
+
+    async def restart_child(self, child_id: Hashable) -> GenServer:
+        """Start a stopped child again from its kept spec."""
+        result: GenServer = await self._api(("restart_child", child_id))
+        return result
+
+    async def delete_child(self, child_id: Hashable) -> None:
+        """Forget the spec of a stopped child."""
+        await self._api(("delete_child", child_id))
+
+    async def which_children(self) -> list[ChildInfo]:
+        """Every child, in start order."""
+        result: list[ChildInfo] = await self._api(("which_children", None))
+        return result
+
+    async def count_children(self) -> ChildCounts:
+        """How many specs, running children, supervisors and workers there are."""
+        result: ChildCounts = await self._api(("count_children", None))
+        return result
+
+    async def _api(self, request: tuple[str, object]) -> Any:
+        result = await self.call(request, timeout=None)
+        if type(result) is _Failed:
+            raise result.error
+        return result
+
+    # Server callbacks
+
+    async def init(
+        self,
+        children: Iterable[ChildSpec],
+        *,
+        strategy: Strategy = ONE_FOR_ONE,
+        max_restarts: int = 3,
+        max_seconds: float = 5.0,
+    ) -> None:
+        if not isinstance(strategy, Strategy):
+            raise ChildSpecError(
+                f"strategy must be one of ONE_FOR_ONE, ONE_FOR_ALL, REST_FOR_ONE, got: {strategy!r}"
+            )
+        self._strategy = strategy
+        self._intensity = RestartIntensity(max_restarts, max_seconds)
+        self._children: list[_Child] = []
+        self._by_process: dict[GenServer, _Child] = {}
+        seen: set[Hashable] = set()
+        for spec in children:
+            if not isinstance(spec, ChildSpec):
+                raise ChildSpecError(f"children must be ChildSpec objects, got: {spec!r}")
+            if spec.id in seen:
+                raise ChildSpecError(f"two children have the id {spec.id!r}; ids must be unique")
+            seen.add(spec.id)
+            self._children.append(_Child(spec))
+        for child in self._children:
+            try:
+                await self._start(child)
+            except BaseException as exc:
+                await self._stop_all()
+                if isinstance(exc, Exception):
+                    raise StartChildError(child.spec.id, exc) from exc
+                raise
+
+    async def handle_call(self, request: tuple[str, Any], caller: Caller) -> Any:
+        op, arg = request
+        try:
+            if op == "start_child":
+                return await self._api_start_child(arg)
+            if op == "terminate_child":
+                return await self._api_terminate_child(arg)
+            if op == "restart_child":
+                return await self._api_restart_child(arg)
+            if op == "delete_child":
+                return self._api_delete_child(arg)
+            if op == "which_children":
+                return [
+                    ChildInfo(c.spec.id, c.process, c.spec.type, c.spec.restart)
+                    for c in self._children
+                ]
+            if op == "count_children":
+                active = sum(1 for c in self._children if c.process is not None)
+                sups = sum(1 for c in self._children if c.spec.type is SUPERVISOR)
+                return ChildCounts(len(self._children), active, sups, len(self._children) - sups)
+        except OTPError as exc:
+            return _Failed(exc)
+        raise ValueError(f"unknown supervisor request {request!r}")
+
+    async def handle_info(self, msg: Any) -> Stop | None:
+        if type(msg) is _ChildExit:
+            return await self._child_exited(msg.process, msg.reason)
+        if type(msg) is _RetryRestart:
+            child = msg.child
+            if child.pending and child.process is None and child in self._children:
+                return await self._restart(child)
+            return None
+        await super().handle_info(msg)
+        return None
+
+    async def terminate(self, reason: object) -> None:
+        await self._stop_all()
+
+    # Restarting
+
+    def _process_exited(self, process: GenServer, reason: object) -> None:
+        # Called in the exiting child's task: queue it so exits are handled in order.
+        self.send(_ChildExit(process, reason))
+
+    async def _child_exited(self, process: GenServer, reason: object) -> Stop | None:
+        child = self._by_process.pop(process, None)
+        if child is None:  # stopped by us or replaced meanwhile: nothing to do
+            return None
+        child.process = None
+        if not needs_restart(child.spec.restart, reason):
+            if child.spec.restart is TEMPORARY:
+                self._children.remove(child)
+            return None
+        if not is_normal(reason):
+            log.warning("%r: child %r exited with %r; restarting", self, child.spec.id, reason)
+        return await self._restart(child)
+
+    async def _restart(self, child: _Child) -> Stop | None:
+        if not self._intensity.add():
+            log.error(
+                "%r: reached max restart intensity (%d restarts in %ss); shutting down",
+                self,
+                self._intensity.max_restarts,
+                self._intensity.max_seconds,
+            )
+            return Stop(MAX_RESTARTS_REACHED)
+        children = self._children
+        if self._strategy is ONE_FOR_ONE:
+            group = [child]
+        else:
+            first = 0 if self._strategy is ONE_FOR_ALL else children.index(child)
+            group = [
+                c for c in children[first:] if c is child or c.process is not None or c.pending
+            ]
+        for c in reversed(group):
+            if c.process is not None:
+                await self._terminate(c)
+                if c.spec.restart is TEMPORARY:  # a temporary child is never restarted
+                    children.remove(c)
+        group = [c for c in group if c in children]
+        for c in group:
+            c.pending = True
+        for c in group:
+            try:
+                await self._start(c)
+            except Exception as exc:
+                log.error("%r: restarting child %r failed: %r", self, c.spec.id, exc)
+                self.send(_RetryRestart(c))
+                return None
+            c.pending = False
+        return None
+
+    # Starting and stopping children
+
+    async def _start(self, child: _Child) -> GenServer:
+        process = check_start_result(child.spec, await child.spec.start())
+        child.process = process
+        self._by_process[process] = child
+        process._link(self)
+        return process
+
+    async def _terminate(self, child: _Child) -> None:
+        process = child.process
+        if process is None:
+            return
+        child.process = None
+        del self._by_process[process]
+        process._unlink(self)
+        await shutdown_process(process, child.spec.shutdown)
+
+    async def _stop_all(self) -> None:
+        children = self._children
+        for index in range(len(children) - 1, -1, -1):
+            try:
+                await self._terminate(children[index])
+            except BaseException:
+                # Cancelled while waiting: kill the rest rather than orphan them.
+                for child in children[:index]:
+                    if child.process is not None:
+                        child.process._kill()
+                raise
+
+    # The API, inside the supervisor
+
+    def _find(self, child_id: Hashable) -> _Child:
+        for child in self._children:
+            if child.spec.id == child_id:
+                return child
+        raise ChildNotFound(f"{self!r} has no child {child_id!r}")
+
+    async def _api_start_child(self, spec: ChildSpec) -> GenServer:
+        if not isinstance(spec, ChildSpec):
+            raise ChildSpecError(f"start_child needs a ChildSpec, got: {spec!r}")
+        for existing in self._children:
+            if existing.spec.id == spec.id:
+                if existing.process is not None:
+                    raise AlreadyStarted(spec.id, existing.process)
+                raise AlreadyPresent(f"{self!r} already has a stopped child {spec.id!r}")
+        child = _Child(spec)
+        try:
+            process = await self._start(child)
+        except Exception as exc:
+            raise StartChildError(spec.id, exc) from exc
+        self._children.append(child)
+        return process
+
+    async def _api_terminate_child(self, child_id: Hashable) -> None:
+        child = self._find(child_id)
+        child.pending = False
+        await self._terminate(child)
+        if child.spec.restart is TEMPORARY:
+            self._children.remove(child)
+
+    async def _api_restart_child(self, child_id: Hashable) -> GenServer:
+        child = self._find(child_id)
+        if child.process is not None:
+            raise ChildRunning(f"child {child_id!r} is running; terminate it first")
+        try:
+            process = await self._start(child)
+        except Exception as exc:
+            raise StartChildError(child_id, exc) from exc
+        child.pending = False
+        return process
+
+    def _api_delete_child(self, child_id: Hashable) -> None:
+        child = self._find(child_id)
+        if child.process is not None:
+            raise ChildRunning(f"child {child_id!r} is running; terminate it first")
+        self._children.remove(child)

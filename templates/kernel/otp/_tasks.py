@@ -1,0 +1,229 @@
+"""TaskSupervisor: one-off async work that is owned, bounded and cleaned up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Generic, Self, TypeVar
+
+from ._childspec import SUPERVISOR, ChildType
+from ._errors import NoProcess
+from ._genserver import GenServer, task_exit_reason
+
+log = logging.getLogger(__package__ or "otp")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+TIMEOUT: Final = "timeout"
+"""The exit reason of a task that `async_stream` cancelled for running past its timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ok(Generic[T]):
+    """A task's result: it returned `value`."""
+
+    value: T
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """A task's result: it failed (`reason` is the exception), was cancelled (KILLED) or
+    timed out (TIMEOUT)."""
+
+    reason: object
+
+
+def _outcome(task: asyncio.Task[T]) -> Ok[T] | Exit:
+    if not task.cancelled() and task.exception() is None:
+        return Ok(task.result())
+    return Exit(task_exit_reason(task))
+
+
+class TaskHandle(Generic[T]):
+    """A task started with `async_nolink`; ask for its result with `yield_`."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: asyncio.Task[T]) -> None:
+        self.task = task
+
+    async def yield_(self, timeout: float | None = 5.0) -> Ok[T] | Exit | None:
+        """Wait up to `timeout` seconds: Ok(value), Exit(reason), or None if still running.
+
+        The task keeps running after None; ask again or `shutdown()` it.
+        """
+        task = self.task
+        if not task.done():
+            await asyncio.wait((task,), timeout=timeout)
+            if not task.done():
+                return None
+        return _outcome(task)
+
+    async def shutdown(self, timeout: float | None = 5.0) -> Ok[T] | Exit | None:
+        """Cancel the task and wait for it: its result if it finished first, else None."""
+        task = self.task
+        if not task.done():
+            task.cancel()
+            await asyncio.wait((task,), timeout=timeout)
+            if not task.done() or task.cancelled():
+                return None
+        return _outcome(task)
+
+
+class TaskSupervisor(GenServer):
+    """Runs one-off async work under supervision: background jobs, fan-out, deadlines.
+
+    Use it for work with no state that outlives it. `start_child` runs a job fire and
+    forget (a failure is logged and hurts nobody); `async_nolink` runs one whose result
+    you want, with `yield_(timeout)` and `shutdown()`; `async_stream` maps a function
+    over many items with bounded concurrency and a per-item timeout. When the supervisor
+    stops, its running tasks are cancelled (their `finally` blocks run) and awaited.
+
+    Do not use it for long-lived state (a GenServer) or for work that must survive a
+    restart of the service (a persistent job queue).
+    """
+
+    __slots__ = ("_tasks",)
+
+    child_type: ClassVar[ChildType] = SUPERVISOR
+
+    @classmethod
+    async def start(cls, *args: Any, **kwargs: Any) -> Self:
+        """`TaskSupervisor.start(name=None)`."""
+        return await super().start(*args, **kwargs)
+
+    async def init(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # Client API
+
+    def start_child(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> asyncio.Task[Any]:
+        """Run `fn(*args)` in a new task now; its failure is logged, never raised here."""
+        task = self._spawn(fn(*args))
+        task.add_done_callback(self._log_failure)
+        return task
+
+    def async_nolink(self, fn: Callable[..., Awaitable[T]], *args: Any) -> TaskHandle[T]:
+        """Run `fn(*args)` in a new task and return a handle to collect its result."""
+        return TaskHandle(self._spawn(fn(*args)))
+
+    async def async_stream(
+        self,
+        items: Iterable[T] | AsyncIterable[T],
+        fn: Callable[[T], Awaitable[R]],
+        *,
+        max_concurrency: int | None = None,
+        timeout: float | None = 5.0,
+        ordered: bool = True,
+    ) -> AsyncIterator[Ok[R] | Exit]:
+        """Run `fn(item)` for every item, at most `max_concurrency` at once (default: the
+        CPU count), yielding Ok(value) or Exit(reason) per item, in input order unless
+        `ordered=False`. A task running longer than `timeout` seconds is cancelled and
+        yields Exit(TIMEOUT).
+
+        Wrap it in `contextlib.aclosing(...)` when you may stop early: leaving the block
+        cancels and awaits the tasks still running.
+        """
+        limit = max_concurrency if max_concurrency is not None else os.cpu_count() or 1
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"max_concurrency must be an int >= 1, got: {max_concurrency!r}")
+        loop = asyncio.get_running_loop()
+        source: AsyncIterator[T] | None = None
+        plain: Iterator[T] | None = None
+        if isinstance(items, AsyncIterable):
+            source = aiter(items)
+        else:
+            plain = iter(items)
+        running: dict[asyncio.Task[R], tuple[int, asyncio.TimerHandle | None]] = {}
+        timed_out: set[asyncio.Task[R]] = set()
+        finished: deque[asyncio.Task[R]] = deque()
+        wakeup: list[asyncio.Future[None]] = []
+        buffered: dict[int, Ok[R] | Exit] = {}
+        next_index = 0
+        emitted = 0
+        exhausted = False
+
+        def on_done(task: asyncio.Task[R]) -> None:
+            finished.append(task)
+            if wakeup and not wakeup[0].done():
+                wakeup[0].set_result(None)
+
+        def expire(task: asyncio.Task[R]) -> None:
+            if not task.done():
+                timed_out.add(task)
+                task.cancel()
+
+        try:
+            while True:
+                while not exhausted and len(running) < limit:
+                    try:
+                        if source is not None:
+                            item = await anext(source)
+                        else:
+                            assert plain is not None
+                            item = next(plain)
+                    except (StopIteration, StopAsyncIteration):
+                        exhausted = True
+                        break
+                    task = self._spawn(fn(item))
+                    timer = None if timeout is None else loop.call_later(timeout, expire, task)
+                    running[task] = (next_index, timer)
+                    next_index += 1
+                    task.add_done_callback(on_done)
+                if not running and not finished:
+                    return
+                if not finished:
+                    waiter = loop.create_future()
+                    wakeup[:] = [waiter]
+                    await waiter
+                while finished:
+                    task = finished.popleft()
+                    index, timer = running.pop(task)
+                    if timer is not None:
+                        timer.cancel()
+                    result = Exit(TIMEOUT) if task in timed_out else _outcome(task)
+                    timed_out.discard(task)
+                    if not ordered:
+                        yield result
+                        continue
+                    buffered[index] = result
+                    while emitted in buffered:
+                        yield buffered.pop(emitted)
+                        emitted += 1
+        finally:
+            for task, (_, timer) in running.items():
+                if timer is not None:
+                    timer.cancel()
+                task.cancel()
+            if running:
+                await asyncio.wait(running)
+
+    # Server callbacks
+
+    async def terminate(self, reason: object) -> None:
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    # Internals
+
+    def _spawn(self, coro: Awaitable[T]) -> asyncio.Task[T]:
+        if not self.alive or self._stop_reason is not None:
+            if asyncio.iscoroutine(coro):
+                coro.close()
+            raise NoProcess(f"{self!r} is not running")
+        task: asyncio.Task[T] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _log_failure(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%r: task %r failed", self, task, exc_info=task.exception())

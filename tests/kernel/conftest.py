@@ -1,0 +1,36 @@
+"""Kernel tests import the kernel as it stands under templates/kernel, as package `otp`.
+
+Every test runs with a leak check: when it ends, no process or task it started may
+still be running, and no local name may still be registered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+KERNEL_DIR = Path(__file__).resolve().parents[2] / "templates" / "kernel"
+sys.path.insert(0, str(KERNEL_DIR))
+
+from otp import _genserver  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+async def no_leaks() -> AsyncIterator[None]:
+    before = set(asyncio.all_tasks())
+    yield
+    for _ in range(3):  # let exits that are already under way finish
+        await asyncio.sleep(0)
+    leaked = [t for t in asyncio.all_tasks() - before if not t.done()]
+    names = dict(_genserver._names)
+    _genserver._names.clear()
+    for task in leaked:
+        task.cancel()
+    if leaked:
+        await asyncio.wait(leaked, timeout=5)
+    assert not leaked, f"tasks still running after the test: {leaked}"
+    assert not names, f"names still registered after the test: {names}"
