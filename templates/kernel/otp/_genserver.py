@@ -15,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import weakref
+from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
@@ -127,6 +130,8 @@ _RUNNING: Final = _State.RUNNING
 _EXITING: Final = _State.EXITING
 _EXITED: Final = _State.EXITED
 
+_STEERING: Final = (Reply, Stop)
+
 # Mailbox entries are (kind, payload, caller) tuples.
 _CALL: Final = 0
 _CAST: Final = 1
@@ -189,11 +194,87 @@ def whereis(name: str | Via) -> GenServer | None:
     return name.whereis()
 
 
-def _expire(
-    future: asyncio.Future[Any], server: GenServer, request: object, timeout: float
-) -> None:
-    if not future.done():
-        future.set_exception(CallTimeout(f"{server!r} did not reply to {request!r} in {timeout}s"))
+class _Deadlines:
+    """Call timeouts of one length on one loop, without a timer per call.
+
+    Calls with the same timeout expire in the order they were made, so a FIFO of
+    (deadline, future) pairs is already sorted: one timer armed for the oldest pending
+    call serves them all. Answered calls are dropped from the front as new calls come
+    in, so the queue holds only calls still waiting (and those behind one).
+    """
+
+    __slots__ = ("_queue", "_timer", "loop", "timeout")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self._queue: deque[tuple[float, asyncio.Future[Any], GenServer, object]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, future: asyncio.Future[Any], server: GenServer, request: object) -> None:
+        queue = self._queue
+        while queue and queue[0][1].done():
+            queue.popleft()
+        deadline = self.loop.time() + self.timeout
+        queue.append((deadline, future, server, request))
+        if self._timer is None:
+            self._timer = self.loop.call_at(deadline, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        queue = self._queue
+        now = self.loop.time()
+        while queue:
+            deadline, future, server, request = queue[0]
+            if not future.done():
+                if deadline > now:
+                    self._timer = self.loop.call_at(deadline, self._expire)
+                    return
+                future.set_exception(
+                    CallTimeout(f"{server!r} did not reply to {request!r} in {self.timeout}s")
+                )
+            queue.popleft()
+
+
+_deadlines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, _Deadlines]] = (
+    weakref.WeakKeyDictionary()
+)
+_last_deadlines: _Deadlines | None = None
+
+
+def _deadlines_for(loop: asyncio.AbstractEventLoop, timeout: float) -> _Deadlines:
+    global _last_deadlines
+    per_loop = _deadlines.get(loop)
+    if per_loop is None:
+        per_loop = _deadlines[loop] = {}
+    found = per_loop.get(timeout)
+    if found is None:
+        found = per_loop[timeout] = _Deadlines(loop, timeout)
+    _last_deadlines = found
+    return found
+
+
+class _StartWith:
+    """`cls.start(*args, **kwargs)` as a ChildSpec start: smaller than a closure, which
+    counts when a dynamic supervisor holds a spec per child."""
+
+    __slots__ = ("args", "cls", "kwargs", "name")
+
+    def __init__(self, cls: type[GenServer], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.cls = cls
+        self.args = args
+        self.name = kwargs.get("name")
+        rest = {k: v for k, v in kwargs.items() if k != "name"}
+        self.kwargs = rest or None
+
+    def __call__(self) -> Awaitable[GenServer]:
+        kwargs = self.kwargs or {}
+        if self.name is not None:
+            return self.cls.start(*self.args, name=self.name, **kwargs)
+        return self.cls.start(*self.args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{self.cls.__qualname__}.start"
 
 
 class GenServer:
@@ -254,13 +335,13 @@ class GenServer:
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._state = _STARTING
-        self._inbox: list[tuple[int, Any, Caller | None] | None] = []
+        self._inbox: list[tuple[int, Any, Caller | None] | None] | None = None
         self._head = 0
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop_reason: object = None
         self._exit_reason: object = None
-        self._links: list[_Watcher] | None = None
+        self._links: _Watcher | list[_Watcher] | None = None  # usually one: its supervisor
         self._regs: list[tuple[Any, object]] | None = None
         self._name: str | Via | None = None
         self._deferred: set[Caller] | None = None
@@ -300,13 +381,10 @@ class GenServer:
         `child_type`. Override it to give your process a typed signature.
         """
 
-        async def start() -> GenServer:
-            return await cls.start(*args, **kwargs)
-
         name = kwargs.get("name")
         return ChildSpec(
             id=name if name is not None else cls.__qualname__,
-            start=start,
+            start=_StartWith(cls, args, kwargs),
             restart=cls.child_restart,
             shutdown=cls.child_shutdown,
             type=cls.child_type,
@@ -319,7 +397,7 @@ class GenServer:
                 raise AlreadyStarted(name, holder)
             _names[name] = self
         else:
-            name.registry.register(name.key, self)
+            name.registry._insert(name.key, self, None)
         self._name = name
 
     # Client API: these run in the caller's task.
@@ -355,14 +433,22 @@ class GenServer:
             raise CallingSelf(f"{self!r} called itself; handle the request directly")
         loop = self._loop
         future: asyncio.Future[Any] = loop.create_future()
-        self._post((_CALL, request, Caller(future, task)))
-        if timeout is None:
-            return await future
-        timer = loop.call_later(timeout, _expire, future, self, request, timeout)
-        try:
-            return await future
-        finally:
-            timer.cancel()
+        inbox = self._inbox  # _post, inlined
+        if inbox is None:
+            self._inbox = [(_CALL, request, Caller(future, task))]
+        else:
+            inbox.append((_CALL, request, Caller(future, task)))
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        if timeout is not None:
+            deadlines = _last_deadlines
+            if deadlines is None or deadlines.loop is not loop or deadlines.timeout != timeout:
+                deadlines = _deadlines_for(loop, timeout)
+            deadlines.add(future, self, request)
+        return await future
 
     def cast(self, msg: Any) -> None:
         """Send `msg` to `handle_cast` without waiting. Dropped if the process is gone."""
@@ -453,6 +539,9 @@ class GenServer:
     async def _run(
         self, started: asyncio.Future[None], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
+        # One coroutine for the whole life of the process (no nested receive coroutine):
+        # an idle process costs one task, this frame and its waiter future.
+        action: Continue | Stop | None
         try:
             action = await self.init(*args, **kwargs)
         except BaseException as exc:
@@ -469,9 +558,58 @@ class GenServer:
         self._state = _RUNNING
         if not started.done():
             started.set_result(None)
+        del started, args, kwargs
         reason: object = NORMAL
         try:
-            reason = await self._receive_loop(action)
+            while True:
+                while action is not None:
+                    if type(action) is Continue:
+                        self._current = action
+                        action = await self.handle_continue(action.arg)
+                    elif type(action) is Stop:
+                        reason = action.reason
+                        return
+                    else:
+                        raise TypeError(
+                            f"{type(self).__qualname__}: a callback returned {action!r}; "
+                            "expected None, Continue(...) or Stop(...)"
+                        )
+                if self._stop_reason is not None:
+                    reason = self._stop_reason
+                    return
+                inbox = self._inbox
+                if not inbox:
+                    waiter = self._waiter = self._loop.create_future()
+                    await waiter
+                    continue
+                head = self._head
+                msg = inbox[head]
+                head += 1
+                if head == len(inbox):
+                    inbox.clear()
+                    head = 0
+                else:
+                    inbox[head - 1] = None
+                    if head >= _COMPACT_AT and head * 2 >= len(inbox):
+                        del inbox[:head]
+                        head = 0
+                self._head = head
+                self._current = msg
+                assert msg is not None
+                kind, payload, caller = msg
+                if kind == _CALL:
+                    assert caller is not None
+                    result = await self.handle_call(payload, caller)
+                    if type(result) in _STEERING or result is NOREPLY:
+                        action = self._reply(caller, result)
+                    else:  # a plain reply: caller.reply(result), inlined
+                        future = caller._future
+                        if not future.done():
+                            future.set_result(result)
+                elif kind == _CAST:
+                    action = await self.handle_cast(payload)
+                else:
+                    action = await self.handle_info(payload)
         except asyncio.CancelledError:
             reason = KILLED
         except BaseException as exc:
@@ -485,51 +623,6 @@ class GenServer:
             except BaseException as exc:
                 log.error("%r: terminate(%r) raised", self, reason, exc_info=exc)
             self._exit(reason, report=True)
-
-    async def _receive_loop(self, action: Continue | Stop | None) -> object:
-        while True:
-            while action is not None:
-                if type(action) is Continue:
-                    self._current = action
-                    action = await self.handle_continue(action.arg)
-                elif type(action) is Stop:
-                    return action.reason
-                else:
-                    raise TypeError(
-                        f"{type(self).__qualname__}: a callback returned {action!r}; "
-                        "expected None, Continue(...) or Stop(...)"
-                    )
-            if self._stop_reason is not None:
-                return self._stop_reason
-            inbox = self._inbox
-            head = self._head
-            if head == len(inbox):
-                if head:
-                    inbox.clear()
-                    self._head = 0
-                waiter = self._waiter = self._loop.create_future()
-                await waiter
-                continue
-            msg = inbox[head]
-            inbox[head] = None
-            head += 1
-            if head == len(inbox):
-                inbox.clear()
-                head = 0
-            elif head >= _COMPACT_AT and head * 2 >= len(inbox):
-                del inbox[:head]
-                head = 0
-            self._head = head
-            self._current = msg
-            assert msg is not None
-            kind, payload, caller = msg
-            if kind == _CALL:
-                assert caller is not None
-                action = self._reply(caller, await self.handle_call(payload, caller))
-            elif kind == _CAST:
-                action = await self.handle_cast(payload)
-            else:
-                action = await self.handle_info(payload)
 
     def _reply(self, caller: Caller, result: object) -> Continue | Stop | None:
         kind = type(result)
@@ -561,7 +654,11 @@ class GenServer:
             if msg[2] is not None:
                 msg[2]._fail(NoProcess(f"{self!r} is not alive", self._exit_reason))
             return
-        self._inbox.append(msg)
+        inbox = self._inbox
+        if inbox is None:
+            self._inbox = [msg]
+        else:
+            inbox.append(msg)
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -593,14 +690,19 @@ class GenServer:
         if self._state is _EXITED:
             watcher._process_exited(self, self._exit_reason)
             return
-        if self._links is None:
-            self._links = [watcher]
+        links = self._links
+        if links is None:
+            self._links = watcher
+        elif isinstance(links, list):
+            links.append(watcher)
         else:
-            self._links.append(watcher)
+            self._links = [links, watcher]
 
     def _unlink(self, watcher: _Watcher) -> None:
         links = self._links
-        if links is not None and watcher in links:
+        if links is watcher:
+            self._links = None
+        elif isinstance(links, list) and watcher in links:
             links.remove(watcher)
 
     def _exit(self, reason: object, *, report: bool) -> None:
@@ -620,22 +722,25 @@ class GenServer:
         if type(current) is tuple and current[2] is not None:  # a call that got no reply
             current[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         inbox, head = self._inbox, self._head
-        self._inbox, self._head = [], 0
-        for msg in inbox[head:]:
+        self._inbox, self._head = None, 0
+        for msg in inbox[head:] if inbox else ():
             if msg is not None and msg[2] is not None:
                 msg[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         if self._deferred:
             for caller in list(self._deferred):
                 caller._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         name = self._name
-        if isinstance(name, str) and _names.get(name) is self:
-            del _names[name]
+        if isinstance(name, str):
+            if _names.get(name) is self:
+                del _names[name]
+        elif name is not None:
+            name.registry._drop(name.key, self)
         if self._regs is not None:
             for registry, key in self._regs:
                 registry._drop(key, self)
             self._regs = None
         links, self._links = self._links, None
-        for watcher in links or ():
+        for watcher in links if isinstance(links, list) else (links,) if links else ():
             try:
                 watcher._process_exited(self, reason)
             except Exception:  # a broken watcher must not stop the others hearing of it

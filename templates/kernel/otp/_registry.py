@@ -39,15 +39,16 @@ class Registry:
     general key-value store: values are removed with their process.
     """
 
-    __slots__ = ("_entries", "keys", "name")
+    __slots__ = ("_entries", "_values", "keys", "name")
 
     def __init__(self, keys: Keys = UNIQUE, name: str | None = None) -> None:
         if not isinstance(keys, Keys):
             raise ValueError(f"keys must be UNIQUE or DUPLICATE, got: {keys!r}")
         self.keys = keys
         self.name = name
-        # UNIQUE: key -> (process, value); DUPLICATE: key -> {process: value}
+        # UNIQUE: key -> process, values apart (most are None); DUPLICATE: key -> {process: value}
         self._entries: dict[Hashable, Any] = {}
+        self._values: dict[Hashable, object] = {}
 
     def register(self, key: Hashable, process: GenServer, value: object = None) -> None:
         """Add `process` under `key`; it is removed again when the process exits.
@@ -56,33 +57,18 @@ class Registry:
         `process` is not alive. Registering the same process and key again replaces the
         value.
         """
-        if not process.alive:
-            raise NoProcess(f"cannot register {process!r}: it is not alive")
-        entries = self._entries
-        if self.keys is UNIQUE:
-            held = entries.get(key)
-            if held is not None:
-                if held[0] is not process:
-                    raise AlreadyStarted(key, held[0])
-                entries[key] = (process, value)
-                return
-            entries[key] = (process, value)
-        else:
-            group = entries.get(key)
-            if group is None:
-                group = entries[key] = {}
-            elif process in group:
-                group[process] = value
-                return
-            group[process] = value
-        regs = process._regs
-        if regs is None:
-            process._regs = [(self, key)]
-        else:
-            regs.append((self, key))
+        if self._insert(key, process, value):
+            regs = process._regs
+            if regs is None:
+                process._regs = [(self, key)]
+            else:
+                regs.append((self, key))
 
     def unregister(self, key: Hashable, process: GenServer) -> None:
         """Remove `process` from `key`; nothing happens if it is not there."""
+        name = process._name
+        if type(name) is Via and name.registry is self and name.key == key:
+            return  # a process's own name goes with the process
         if self._drop(key, process):
             regs = process._regs
             if regs is not None:
@@ -94,15 +80,15 @@ class Registry:
         if held is None:
             return []
         if self.keys is UNIQUE:
-            return [held]
+            return [(held, self._values.get(key))]
         return list(held.items())
 
     def whereis(self, key: Hashable) -> GenServer | None:
         """The process under a UNIQUE `key`, or None."""
         if self.keys is not UNIQUE:
             raise TypeError("whereis() needs a UNIQUE registry; use lookup() for DUPLICATE")
-        held = self._entries.get(key)
-        return None if held is None else held[0]
+        found: GenServer | None = self._entries.get(key)
+        return found
 
     def dispatch(self, key: Hashable, fn: Callable[[list[tuple[GenServer, Any]]], None]) -> None:
         """Call `fn` with the entries under `key`, if there are any (pub/sub broadcast)."""
@@ -118,7 +104,11 @@ class Registry:
 
     def keys_of(self, process: GenServer) -> list[Hashable]:
         """The keys `process` is registered under here."""
-        return [key for registry, key in process._regs or () if registry is self]
+        keys = [key for registry, key in process._regs or () if registry is self]
+        name = process._name
+        if type(name) is Via and name.registry is self:
+            keys.insert(0, name.key)
+        return keys
 
     def __len__(self) -> int:
         return self.count()
@@ -127,15 +117,39 @@ class Registry:
         label = f" {self.name!r}" if self.name else ""
         return f"<Registry{label} {self.keys.value} {self.count()} entries>"
 
+    def _insert(self, key: Hashable, process: GenServer, value: object) -> bool:
+        """Add the entry; False if it was there already (only its value changed)."""
+        if not process.alive:
+            raise NoProcess(f"cannot register {process!r}: it is not alive")
+        entries = self._entries
+        if self.keys is UNIQUE:
+            held = entries.get(key)
+            if held is not None and held is not process:
+                raise AlreadyStarted(key, held)
+            entries[key] = process
+            if value is not None:
+                self._values[key] = value
+            else:
+                self._values.pop(key, None)
+            return held is None
+        group = entries.get(key)
+        if group is None:
+            group = entries[key] = {}
+        new = process not in group
+        group[process] = value
+        return new
+
     def _drop(self, key: Hashable, process: GenServer) -> bool:
         entries = self._entries
         held = entries.get(key)
         if held is None:
             return False
         if self.keys is UNIQUE:
-            if held[0] is not process:
+            if held is not process:
                 return False
             del entries[key]
+            if self._values:
+                self._values.pop(key, None)
             return True
         if process not in held:
             return False
