@@ -40,17 +40,19 @@ class Agent(GenServer, Generic[S]):
 
     # Client API
 
-    async def get(self, fn: Callable[[S], T], timeout: float | None = 5.0) -> T:
+    async def get(self, fn: Callable[[S], T], timeout: float | None = 5.0) -> T:  # noqa: ASYNC109
         """Return `fn(value)`, computed inside the agent."""
         result: T = await self.call((_GET, fn), timeout)
         return result
 
-    async def update(self, fn: Callable[[S], S], timeout: float | None = 5.0) -> None:
+    async def update(self, fn: Callable[[S], S], timeout: float | None = 5.0) -> None:  # noqa: ASYNC109
         """Replace the value with `fn(value)` and wait until it is done."""
         await self.call((_UPDATE, fn), timeout)
 
     async def get_and_update(
-        self, fn: Callable[[S], tuple[T, S]], timeout: float | None = 5.0
+        self,
+        fn: Callable[[S], tuple[T, S]],
+        timeout: float | None = 5.0,  # noqa: ASYNC109
     ) -> T:
         """`fn(value)` returns (result, new value): store the new value, return the result."""
         result: T = await self.call((_GET_AND_UPDATE, fn), timeout)

@@ -417,7 +417,7 @@ class GenServer:
         """Why the process exited, or None while it runs."""
         return self._exit_reason
 
-    async def call(self, request: object, timeout: float | None = 5.0) -> Any:
+    async def call(self, request: object, timeout: float | None = 5.0) -> Any:  # noqa: ASYNC109
         """Send `request` to `handle_call` and wait for the reply.
 
         Raises CallTimeout (a TimeoutError) after `timeout` seconds (None waits forever);
@@ -462,7 +462,7 @@ class GenServer:
         """Send `msg` to `handle_info` after `delay` seconds; `.cancel()` the handle to undo."""
         return self._loop.call_later(delay, self.send, msg)
 
-    async def stop(self, reason: object = NORMAL, timeout: float | None = None) -> None:
+    async def stop(self, reason: object = NORMAL, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Stop the process with `reason` after its current message, and wait until it exits.
 
         `terminate(reason)` runs first. Queued calls fail with NoProcess. Raises CallTimeout
@@ -679,7 +679,7 @@ class GenServer:
         if task is not None and not task.done():
             task.cancel()
 
-    async def _wait_exit(self, timeout: float | None) -> bool:
+    async def _wait_exit(self, timeout: float | None) -> bool:  # noqa: ASYNC109
         task = self._task
         if task is None or task.done():
             return True

@@ -182,7 +182,7 @@ class Via(NamedTuple):
             raise NoProcess(f"no process registered under {self.key!r} in {self.registry!r}")
         return process
 
-    async def call(self, request: object, timeout: float | None = 5.0) -> Any:
+    async def call(self, request: object, timeout: float | None = 5.0) -> Any:  # noqa: ASYNC109
         """`call` the process registered under this name (NoProcess if there is none)."""
         return await self._resolve().call(request, timeout)
 
@@ -198,7 +198,7 @@ class Via(NamedTuple):
         if process is not None:
             process.send(msg)
 
-    async def stop(self, reason: object = "normal", timeout: float | None = None) -> None:
+    async def stop(self, reason: object = "normal", timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Stop the process under this name (NoProcess if there is none)."""
         await self._resolve().stop(reason, timeout)
 

@@ -52,7 +52,7 @@ class TaskHandle(Generic[T]):
     def __init__(self, task: asyncio.Task[T]) -> None:
         self.task = task
 
-    async def yield_(self, timeout: float | None = 5.0) -> Ok[T] | Exit | None:
+    async def yield_(self, timeout: float | None = 5.0) -> Ok[T] | Exit | None:  # noqa: ASYNC109
         """Wait up to `timeout` seconds: Ok(value), Exit(reason), or None if still running.
 
         The task keeps running after None; ask again or `shutdown()` it.
@@ -64,7 +64,7 @@ class TaskHandle(Generic[T]):
                 return None
         return _outcome(task)
 
-    async def shutdown(self, timeout: float | None = 5.0) -> Ok[T] | Exit | None:
+    async def shutdown(self, timeout: float | None = 5.0) -> Ok[T] | Exit | None:  # noqa: ASYNC109
         """Cancel the task and wait for it: its result if it finished first, else None."""
         task = self.task
         if not task.done():
@@ -118,7 +118,7 @@ class TaskSupervisor(GenServer):
         fn: Callable[[T], Awaitable[R]],
         *,
         max_concurrency: int | None = None,
-        timeout: float | None = 5.0,
+        timeout: float | None = 5.0,  # noqa: ASYNC109
         ordered: bool = True,
     ) -> AsyncIterator[Ok[R] | Exit]:
         """Run `fn(item)` for every item, at most `max_concurrency` at once (default: the
