@@ -1,0 +1,64 @@
+"""Formatting a rendered tree with ruff, under the user's own ruff configuration.
+
+One `ruff check --fix` and one `ruff format` over a temporary copy of the whole tree,
+never a process per file.
+"""
+
+import subprocess
+import tempfile
+import tomllib
+from pathlib import Path
+
+from otpgen._errors import OtpgenError
+from otpgen._render import FileTree
+
+
+def _ruff() -> str:
+    try:
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - ruff is a dependency of otpgen
+        raise OtpgenError("ruff is not installed; reinstall otpgen") from None
+    return str(find_ruff_bin())
+
+
+def ruff_config(root: Path) -> Path | None:
+    """The project's ruff configuration file, if it has one."""
+    for name in ("ruff.toml", ".ruff.toml"):
+        if (root / name).is_file():
+            return root / name
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError:
+            return None
+        if "ruff" in data.get("tool", {}):
+            return pyproject
+    return None
+
+
+def format_tree(tree: FileTree, root: Path) -> FileTree:
+    """`tree` after `ruff check --fix` and `ruff format` with the project's configuration."""
+    if not tree:
+        return {}
+    config = ruff_config(root)
+    options = ["--config", str(config)] if config else ["--isolated"]
+    ruff = _ruff()
+    with tempfile.TemporaryDirectory(prefix="otpgen-") as tmp:
+        base = Path(tmp)
+        for path, text in tree.items():
+            target = base / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        for command in (
+            [ruff, "check", "--fix", "--exit-zero", "--quiet", "--no-cache", *options, "."],
+            [ruff, "format", "--quiet", "--no-cache", *options, "."],
+        ):
+            result = subprocess.run(command, cwd=base, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                detail = (result.stderr or result.stdout).strip().splitlines()
+                raise OtpgenError(
+                    f"ruff could not format the generated code: {detail[-1] if detail else '?'}"
+                    + (f" (config: {config})" if config else "")
+                )
+        return {path: (base / path).read_text(encoding="utf-8") for path in tree}

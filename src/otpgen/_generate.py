@@ -1,0 +1,159 @@
+"""`otpgen new`: request -> answers -> rendered tree -> formatted tree -> plan -> apply."""
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from otpgen import _manifest
+from otpgen._apply import write_files
+from otpgen._errors import OtpgenError
+from otpgen._format import format_tree
+from otpgen._manifest import Manifest, Render, digest
+from otpgen._names import class_name, module_name
+from otpgen._patterns import Pattern, find_pattern, load_patterns
+from otpgen._plan import Action, Change, plan_files
+from otpgen._project import Project, open_project
+from otpgen._render import (
+    KERNEL_TEMPLATE,
+    Answers,
+    FileTree,
+    kernel_files,
+    render_kernel,
+    render_pattern,
+)
+from otpgen._templates import templates_dir
+from otpgen._version import __version__
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """What the user asked `otpgen new` for, as typed on the command line."""
+
+    pattern: str
+    name: str | None = None
+    package: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+    cwd: Path = field(default_factory=Path.cwd)
+    force: bool = False
+    overwrite_edited: bool = False
+
+
+@dataclass(frozen=True)
+class NewPlan:
+    """Everything `apply_new` writes, decided before anything is written."""
+
+    project: Project
+    pattern: Pattern
+    answers: Answers
+    changes: list[Change]
+    manifest: Manifest
+
+    @property
+    def module(self) -> Change:
+        """The generated module's change."""
+        return self.changes[0]
+
+
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    """`["key=value", ...]` from repeated `--set`, or an error naming the bad one."""
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise OtpgenError(f"expected --set key=value, got: {pair!r}")
+        settings[key.strip()] = value
+    return settings
+
+
+def resolve_answers(pattern: Pattern, request: NewRequest, package: str) -> Answers:
+    """Validated, typed answers for `pattern` (no disk access)."""
+    name = module_name(request.name if request.name is not None else pattern.name)
+    return Answers(
+        pattern=pattern.name,
+        name=name,
+        class_name=class_name(name),
+        package=package,
+        options=pattern.resolve(request.settings),
+    )
+
+
+def _kernel_version(templates: Path) -> str:
+    digest_ = hashlib.sha256()
+    for name, text in kernel_files(templates).items():
+        digest_.update(name.encode() + b"\0" + text.encode() + b"\0")
+    return digest_.hexdigest()[:16]
+
+
+def plan_new(request: NewRequest, templates: Path | None = None) -> NewPlan:
+    """Decide every write of `otpgen new`, or raise OtpgenError; writes nothing.
+
+    `templates` defaults to the shipped ones (tests and `update` pass others).
+    """
+    templates = templates or templates_dir()
+    pattern = find_pattern(load_patterns(templates), request.pattern)
+    # Check what needs no disk first, so a bad name fails the same anywhere.
+    module_name(request.name if request.name is not None else pattern.name)
+    pattern.resolve(request.settings)
+    project = open_project(request.cwd, request.package)
+    answers = resolve_answers(pattern, request, project.package)
+    manifest = _manifest.load(project.root, __version__)
+    owner = f"{pattern.name}:{answers.name}"
+
+    tree: FileTree = render_pattern(pattern, answers, project.package_dir)
+    kernel_tree = render_kernel(templates, project.package_dir)
+    if KERNEL_TEMPLATE in manifest.renders:  # vendored earlier: `update` upgrades it
+        kernel_tree = {p: t for p, t in kernel_tree.items() if not (project.root / p).exists()}
+    formatted = format_tree({**tree, **kernel_tree}, project.root)
+
+    changes = plan_files(
+        project.root,
+        {path: formatted[path] for path in tree},
+        manifest,
+        owner=owner,
+        force=request.force or request.overwrite_edited,
+        overwrite_edited=request.overwrite_edited,
+    )
+    changes += plan_files(
+        project.root,
+        {path: formatted[path] for path in kernel_tree},
+        manifest,
+        owner=KERNEL_TEMPLATE,
+        force=request.force or request.overwrite_edited,
+    )
+
+    renders = dict(manifest.renders)
+    renders[owner] = Render(
+        template=pattern.name,
+        version=str(pattern.version),
+        answers={"name": answers.name, "package": answers.package, **answers.options},
+        files={path.as_posix(): digest(formatted[path]) for path in tree},
+    )
+    if kernel_tree:
+        earlier = renders.get(KERNEL_TEMPLATE)
+        kept = earlier.files if earlier else {}
+        renders[KERNEL_TEMPLATE] = Render(
+            template=KERNEL_TEMPLATE,
+            version=earlier.version if earlier else _kernel_version(templates),
+            answers={"package": project.package},
+            files={**kept, **{p.as_posix(): digest(formatted[p]) for p in kernel_tree}},
+        )
+    return NewPlan(project, pattern, answers, changes, Manifest(__version__, renders))
+
+
+def apply_new(plan: NewPlan) -> list[Change]:
+    """Write the plan's files, their pristine bases and the manifest (last); return the
+    changes that wrote something."""
+    writes = [change for change in plan.changes if change.writes]
+    if not writes:
+        return []
+    files = [(change.path, change.text) for change in writes]
+    files += [(_manifest.BASES / change.path, change.text) for change in writes]
+    files.append((_manifest.MANIFEST, plan.manifest.to_json()))
+    write_files(plan.project.root, files)
+    return writes
+
+
+def kernel_vendored(changes: list[Change], package_dir: PurePosixPath) -> bool:
+    """Whether these changes vendor the kernel (for the summary line)."""
+    kernel = package_dir / "otp"
+    return any(c.path.parent == kernel and c.action is Action.CREATE for c in changes)

@@ -1,0 +1,148 @@
+"""The patterns otpgen can render: their metadata and typed options (`pattern.toml`)."""
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from otpgen._errors import OtpgenError
+
+OptionValue = str | int | float | bool
+
+_TYPES = ("str", "int", "float", "bool", "choice")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One `--set key=value` option of a pattern."""
+
+    key: str
+    type: str
+    default: OptionValue
+    help: str
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+
+    def describe_type(self) -> str:
+        """The type as `otpgen show` prints it."""
+        if self.type == "choice":
+            return " | ".join(self.choices)
+        if self.min is not None:
+            return f"{self.type} >= {self.min:g}"
+        return self.type
+
+    def parse(self, raw: str) -> OptionValue:
+        """Parse a command-line value, or raise OtpgenError saying what was expected."""
+        value: OptionValue
+        if self.type == "choice":
+            if raw not in self.choices:
+                raise OtpgenError(
+                    f"expected {self.key} to be one of {', '.join(self.choices)}, got: {raw!r}"
+                )
+            return raw
+        if self.type == "bool":
+            lowered = raw.lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise OtpgenError(f"expected {self.key} to be true or false, got: {raw!r}")
+        if self.type == "int":
+            try:
+                value = int(raw)
+            except ValueError:
+                raise OtpgenError(f"expected {self.key} to be an integer, got: {raw!r}") from None
+        elif self.type == "float":
+            try:
+                value = float(raw)
+            except ValueError:
+                raise OtpgenError(f"expected {self.key} to be a number, got: {raw!r}") from None
+            if value != value or value in (float("inf"), float("-inf")):
+                raise OtpgenError(f"expected {self.key} to be a finite number, got: {raw!r}")
+        else:
+            if not raw.isprintable() or not raw.strip():
+                raise OtpgenError(f"expected {self.key} to be printable text, got: {raw!r}")
+            return raw
+        if self.min is not None and value < self.min:
+            raise OtpgenError(f"expected {self.key} to be >= {self.min:g}, got: {raw!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A pattern's metadata; its templates sit beside `pattern.toml` in `directory`."""
+
+    name: str
+    version: int
+    summary: str
+    use_when: str
+    dont_use_when: str
+    options: tuple[Option, ...]
+    directory: Path
+
+    def option(self, key: str) -> Option:
+        """The option named `key`, or an error listing the ones that exist."""
+        for option in self.options:
+            if option.key == key:
+                return option
+        known = ", ".join(o.key for o in self.options) or "none"
+        raise OtpgenError(f"pattern {self.name} has no option {key!r}; its options: {known}")
+
+    def resolve(self, settings: dict[str, str]) -> dict[str, OptionValue]:
+        """Every option's value: the parsed setting where given, else the default."""
+        for key in settings:
+            self.option(key)
+        return {
+            o.key: o.parse(settings[o.key]) if o.key in settings else o.default
+            for o in self.options
+        }
+
+
+def _load(directory: Path) -> Pattern:
+    where = directory / "pattern.toml"
+    data = tomllib.loads(where.read_text(encoding="utf-8"))
+    options = tuple(_load_option(key, raw, where) for key, raw in data.get("options", {}).items())
+    return Pattern(
+        name=directory.name,
+        version=int(data["version"]),
+        summary=str(data["summary"]),
+        use_when=str(data["use_when"]),
+        dont_use_when=str(data["dont_use_when"]),
+        options=options,
+        directory=directory,
+    )
+
+
+def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
+    kind = raw.get("type")
+    if kind not in _TYPES:
+        raise ValueError(f"{where}: option {key}: type must be one of {_TYPES}, got {kind!r}")
+    return Option(
+        key=key,
+        type=kind,
+        default=raw["default"],
+        help=str(raw["help"]),
+        choices=tuple(raw.get("choices", ())),
+        min=raw.get("min"),
+    )
+
+
+def load_patterns(templates: Path) -> dict[str, Pattern]:
+    """Every pattern under `templates/patterns`, by name, in name order."""
+    root = templates / "patterns"
+    found = sorted(p.parent for p in root.glob("*/pattern.toml"))
+    return {directory.name: _load(directory) for directory in found}
+
+
+def find_pattern(patterns: dict[str, Pattern], name: str) -> Pattern:
+    """The pattern called `name`, or an error suggesting the closest one."""
+    if name in patterns:
+        return patterns[name]
+    close = difflib.get_close_matches(name, list(patterns), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise OtpgenError(
+        f"unknown pattern {name!r}{hint} (see `otpgen list`; known: {', '.join(patterns)})"
+    )
