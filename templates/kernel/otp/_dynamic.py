@@ -104,9 +104,6 @@ class DynamicSupervisor(GenServer):
         active = len(self._children)
         return ChildCounts(active + self._restarting, active, sups, active - sups)
 
-    def _accepting(self) -> bool:
-        return self.alive and self._stop_reason is None
-
     def _size(self) -> int:
         return len(self._children) + self._restarting
 

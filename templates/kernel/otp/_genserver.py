@@ -137,6 +137,8 @@ _CALL: Final = 0
 _CAST: Final = 1
 _INFO: Final = 2
 
+_NO_STOP: Final = object()  # `_stop_reason` until a stop is requested (None is a reason too)
+
 # A mailbox is a list consumed from `_head`; it is compacted when the dead prefix grows.
 _COMPACT_AT: Final = 4096
 
@@ -339,7 +341,7 @@ class GenServer:
         self._head = 0
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._stop_reason: object = None
+        self._stop_reason: object = _NO_STOP
         self._exit_reason: object = None
         self._links: _Watcher | list[_Watcher] | None = None  # usually one: its supervisor
         self._regs: list[tuple[Any, object]] | None = None
@@ -411,6 +413,10 @@ class GenServer:
     def alive(self) -> bool:
         """Whether the process accepts messages (it has not begun to exit)."""
         return self._state is _RUNNING or self._state is _STARTING
+
+    def _accepting(self) -> bool:
+        """Alive and not asked to stop: it may still take on new work."""
+        return self.alive and self._stop_reason is _NO_STOP
 
     @property
     def exit_reason(self) -> object:
@@ -499,8 +505,8 @@ class GenServer:
             target.remove_done_callback(ref._task_done)
 
     def __repr__(self) -> str:
-        label = repr(self._name) if self._name is not None else hex(id(self))
-        return f"<{type(self).__qualname__} {label} {self._state.value}>"
+        name = f" {self._name!r}" if self._name is not None else ""
+        return f"<{type(self).__qualname__}{name} at {id(self):#x} {self._state.value}>"
 
     # Server callbacks: override these; they run in the process's own task.
 
@@ -544,14 +550,19 @@ class GenServer:
         action: Continue | Stop | None
         try:
             action = await self.init(*args, **kwargs)
+            if action is not None and type(action) is not Continue:
+                raise TypeError(
+                    f"{type(self).__qualname__}.init() returned {action!r}; "
+                    "expected None or Continue(...)"
+                )
         except BaseException as exc:
             # A failed init leaves nothing behind; the starter gets the exception.
-            self._exit(KILLED if isinstance(exc, asyncio.CancelledError) else exc, report=False)
-            if not started.done():
-                if isinstance(exc, asyncio.CancelledError):
-                    started.cancel()
-                else:
-                    started.set_exception(exc)
+            killed = isinstance(exc, asyncio.CancelledError)
+            self._exit(KILLED if killed else exc, report=False)
+            if not started.done():  # (done: the starter itself was cancelled)
+                started.set_exception(
+                    NoProcess(f"{self!r} was killed during init", KILLED) if killed else exc
+                )
             if not isinstance(exc, Exception | asyncio.CancelledError):
                 raise
             return
@@ -574,7 +585,7 @@ class GenServer:
                             f"{type(self).__qualname__}: a callback returned {action!r}; "
                             "expected None, Continue(...) or Stop(...)"
                         )
-                if self._stop_reason is not None:
+                if self._stop_reason is not _NO_STOP:
                     reason = self._stop_reason
                     return
                 inbox = self._inbox
@@ -618,8 +629,14 @@ class GenServer:
                 raise
         finally:
             self._state = _EXITING
+            if reason == KILLED and self._task is not None:
+                # A kill stays a kill: terminate runs, but its first await is cancelled too,
+                # so a slow terminate cannot outlast a supervisor's brutal kill or budget.
+                self._task.cancel()
             try:
                 await self.terminate(reason)
+            except asyncio.CancelledError:
+                reason = KILLED  # killed while terminating (its shutdown budget ran out)
             except BaseException as exc:
                 log.error("%r: terminate(%r) raised", self, reason, exc_info=exc)
             self._exit(reason, report=True)
@@ -666,7 +683,7 @@ class GenServer:
                 waiter.set_result(None)
 
     def _request_stop(self, reason: object) -> None:
-        if self._stop_reason is None and self.alive:
+        if self._stop_reason is _NO_STOP and self.alive:
             self._stop_reason = reason
             waiter = self._waiter
             if waiter is not None:

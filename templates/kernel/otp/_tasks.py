@@ -215,7 +215,7 @@ class TaskSupervisor(GenServer):
     # Internals
 
     def _spawn(self, coro: Awaitable[T]) -> asyncio.Task[T]:
-        if not self.alive or self._stop_reason is not None:
+        if not self._accepting():
             if asyncio.iscoroutine(coro):
                 coro.close()
             raise NoProcess(f"{self!r} is not running")
