@@ -1,11 +1,17 @@
 """The ``otpgen`` command line.
 
 The CLI only parses arguments, calls the engine and prints. Keep this module's imports light:
-``otpgen --version`` must not pay for jinja2, cookiecutter or merge3, so any command that needs
-them imports them inside its function.
+``otpgen --version`` and ``--help`` must not pay for jinja2, cookiecutter or merge3, so every
+command imports the engine inside its function.
 """
 
-from typing import Annotated
+import json
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -19,7 +25,37 @@ HELP = (
     "as <package>/otp/."
 )
 
-app = typer.Typer(help=HELP, add_completion=False)
+app = typer.Typer(help=HELP, add_completion=True, rich_markup_mode=None)
+
+T = TypeVar("T")
+
+
+class Format(StrEnum):
+    """Output format of the commands that have one."""
+
+    text = "text"
+    json = "json"
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _engine(action: Callable[[], T]) -> T:
+    """Run an engine call, turning its errors into one line and an exit code."""
+    from otpgen._errors import OtpgenError
+
+    try:
+        return action()
+    except OtpgenError as exc:
+        _fail(str(exc), exc.exit_code)
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if os.environ.get("OTPGEN_DEBUG"):
+            raise
+        _fail(f"internal error: {exc!r}; rerun with OTPGEN_DEBUG=1 for the traceback", 3)
 
 
 def _print_version(value: bool) -> None:
@@ -44,6 +80,289 @@ def _root(
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
         raise typer.Exit()
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+@app.command("list")
+def list_patterns(
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """List every pattern with when to use it and when not.
+
+    Example: otpgen list --format json
+    """
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    patterns = _engine(lambda: load_patterns(templates_dir()))
+    if format is Format.json:
+        _print_json(
+            [
+                {
+                    "name": p.name,
+                    "summary": p.summary,
+                    "use_when": p.use_when,
+                    "dont_use_when": p.dont_use_when,
+                }
+                for p in patterns.values()
+            ]
+        )
+        return
+    for pattern in patterns.values():
+        typer.echo(f"{pattern.name}\n  {pattern.summary}")
+        typer.echo(f"  use when:       {pattern.use_when}")
+        typer.echo(f"  don't use when: {pattern.dont_use_when}")
+
+
+@app.command()
+def show(
+    pattern: Annotated[str, typer.Argument(help="The pattern, e.g. genserver.")],
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """Show a pattern's options (types, defaults, help) and the files it renders.
+
+    Example: otpgen show supervisor
+    """
+    from otpgen._patterns import find_pattern, load_patterns
+    from otpgen._templates import templates_dir
+
+    found = _engine(lambda: find_pattern(load_patterns(templates_dir()), pattern))
+    renders = [
+        f"<package>/{found.name.replace('-', '_')}.py (or <package>/<NAME>.py)",
+        "tests/test_<NAME>.py",
+        "<package>/otp/ (the kernel, on first use)",
+    ]
+    if format is Format.json:
+        _print_json(
+            {
+                "name": found.name,
+                "version": found.version,
+                "summary": found.summary,
+                "use_when": found.use_when,
+                "dont_use_when": found.dont_use_when,
+                "options": [
+                    {
+                        "key": o.key,
+                        "type": o.type,
+                        "choices": list(o.choices),
+                        "min": o.min,
+                        "default": o.default,
+                        "help": o.help,
+                    }
+                    for o in found.options
+                ],
+                "renders": renders,
+            }
+        )
+        return
+    typer.echo(f"{found.name} (template v{found.version}): {found.summary}")
+    typer.echo(f"use when:       {found.use_when}")
+    typer.echo(f"don't use when: {found.dont_use_when}")
+    typer.echo("options (--set key=value):" if found.options else "options: none")
+    for o in found.options:
+        default = json.dumps(o.default)
+        typer.echo(f"  {o.key}: {o.describe_type()} = {default}\n      {o.help}")
+    typer.echo("renders:")
+    for line in renders:
+        typer.echo(f"  {line}")
+
+
+def _prompt_options(request: Any) -> Any:
+    """Ask for each option not given with --set (terminal only); Enter keeps the default."""
+    from dataclasses import replace
+
+    from otpgen._errors import OtpgenError
+    from otpgen._patterns import find_pattern, load_patterns
+    from otpgen._templates import templates_dir
+
+    pattern = find_pattern(load_patterns(templates_dir()), request.pattern)
+    settings = dict(request.settings)
+    for option in pattern.options:
+        if option.key in settings:
+            continue
+        while True:
+            default = str(option.default).lower() if option.type == "bool" else option.default
+            raw = typer.prompt(f"{option.key} ({option.describe_type()})", default=str(default))
+            try:
+                option.parse(raw)
+            except OtpgenError as exc:
+                typer.echo(f"  {exc}", err=True)
+                continue
+            settings[option.key] = raw
+            break
+    return replace(request, settings=settings)
+
+
+@app.command()
+def new(
+    pattern: Annotated[str, typer.Argument(help="The pattern: see `otpgen list`.")],
+    name: Annotated[
+        str | None, typer.Argument(help="Module name; defaults to the pattern's name.")
+    ] = None,
+    package: Annotated[
+        str | None,
+        typer.Option(help="Target package; default: [tool.otpgen] package, else detected."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A pattern option, key=value (repeatable; see `show`)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and diff; write nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite existing files otpgen can replace.")
+    ] = False,
+    overwrite_edited: Annotated[
+        bool,
+        typer.Option("--overwrite-edited", help="Also overwrite generated files you edited."),
+    ] = False,
+    stdout: Annotated[
+        bool, typer.Option("--stdout", help="Print the rendered module; write nothing.")
+    ] = False,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Never prompt; use defaults for unset options.")
+    ] = False,
+) -> None:
+    """Write a ready-to-run module and its test for PATTERN.
+
+    Example: otpgen new genserver inventory --set restart=transient
+    """
+    from otpgen._generate import NewRequest, apply_new, kernel_vendored, parse_settings, plan_new
+
+    request = NewRequest(
+        pattern=pattern,
+        name=name,
+        package=package,
+        settings=_engine(lambda: parse_settings(set_ or [])),
+        force=force,
+        overwrite_edited=overwrite_edited,
+    )
+    if not no_input and format is Format.text and not stdout and sys.stdin.isatty():
+        request = _engine(lambda: _prompt_options(request))
+    plan = _engine(lambda: plan_new(request))
+    if stdout:
+        typer.echo(plan.module.text, nl=False)
+        return
+    written = [] if dry_run else _engine(lambda: apply_new(plan))
+    if format is Format.json:
+        _print_json(
+            {
+                "pattern": plan.pattern.name,
+                "name": plan.answers.name,
+                "package": plan.project.package,
+                "dry_run": dry_run,
+                "files": [
+                    {"path": c.path.as_posix(), "action": c.action.value} for c in plan.changes
+                ],
+                "options": dict(plan.answers.options),
+            }
+        )
+        return
+    kernel_dir = plan.project.package_dir / "otp"
+    shown = [c for c in plan.changes if c.path.parent != kernel_dir]
+    if dry_run:
+        for change in plan.changes:
+            typer.echo(f"{change.action.value:10} {change.path.as_posix()}")
+        for change in plan.changes:
+            typer.echo(change.diff(), nl=False)
+        typer.echo("dry run: nothing written")
+        return
+    if not written:
+        typer.echo("nothing to do: every file is already as it would be rendered")
+        return
+    for change in shown:
+        if change.writes:
+            verb = "created" if change.action.value == "create" else "overwrote"
+            typer.echo(f"{verb} {change.path.as_posix()}")
+    if kernel_vendored(written, plan.project.package_dir):
+        typer.echo(f"vendored the kernel into {kernel_dir.as_posix()}/")
+    test = Path("tests") / f"test_{plan.answers.name}.py"
+    typer.echo(
+        f"next: add {plan.answers.class_name}.child_spec(...) to your supervision tree; "
+        f"run `pytest {test.as_posix()}`"
+    )
+
+
+def _flag(key: str) -> Any:
+    from otpgen._advise import QUESTIONS
+
+    return typer.Option(f"--{key}/--no-{key}", help=QUESTIONS[key].text)
+
+
+@app.command()
+def advise(
+    one_off: Annotated[bool | None, _flag("one-off")] = None,
+    state: Annotated[bool | None, _flag("state")] = None,
+    per_key: Annotated[bool | None, _flag("per-key")] = None,
+    read_mostly: Annotated[bool | None, _flag("read-mostly")] = None,
+    rate_limit: Annotated[bool | None, _flag("rate-limit")] = None,
+    pool: Annotated[bool | None, _flag("pool")] = None,
+    broadcast: Annotated[bool | None, _flag("broadcast")] = None,
+    get_update_only: Annotated[bool | None, _flag("get-update-only")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The module name to put in the suggested command.")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """Do you even need a process? Walk the OTP decision tree to a recommendation.
+
+    Asks yes/no questions on a terminal; answer them ahead with flags instead.
+    Example: otpgen advise --no-one-off --state --no-per-key --no-read-mostly
+    """
+    from otpgen._advise import MissingAnswer, Question, advise
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    given = {
+        "one-off": one_off,
+        "state": state,
+        "per-key": per_key,
+        "read-mostly": read_mostly,
+        "rate-limit": rate_limit,
+        "pool": pool,
+        "broadcast": broadcast,
+        "get-update-only": get_update_only,
+    }
+    answers = {key: value for key, value in given.items() if value is not None}
+
+    def ask(question: Question) -> bool:
+        return typer.confirm(question.text)
+
+    interactive = format is Format.text and sys.stdin.isatty()
+    try:
+        advice, path = advise(answers, ask if interactive else None)
+    except MissingAnswer as missing:
+        _fail(
+            f"{missing.question.text} Answer it with --{missing.question.key} or "
+            f"--no-{missing.question.key} (no terminal to ask on)"
+        )
+    available = _engine(lambda: load_patterns(templates_dir()))
+    command = None
+    if advice.pattern is not None and advice.pattern in available:
+        command = f"otpgen new {advice.pattern}" + (f" {name}" if name else "")
+    if format is Format.json:
+        _print_json(
+            {
+                "pattern": advice.pattern,
+                "reason": advice.reason,
+                "command": command,
+                "answers": {question.key: answer for question, answer in path},
+            }
+        )
+        return
+    if advice.pattern is None:
+        typer.echo(f"use plain functions: {advice.reason}")
+        return
+    typer.echo(f"use {advice.pattern}: {advice.reason}")
+    if command is None:
+        typer.echo(f"the {advice.pattern} pattern is not in this otpgen release yet")
+    else:
+        typer.echo(f"run: {command}")
 
 
 def main() -> None:

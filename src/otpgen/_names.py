@@ -9,6 +9,8 @@ from otpgen._errors import OtpgenError
 
 _MODULE = re.compile(r"[a-z_][a-z0-9_]*")
 _RESERVED = {"otp", "tests", "test", "conftest", "application", "main", "__main__", "__init__"}
+# Module names whose class name would shadow a name the generated code imports.
+_SHADOWING = {"self", "final", "any", "mapping", "iterable", "hashable", "callable", "awaitable"}
 
 
 def module_name(raw: str) -> str:
@@ -35,6 +37,11 @@ def module_name(raw: str) -> str:
         raise OtpgenError(f"{name!r} shadows a Python builtin; choose another name")
     if name in sys.stdlib_module_names:
         raise OtpgenError(f"{name!r} shadows the standard library module; choose another name")
+    if name in _SHADOWING:
+        raise OtpgenError(
+            f"{name!r} would name its class {class_name(name)}, which the generated code "
+            "imports from typing; choose another name"
+        )
     if name in _RESERVED or name.startswith("test_"):
         raise OtpgenError(f"{name!r} is reserved (kernel, tests or app files); choose another name")
     return name

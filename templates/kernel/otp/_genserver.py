@@ -79,14 +79,16 @@ class Reply:
     then: Continue | Stop | None = None
 
 
-class _NoReply:
+class NoReply:
+    """The type of NOREPLY, for annotations: `-> int | NoReply`."""
+
     __slots__ = ()
 
     def __repr__(self) -> str:
         return "NOREPLY"
 
 
-NOREPLY: Final = _NoReply()
+NOREPLY: Final = NoReply()
 """Return it from `handle_call` to answer later with `caller.reply(value)`."""
 
 
@@ -413,6 +415,16 @@ class GenServer:
     def alive(self) -> bool:
         """Whether the process accepts messages (it has not begun to exit)."""
         return self._state is _RUNNING or self._state is _STARTING
+
+    @classmethod
+    def whereis(cls, name: str | Via) -> Self | None:
+        """The live process of this class registered as `name`, or None."""
+        process = whereis(name)
+        return process if isinstance(process, cls) else None
+
+    async def wait_exit(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        """Wait until the process has exited; False if it still runs after `timeout` s."""
+        return await self._wait_exit(timeout)
 
     def _accepting(self) -> bool:
         """Alive and not asked to stop: it may still take on new work."""

@@ -6,7 +6,15 @@ import asyncio
 import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 
@@ -120,7 +128,7 @@ class TaskSupervisor(GenServer):
         max_concurrency: int | None = None,
         timeout: float | None = 5.0,  # noqa: ASYNC109
         ordered: bool = True,
-    ) -> AsyncIterator[Ok[R] | Exit]:
+    ) -> AsyncGenerator[Ok[R] | Exit, None]:
         """Run `fn(item)` for every item, at most `max_concurrency` at once (default: the
         CPU count), yielding Ok(value) or Exit(reason) per item, in input order unless
         `ordered=False`. A task running longer than `timeout` seconds is cancelled and
