@@ -4,11 +4,13 @@ One `ruff check --fix` and one `ruff format` over a temporary copy of the whole 
 never a process per file.
 """
 
+import os
 import subprocess
 import tempfile
 import tomllib
 from pathlib import Path
 
+from otpgen import _cache
 from otpgen._errors import OtpgenError
 from otpgen._render import FileTree
 
@@ -38,12 +40,37 @@ def ruff_config(root: Path) -> Path | None:
 
 
 def format_tree(tree: FileTree, root: Path) -> FileTree:
-    """`tree` after `ruff check --fix` and `ruff format` with the project's configuration."""
+    """`tree` after `ruff check --fix` and `ruff format` with the project's configuration.
+
+    Results are cached by content (ruff binary, configuration, path, text), so rendering
+    the same files again, such as the kernel, starts no process at all.
+    """
     if not tree:
         return {}
     config = ruff_config(root)
-    options = ["--config", str(config)] if config else ["--isolated"]
     ruff = _ruff()
+    ruff_stat = os.stat(ruff)
+    salt = (
+        f"{ruff}:{ruff_stat.st_size}:{ruff_stat.st_mtime_ns}",
+        config.read_bytes() if config else b"isolated",
+    )
+    keys = {path: _cache.key(*salt, path.as_posix(), text) for path, text in tree.items()}
+    done: FileTree = {}
+    for path, name in keys.items():
+        cached = _cache.read("format", name)
+        if cached is not None:
+            done[path] = cached
+    todo = {path: text for path, text in tree.items() if path not in done}
+    if todo:
+        fresh = _run_ruff(ruff, todo, config)
+        for path, text in fresh.items():
+            _cache.write("format", keys[path], text)
+        done.update(fresh)
+    return {path: done[path] for path in tree}
+
+
+def _run_ruff(ruff: str, tree: FileTree, config: Path | None) -> FileTree:
+    options = ["--config", str(config)] if config else ["--isolated"]
     with tempfile.TemporaryDirectory(prefix="otpgen-") as tmp:
         base = Path(tmp)
         for path, text in tree.items():

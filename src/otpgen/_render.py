@@ -1,5 +1,6 @@
 """Rendering a pattern (and the kernel it needs) into an in-memory file tree."""
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -42,8 +43,17 @@ def banner(pattern: Pattern) -> str:
 def _environment(directory: Path) -> "jinja2.Environment":
     import jinja2
 
+    from otpgen._cache import cache_dir
+
+    cache = cache_dir()
+    bytecode = None
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            (cache / "jinja").mkdir(parents=True, exist_ok=True)
+            bytecode = jinja2.FileSystemBytecodeCache(str(cache / "jinja"))
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(directory)),
+        bytecode_cache=bytecode,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

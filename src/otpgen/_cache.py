@@ -1,0 +1,54 @@
+"""otpgen's cache: formatted renders and compiled templates, keyed by content.
+
+Everything in it can be rebuilt, so every failure to read or write it is ignored.
+`OTPGEN_CACHE_DIR` moves it; `OTPGEN_NO_CACHE=1` turns it off.
+"""
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path | None:
+    """The cache directory, or None when caching is off."""
+    if os.environ.get("OTPGEN_NO_CACHE"):
+        return None
+    explicit = os.environ.get("OTPGEN_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "otpgen"
+
+
+def key(*parts: bytes | str) -> str:
+    """A content key over `parts`."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8") if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def read(section: str, name: str) -> str | None:
+    """The cached text under `name`, if any."""
+    root = cache_dir()
+    if root is None:
+        return None
+    try:
+        return (root / section / name[:2] / name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write(section: str, name: str, text: str) -> None:
+    """Cache `text` under `name`, atomically; silently skipped if the cache is unwritable."""
+    root = cache_dir()
+    if root is None:
+        return
+    target = root / section / name[:2] / name
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = target.with_name(f"{name}.{os.getpid()}.tmp")
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, target)

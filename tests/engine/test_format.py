@@ -1,0 +1,75 @@
+"""Formatting the rendered tree: one ruff pass for the whole tree, cached by content."""
+
+import subprocess
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+
+from otpgen import _format
+from otpgen._format import format_tree
+
+TREE = {
+    PurePosixPath("src/demo/a.py"): "import os\nx=[1,\n2]\n",
+    PurePosixPath("src/demo/b.py"): "def f( y ):\n  return y\n",
+}
+
+
+@pytest.fixture
+def ruff_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    runs: list[list[str]] = []
+    real = subprocess.run
+
+    def counting(command: list[str], **kwargs: Any) -> Any:
+        runs.append(command)
+        return real(command, **kwargs)
+
+    monkeypatch.setattr(_format.subprocess, "run", counting)
+    return runs
+
+
+def test_the_whole_tree_is_fixed_and_formatted_in_two_ruff_runs(
+    project: Path, ruff_runs: list[list[str]]
+) -> None:
+    result = format_tree(TREE, project)
+    assert result[PurePosixPath("src/demo/a.py")] == "x = [1, 2]\n"
+    assert result[PurePosixPath("src/demo/b.py")] == "def f(y):\n    return y\n"
+    assert [command[1] for command in ruff_runs] == ["check", "format"]
+
+
+def test_the_project_ruff_configuration_applies(project: Path) -> None:
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("line-length = 100", "line-length = 20"))
+    long_call = {PurePosixPath("src/demo/c.py"): "value = some_function(argument_one, two)\n"}
+    assert format_tree(long_call, project)[PurePosixPath("src/demo/c.py")] == (
+        "value = some_function(\n    argument_one,\n    two,\n)\n"
+    )
+
+
+def test_formatting_the_same_text_again_starts_no_process(
+    project: Path, ruff_runs: list[list[str]]
+) -> None:
+    first = format_tree(TREE, project)
+    runs = len(ruff_runs)
+    assert format_tree(TREE, project) == first
+    assert len(ruff_runs) == runs
+
+
+def test_a_changed_ruff_configuration_is_not_served_from_the_cache(
+    project: Path, ruff_runs: list[list[str]]
+) -> None:
+    format_tree(TREE, project)
+    runs = len(ruff_runs)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n[tool.ruff.format]\nquote-style = 'single'\n")
+    format_tree(TREE, project)
+    assert len(ruff_runs) == runs + 2
+
+
+def test_no_cache_formats_every_time(
+    project: Path, ruff_runs: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTPGEN_NO_CACHE", "1")
+    format_tree(TREE, project)
+    format_tree(TREE, project)
+    assert len(ruff_runs) == 4
