@@ -5,7 +5,6 @@ The CLI only parses arguments, calls the engine and prints. Keep this module's i
 command imports the engine inside its function.
 """
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -83,6 +82,8 @@ def _root(
 
 
 def _print_json(data: Any) -> None:
+    import json
+
     typer.echo(json.dumps(data, indent=2))
 
 
@@ -162,6 +163,8 @@ def show(
     typer.echo(f"use when:       {found.use_when}")
     typer.echo(f"don't use when: {found.dont_use_when}")
     typer.echo("options (--set key=value):" if found.options else "options: none")
+    import json
+
     for o in found.options:
         default = json.dumps(o.default)
         typer.echo(f"  {o.key}: {o.describe_type()} = {default}\n      {o.help}")

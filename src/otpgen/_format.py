@@ -5,8 +5,6 @@ never a process per file.
 """
 
 import os
-import subprocess
-import tempfile
 import tomllib
 from pathlib import Path
 
@@ -70,6 +68,9 @@ def format_tree(tree: FileTree, root: Path) -> FileTree:
 
 
 def _run_ruff(ruff: str, tree: FileTree, config: Path | None) -> FileTree:
+    import subprocess
+    import tempfile
+
     options = ["--config", str(config)] if config else ["--isolated"]
     with tempfile.TemporaryDirectory(prefix="otpgen-") as tmp:
         base = Path(tmp)

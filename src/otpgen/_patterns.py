@@ -1,6 +1,5 @@
 """The patterns otpgen can render: their metadata and typed options (`pattern.toml`)."""
 
-import difflib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +140,8 @@ def find_pattern(patterns: dict[str, Pattern], name: str) -> Pattern:
     """The pattern called `name`, or an error suggesting the closest one."""
     if name in patterns:
         return patterns[name]
+    import difflib
+
     close = difflib.get_close_matches(name, list(patterns), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]}?" if close else ""
     raise OtpgenError(

@@ -1,6 +1,5 @@
 """Comparing a formatted render with the disk and the manifest: what `apply` would do."""
 
-import difflib
 import enum
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -36,6 +35,8 @@ class Change:
         """The unified diff from the disk to the new text."""
         if not self.writes:
             return ""
+        import difflib
+
         old = (self.old or "").splitlines(keepends=True)
         new = self.text.splitlines(keepends=True)
         name = self.path.as_posix()

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from otpgen import _format
 from otpgen._format import format_tree
 
 TREE = {
@@ -24,7 +23,7 @@ def ruff_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         runs.append(command)
         return real(command, **kwargs)
 
-    monkeypatch.setattr(_format.subprocess, "run", counting)
+    monkeypatch.setattr(subprocess, "run", counting)
     return runs
 
 
