@@ -1,0 +1,210 @@
+"""The application entry point, run for real: `sys.exit(otp.run(children))` in a subprocess.
+
+Each test starts a small application with `sys.executable -c`, reads its output with
+deadlines (a hang fails the test instead of blocking it) and checks what a service
+manager sees: the "ready" log line, an orderly stop on SIGTERM/SIGINT with exit status 0,
+and exit status 1 when the application cannot start or its root supervisor gives up.
+`serve` (the coroutine under `run`) is also checked in-process where no signal is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from otp import Continue, GenServer, _genserver, serve
+
+KERNEL_DIR = Path(__file__).resolve().parents[2] / "templates" / "kernel"
+DEADLINE = 10.0  # seconds any one step of a subprocess may take before the test fails
+
+
+@pytest.fixture(autouse=True)
+async def no_leaks() -> AsyncIterator[None]:
+    """conftest.no_leaks without its false positive: pytest-asyncio >= 1.0 runs a fixture's
+    teardown in a new task, which the conftest version then reports as leaked (every test
+    errors). Same checks otherwise: no task left running, no local name left registered."""
+    before = set(asyncio.all_tasks())
+    yield
+    for _ in range(3):
+        await asyncio.sleep(0)
+    mine = asyncio.current_task()
+    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not mine]
+    names = dict(_genserver._names)
+    _genserver._names.clear()
+    for task in leaked:
+        task.cancel()
+    if leaked:
+        await asyncio.wait(leaked, timeout=5)
+    assert not leaked, f"tasks still running after the test: {leaked}"
+    assert not names, f"names still registered after the test: {names}"
+
+
+# The application: three workers a, b, c started in that order. Each prints when its
+# terminate has finished (after an await, so an unordered shutdown would interleave).
+# `mode` makes b misbehave: "fail-start" (its init raises) or "crash-loop" (it crashes
+# right after every start, until the root supervisor gives up).
+APP = """
+import asyncio
+import sys
+
+import otp
+
+
+class Worker(otp.GenServer):
+    async def init(self, label, mode):
+        self.label = label
+        if label == "b" and mode == "fail-start":
+            raise RuntimeError("b refuses to start")
+        if label == "b" and mode == "crash-loop":
+            return otp.Continue("crash")
+        return None
+
+    async def handle_continue(self, arg):
+        await asyncio.sleep(0.01)
+        raise RuntimeError("b crashed")
+
+    async def terminate(self, reason):
+        await asyncio.sleep(0.01)
+        print(f"terminated {self.label} {reason!r}", flush=True)
+
+
+mode = sys.argv[1]
+children = [Worker.child_spec(label, mode, name=label) for label in "abc"]
+sys.exit(otp.run(children))
+"""
+
+
+class App:
+    """A running application subprocess and everything it has written to stderr so far."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.stderr: list[str] = []
+
+    async def wait_for_stderr(self, text: str) -> None:
+        """Read stderr lines until one contains `text`; fail after DEADLINE seconds."""
+        assert self.process.stderr is not None
+        try:
+            async with asyncio.timeout(DEADLINE):
+                while True:
+                    line = await self.process.stderr.readline()
+                    if not line:
+                        pytest.fail(f"stderr closed before {text!r}: {''.join(self.stderr)}")
+                    self.stderr.append(line.decode())
+                    if text in self.stderr[-1]:
+                        return
+        except TimeoutError:
+            pytest.fail(f"no {text!r} within {DEADLINE}s; stderr so far: {''.join(self.stderr)}")
+
+    async def finish(self) -> tuple[int, str, str]:
+        """Wait for the exit (DEADLINE at most): (status, stdout, all of stderr)."""
+        try:
+            out, err = await asyncio.wait_for(self.process.communicate(), DEADLINE)
+        except TimeoutError:
+            pytest.fail(f"the application did not exit within {DEADLINE}s")
+        self.stderr.append(err.decode())
+        status = self.process.returncode
+        assert status is not None
+        return status, out.decode(), "".join(self.stderr)
+
+
+@pytest.fixture
+async def start_app() -> AsyncIterator[Any]:
+    apps: list[App] = []
+
+    async def start(mode: str) -> App:
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KERNEL_DIR), path]))}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            APP,
+            mode,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        apps.append(App(process))
+        return apps[-1]
+
+    yield start
+    for app in apps:  # a failed test must not leave an application running
+        if app.process.returncode is None:
+            app.process.kill()
+            await app.process.wait()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_stops_the_children_in_reverse_order_and_exits_0(
+    start_app: Any, signum: signal.Signals
+) -> None:
+    app = await start_app("normal")
+    await app.wait_for_stderr("ready")
+    app.process.send_signal(signum)
+    status, out, err = await app.finish()
+    assert out.splitlines() == [
+        "terminated c 'shutdown'",
+        "terminated b 'shutdown'",
+        "terminated a 'shutdown'",
+    ]
+    assert status == 0, err
+    assert f"{signum.name} received" in err
+    assert "Traceback" not in err
+
+
+async def test_a_child_that_keeps_crashing_makes_the_root_give_up_and_exit_1(
+    start_app: Any,
+) -> None:
+    app = await start_app("crash-loop")
+    await app.wait_for_stderr("ready")
+    status, out, err = await app.finish()
+    assert status == 1, err
+    assert "max restart intensity" in err
+    assert "root supervisor exited" in err
+    # Giving up still stops the remaining children in order.
+    lines = out.splitlines()
+    assert lines[-2:] == ["terminated c 'shutdown'", "terminated a 'shutdown'"]
+    assert sum(line.startswith("terminated b RuntimeError") for line in lines) == 4
+
+
+async def test_a_child_failing_to_start_exits_1_without_ready(start_app: Any) -> None:
+    app = await start_app("fail-start")
+    status, out, err = await app.finish()
+    assert status == 1, err
+    assert "failed to start" in err
+    assert "b refuses to start" in err
+    assert "ready" not in err
+    assert out.splitlines() == ["terminated a 'shutdown'"]  # what had started is stopped
+
+
+# serve(), in-process
+
+
+class Refuses(GenServer):
+    async def init(self) -> None:
+        raise RuntimeError("refused")
+
+
+class CrashesAfterStart(GenServer):
+    async def init(self) -> Continue:
+        return Continue("crash")
+
+    async def handle_continue(self, arg: Any) -> None:
+        raise RuntimeError("crashed after start")
+
+
+async def test_serve_returns_1_when_a_child_fails_to_start() -> None:
+    assert await serve([Refuses.child_spec(name="refuses")]) == 1
+
+
+@pytest.mark.looptime
+async def test_serve_returns_1_when_the_root_supervisor_gives_up() -> None:
+    status = await serve([CrashesAfterStart.child_spec(name="crashy")], max_restarts=2)
+    assert status == 1

@@ -1,0 +1,401 @@
+"""TaskSupervisor conformance: start_child, async_nolink/yield_/shutdown, async_stream.
+
+Modelled on Elixir's Task.Supervisor and Task.async_stream tests. Every test runs on the
+fake loop clock (looptime), so the virtual times asserted are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import pytest
+from otp import KILLED, TIMEOUT, Exit, NoProcess, Ok, TaskHandle, TaskSupervisor, _genserver
+
+# Every test runs on looptime's fake clock: sleeps and timeouts take no real time and
+# loop.time() is exact. A test that hangs fails instead: all its tasks are failed when the
+# loop sits idle (nothing ready, nothing scheduled) for 2 real seconds.
+pytestmark = pytest.mark.looptime(idle_timeout=2)
+
+
+@pytest.fixture(autouse=True)
+async def no_leaks() -> AsyncIterator[None]:
+    """conftest.no_leaks without its false positive: pytest-asyncio >= 1.0 runs a fixture's
+    teardown in a new task, which the conftest version then reports as leaked (every test
+    errors). Same checks otherwise: no task left running, no local name left registered."""
+    before = set(asyncio.all_tasks())
+    yield
+    for _ in range(3):
+        await asyncio.sleep(0)
+    mine = asyncio.current_task()
+    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not mine]
+    names = dict(_genserver._names)
+    _genserver._names.clear()
+    for task in leaked:
+        task.cancel()
+    if leaked:
+        await asyncio.wait(leaked, timeout=5)
+    assert not leaked, f"tasks still running after the test: {leaked}"
+    assert not names, f"names still registered after the test: {names}"
+
+
+class Boom(Exception):
+    """The failure the tests provoke."""
+
+
+@pytest.fixture
+async def sup() -> AsyncIterator[TaskSupervisor]:
+    supervisor = await TaskSupervisor.start()
+    yield supervisor
+    if supervisor.alive:
+        await supervisor.stop()
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+async def nap(seconds: float, result: object = None) -> object:
+    await asyncio.sleep(seconds)
+    return result
+
+
+# start_child
+
+
+async def test_start_child_runs_the_job_in_a_task(sup: TaskSupervisor) -> None:
+    done = asyncio.Event()
+
+    async def job(a: int, b: int) -> int:
+        done.set()
+        return a + b
+
+    task = sup.start_child(job, 2, 3)
+    assert isinstance(task, asyncio.Task)
+    assert await task == 5
+    assert done.is_set()
+
+
+async def test_a_failing_job_is_logged_and_hurts_neither_the_caller_nor_the_supervisor(
+    sup: TaskSupervisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    error = Boom("job failed")
+
+    async def failing() -> None:
+        await asyncio.sleep(0)
+        raise error
+
+    task = sup.start_child(failing)  # does not raise here
+    await asyncio.wait((task,))
+    await asyncio.sleep(0)
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "failed" in record.getMessage()
+    assert record.exc_info is not None
+    assert record.exc_info[1] is error
+    assert sup.alive
+    assert await sup.start_child(nap, 0, "still works") == "still works"
+
+
+async def test_a_cancelled_job_is_not_logged_as_a_failure(
+    sup: TaskSupervisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    task = sup.start_child(nap, 100)
+    await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.wait((task,))
+    await asyncio.sleep(0)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+# async_nolink, yield_ and shutdown
+
+
+async def test_yield_returns_ok_with_the_value(sup: TaskSupervisor) -> None:
+    handle = sup.async_nolink(nap, 0, "value")
+    assert isinstance(handle, TaskHandle)
+    assert await handle.yield_() == Ok("value")
+    assert await handle.yield_() == Ok("value")  # asking again gives the same answer
+
+
+async def test_yield_returns_exit_with_the_exception_and_the_caller_is_unharmed(
+    sup: TaskSupervisor,
+) -> None:
+    error = Boom("nolink failed")
+
+    async def failing() -> None:
+        raise error
+
+    handle = sup.async_nolink(failing)
+    assert await handle.yield_() == Exit(error)
+    assert sup.alive
+
+
+async def test_yield_returns_none_on_timeout_and_the_task_keeps_running(
+    sup: TaskSupervisor,
+) -> None:
+    handle = sup.async_nolink(nap, 10, "late")
+    assert await handle.yield_(1) is None
+    assert now() == 1
+    assert not handle.task.done()
+    assert await handle.yield_(20) == Ok("late")
+    assert now() == 10
+
+
+async def test_shutdown_cancels_a_running_task_and_returns_none(sup: TaskSupervisor) -> None:
+    cleaned: list[str] = []
+
+    async def long_job() -> None:
+        try:
+            await asyncio.sleep(100)
+        finally:
+            cleaned.append("finally ran")
+
+    handle = sup.async_nolink(long_job)
+    await asyncio.sleep(1)
+    assert await handle.shutdown() is None
+    assert handle.task.cancelled()
+    assert cleaned == ["finally ran"]
+    assert now() == 1
+    assert await handle.yield_() == Exit(KILLED)
+
+
+async def test_shutdown_of_a_finished_task_returns_its_result(sup: TaskSupervisor) -> None:
+    handle = sup.async_nolink(nap, 0, "finished")
+    await asyncio.wait((handle.task,))
+    assert await handle.shutdown() == Ok("finished")
+    error = Boom()
+
+    async def failing() -> None:
+        raise error
+
+    failed = sup.async_nolink(failing)
+    await asyncio.wait((failed.task,))
+    assert await failed.shutdown() == Exit(error)
+
+
+# async_stream
+
+
+async def collect(stream: AsyncIterator[Ok[Any] | Exit]) -> list[Ok[Any] | Exit]:
+    return [result async for result in stream]
+
+
+async def test_async_stream_yields_in_input_order_even_when_later_items_finish_first(
+    sup: TaskSupervisor,
+) -> None:
+    yielded: list[tuple[float, Ok[Any] | Exit]] = []
+    durations = [3, 1, 2, 0.5]
+    async for result in sup.async_stream(durations, lambda d: nap(d, d), max_concurrency=4):
+        yielded.append((now(), result))
+    assert [r for _, r in yielded] == [Ok(3), Ok(1), Ok(2), Ok(0.5)]
+    assert [t for t, _ in yielded] == [3, 3, 3, 3]  # all ran at once; the first was slowest
+
+
+async def test_async_stream_unordered_yields_in_completion_order(sup: TaskSupervisor) -> None:
+    yielded: list[tuple[float, Ok[Any] | Exit]] = []
+    stream = sup.async_stream([3, 1, 2, 0.5], lambda d: nap(d, d), max_concurrency=4, ordered=False)
+    async for result in stream:
+        yielded.append((now(), result))
+    assert yielded == [(0.5, Ok(0.5)), (1, Ok(1)), (2, Ok(2)), (3, Ok(3))]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 8])
+async def test_async_stream_never_runs_more_than_max_concurrency_at_once(
+    sup: TaskSupervisor, limit: int
+) -> None:
+    running = 0
+    most = 0
+
+    async def work(n: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(1 + n % 4)
+        finally:
+            running -= 1
+        return n
+
+    results = await collect(sup.async_stream(range(30), work, max_concurrency=limit))
+    assert results == [Ok(n) for n in range(30)]
+    assert most == limit
+
+
+async def test_async_stream_defaults_to_the_cpu_count_for_concurrency(sup: TaskSupervisor) -> None:
+    running = 0
+    most = 0
+
+    async def work(n: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(1)
+        running -= 1
+        return n
+
+    cpus = os.cpu_count() or 1
+    await collect(sup.async_stream(range(cpus * 3), work))
+    assert most == cpus
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+async def test_async_stream_rejects_a_max_concurrency_that_is_not_a_positive_int(
+    sup: TaskSupervisor, bad: object
+) -> None:
+    with pytest.raises(ValueError, match="max_concurrency"):
+        await collect(sup.async_stream([1], lambda n: nap(0, n), max_concurrency=bad))  # type: ignore[arg-type]
+
+
+async def test_an_item_past_the_timeout_yields_exit_timeout_and_its_task_is_cancelled(
+    sup: TaskSupervisor,
+) -> None:
+    cancelled: list[float] = []
+
+    async def work(seconds: float) -> float:
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            cancelled.append(seconds)
+            raise
+        return seconds
+
+    yielded = []
+    async for result in sup.async_stream([0.5, 10, 1], work, timeout=2, max_concurrency=3):
+        yielded.append((now(), result))
+    assert yielded == [(0.5, Ok(0.5)), (2, Exit(TIMEOUT)), (2, Ok(1))]
+    assert cancelled == [10]
+
+
+async def test_the_timeout_counts_per_item_from_when_it_starts(sup: TaskSupervisor) -> None:
+    # One at a time, each item takes 1.5s: the total (6s) is far past the 2s timeout,
+    # but no single item is.
+    results = await collect(
+        sup.async_stream(range(4), lambda n: nap(1.5, n), timeout=2, max_concurrency=1)
+    )
+    assert results == [Ok(n) for n in range(4)]
+    assert now() == 6
+
+
+async def test_a_failing_item_yields_exit_with_its_exception_and_the_rest_continue(
+    sup: TaskSupervisor,
+) -> None:
+    errors = {2: Boom("two"), 4: Boom("four")}
+
+    async def work(n: int) -> int:
+        await asyncio.sleep(0)
+        if n in errors:
+            raise errors[n]
+        return n * 10
+
+    results = await collect(sup.async_stream(range(6), work, max_concurrency=2))
+    assert results == [Ok(0), Ok(10), Exit(errors[2]), Ok(30), Exit(errors[4]), Ok(50)]
+
+
+async def test_async_stream_accepts_an_async_iterable(sup: TaskSupervisor) -> None:
+    async def source() -> AsyncIterator[int]:
+        for n in range(5):
+            await asyncio.sleep(0.1)
+            yield n
+
+    results = await collect(sup.async_stream(source(), lambda n: nap(1, n * n), max_concurrency=2))
+    assert results == [Ok(n * n) for n in range(5)]
+
+
+async def test_async_stream_of_no_items_yields_nothing(sup: TaskSupervisor) -> None:
+    assert await collect(sup.async_stream([], lambda n: nap(0, n))) == []
+
+
+async def test_stopping_early_inside_aclosing_cancels_and_awaits_the_running_tasks(
+    sup: TaskSupervisor,
+) -> None:
+    started: list[int] = []
+    finished: list[int] = []
+
+    async def work(n: int) -> int:
+        started.append(n)
+        try:
+            await asyncio.sleep(1 + n)
+        finally:
+            finished.append(n)
+        return n
+
+    before = set(asyncio.all_tasks())
+    async with contextlib.aclosing(sup.async_stream(range(100), work, max_concurrency=4)) as stream:
+        async for result in stream:
+            assert result == Ok(0)
+            break
+    assert [t for t in asyncio.all_tasks() - before if not t.done()] == []
+    assert started[:4] == [0, 1, 2, 3]
+    assert len(started) <= 5  # at most item 4 took the place of item 0
+    assert sorted(finished) == started  # every started task ended, the rest cancelled
+    assert now() == 1
+
+
+# Stopping the supervisor
+
+
+async def test_stopping_the_supervisor_cancels_its_running_tasks_and_their_finally_runs() -> None:
+    sup = await TaskSupervisor.start(name="jobs")
+    cleaned: list[str] = []
+
+    async def forever(label: str) -> None:
+        try:
+            await asyncio.sleep(1000)
+        finally:
+            cleaned.append(label)
+
+    fire_and_forget = sup.start_child(forever, "child")
+    handle = sup.async_nolink(forever, "nolink")
+    await asyncio.sleep(1)
+    await sup.stop()
+    assert sorted(cleaned) == ["child", "nolink"]
+    assert fire_and_forget.cancelled()
+    assert await handle.yield_() == Exit(KILLED)
+    assert now() == 1
+
+
+async def test_starting_work_on_a_stopped_supervisor_raises_no_process_and_closes_it() -> None:
+    sup = await TaskSupervisor.start()
+    await sup.stop()
+    made: list[Coroutine[Any, Any, object]] = []
+
+    def job() -> Coroutine[Any, Any, object]:
+        coro = nap(0)
+        made.append(coro)
+        return coro
+
+    with pytest.raises(NoProcess):
+        sup.start_child(job)
+    with pytest.raises(NoProcess):
+        sup.async_nolink(job)
+    with pytest.raises(NoProcess):
+        await collect(sup.async_stream([1], lambda _: job()))
+    assert made  # the kernel closed what it could not run: no "never awaited" warning
+    assert all(inspect.getcoroutinestate(c) == inspect.CORO_CLOSED for c in made)
+
+
+async def test_a_stream_fails_with_no_process_when_its_supervisor_stops_midway() -> None:
+    sup = await TaskSupervisor.start()
+    cleaned: list[int] = []
+
+    async def work(n: int) -> int:
+        try:
+            await asyncio.sleep(10)
+        finally:
+            cleaned.append(n)
+        return n
+
+    async def consume() -> list[Ok[Any] | Exit]:
+        return await collect(sup.async_stream(range(10), work, max_concurrency=2))
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(1)
+    await sup.stop()
+    with pytest.raises(NoProcess):
+        await consumer
+    assert sorted(cleaned) == [0, 1]  # the running items were killed; no more were started
