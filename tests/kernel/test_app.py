@@ -18,31 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from otp import Continue, GenServer, _genserver, serve
+from otp import Continue, GenServer, serve
 
 KERNEL_DIR = Path(__file__).resolve().parents[2] / "templates" / "kernel"
 DEADLINE = 10.0  # seconds any one step of a subprocess may take before the test fails
-
-
-@pytest.fixture(autouse=True)
-async def no_leaks() -> AsyncIterator[None]:
-    """conftest.no_leaks without its false positive: pytest-asyncio >= 1.0 runs a fixture's
-    teardown in a new task, which the conftest version then reports as leaked (every test
-    errors). Same checks otherwise: no task left running, no local name left registered."""
-    before = set(asyncio.all_tasks())
-    yield
-    for _ in range(3):
-        await asyncio.sleep(0)
-    mine = asyncio.current_task()
-    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not mine]
-    names = dict(_genserver._names)
-    _genserver._names.clear()
-    for task in leaked:
-        task.cancel()
-    if leaked:
-        await asyncio.wait(leaked, timeout=5)
-    assert not leaked, f"tasks still running after the test: {leaked}"
-    assert not names, f"names still registered after the test: {names}"
 
 
 # The application: three workers a, b, c started in that order. Each prints when its

@@ -7,38 +7,13 @@ change to the list must be deliberate: update EXPECTED in the same commit.
 from __future__ import annotations
 
 import ast
-import asyncio
 import enum
 import inspect
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import otp
 import pytest
-from otp import _genserver
-
-
-@pytest.fixture(autouse=True)
-async def no_leaks() -> AsyncIterator[None]:
-    """conftest.no_leaks without its false positive: pytest-asyncio >= 1.0 runs a fixture's
-    teardown in a new task, which the conftest version then reports as leaked (every test
-    errors). Same checks otherwise: no task left running, no local name left registered."""
-    before = set(asyncio.all_tasks())
-    yield
-    for _ in range(3):
-        await asyncio.sleep(0)
-    mine = asyncio.current_task()
-    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not mine]
-    names = dict(_genserver._names)
-    _genserver._names.clear()
-    for task in leaked:
-        task.cancel()
-    if leaked:
-        await asyncio.wait(leaked, timeout=5)
-    assert not leaked, f"tasks still running after the test: {leaked}"
-    assert not names, f"names still registered after the test: {names}"
-
 
 EXPECTED = [
     "DUPLICATE",
@@ -208,22 +183,7 @@ def _attribute_docstrings() -> dict[str, str]:
     return found
 
 
-_UNDOCUMENTED_EXIT_REASON = pytest.mark.xfail(
-    strict=True,
-    reason="kernel bug (docs): the exit reasons NORMAL, SHUTDOWN and KILLED have only a "
-    "shared comment in _genserver.py, no docstring",
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=_UNDOCUMENTED_EXIT_REASON)
-        if n in {"NORMAL", "SHUTDOWN", "KILLED"}
-        else n
-        for n in VALUES
-    ],
-)
+@pytest.mark.parametrize("name", VALUES)
 def test_every_public_constant_is_documented(name: str) -> None:
     value = getattr(otp, name)
     if isinstance(value, enum.Enum):

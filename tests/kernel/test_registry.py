@@ -7,7 +7,6 @@ same step as their process exits, and a taken unique key is refused with the hol
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,7 +20,6 @@ from otp import (
     NoProcess,
     Registry,
     Via,
-    _genserver,
     via,
     whereis,
 )
@@ -30,27 +28,6 @@ from otp import (
 # loop.time() is exact. A test that hangs fails instead: all its tasks are failed when the
 # loop sits idle (nothing ready, nothing scheduled) for 2 real seconds.
 pytestmark = pytest.mark.looptime(idle_timeout=2)
-
-
-@pytest.fixture(autouse=True)
-async def no_leaks() -> AsyncIterator[None]:
-    """conftest.no_leaks without its false positive: pytest-asyncio >= 1.0 runs a fixture's
-    teardown in a new task, which the conftest version then reports as leaked (every test
-    errors). Same checks otherwise: no task left running, no local name left registered."""
-    before = set(asyncio.all_tasks())
-    yield
-    for _ in range(3):
-        await asyncio.sleep(0)
-    mine = asyncio.current_task()
-    leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not mine]
-    names = dict(_genserver._names)
-    _genserver._names.clear()
-    for task in leaked:
-        task.cancel()
-    if leaked:
-        await asyncio.wait(leaked, timeout=5)
-    assert not leaked, f"tasks still running after the test: {leaked}"
-    assert not names, f"names still registered after the test: {names}"
 
 
 class Boom(Exception):

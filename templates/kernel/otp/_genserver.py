@@ -31,8 +31,11 @@ log = logging.getLogger(__package__ or "otp")
 
 # Exit reasons. Any other object (usually the exception that ended the process) is a crash.
 NORMAL: Final = "normal"
+"""The process finished its work: not a crash, a transient child is not restarted."""
 SHUTDOWN: Final = "shutdown"
+"""Stopped by its supervisor (or `stop(SHUTDOWN)`): an orderly exit, not a crash."""
 KILLED: Final = "killed"
+"""Cancelled: a brutal kill, a shutdown budget that ran out, or an outside cancellation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,6 +586,7 @@ class GenServer:
             started.set_result(None)
         del started, args, kwargs
         reason: object = NORMAL
+        killed = False
         try:
             while True:
                 while action is not None:
@@ -635,13 +639,14 @@ class GenServer:
                     action = await self.handle_info(payload)
         except asyncio.CancelledError:
             reason = KILLED
+            killed = True
         except BaseException as exc:
             reason = exc
             if not isinstance(exc, Exception):
                 raise
         finally:
             self._state = _EXITING
-            if reason == KILLED and self._task is not None:
+            if killed and self._task is not None:
                 # A kill stays a kill: terminate runs, but its first await is cancelled too,
                 # so a slow terminate cannot outlast a supervisor's brutal kill or budget.
                 self._task.cancel()

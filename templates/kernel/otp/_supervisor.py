@@ -338,7 +338,11 @@ class Supervisor(GenServer):
         child.process = None
         del self._by_process[process]
         process._unlink(self)
-        await shutdown_process(process, child.spec.shutdown)
+        try:
+            await shutdown_process(process, child.spec.shutdown)
+        except BaseException:
+            process._kill()  # we were cancelled meanwhile: do not leave it running
+            raise
 
     async def _stop_all(self) -> None:
         children = self._children
