@@ -1,12 +1,14 @@
 """Rendering a pattern (and the kernel it needs) into an in-memory file tree."""
 
 import contextlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from otpgen import _cache
 from otpgen._patterns import OptionValue, Pattern
 from otpgen._version import __version__
 
@@ -43,9 +45,7 @@ def banner(pattern: Pattern) -> str:
 def _environment(directory: Path) -> "jinja2.Environment":
     import jinja2
 
-    from otpgen._cache import cache_dir
-
-    cache = cache_dir()
+    cache = _cache.cache_dir()
     bytecode = None
     if cache is not None:
         with contextlib.suppress(OSError):
@@ -62,9 +62,18 @@ def _environment(directory: Path) -> "jinja2.Environment":
     )
 
 
+_TEMPLATES = {
+    "module.py.j2": "{package_dir}/{name}.py",
+    "test_module.py.j2": "tests/test_{name}.py",
+}
+
+
 def render_pattern(pattern: Pattern, answers: Answers, package_dir: PurePosixPath) -> FileTree:
-    """The module and its test, rendered (not yet formatted)."""
-    env = _environment(pattern.directory)
+    """The module and its test, rendered (not yet formatted).
+
+    A render is a pure function of the template files and the context, so it is cached
+    by both: rendering the same thing again does not even import jinja2.
+    """
     context = {
         "name": answers.name,
         "class_name": answers.class_name,
@@ -72,12 +81,20 @@ def render_pattern(pattern: Pattern, answers: Answers, package_dir: PurePosixPat
         "options": dict(answers.options),
         "banner": banner(pattern),
     }
-    return {
-        package_dir / f"{answers.name}.py": env.get_template("module.py.j2").render(context),
-        PurePosixPath("tests") / f"test_{answers.name}.py": env.get_template(
-            "test_module.py.j2"
-        ).render(context),
+    targets = {
+        template: PurePosixPath(target.format(package_dir=package_dir, name=answers.name))
+        for template, target in _TEMPLATES.items()
     }
+    sources = {t: (pattern.directory / t).read_text(encoding="utf-8") for t in _TEMPLATES}
+    key = _cache.key(json.dumps(context, sort_keys=True), *sources.values())
+    cached = _cache.read("render", key)
+    if cached is not None:
+        texts = json.loads(cached)
+        return {targets[t]: texts[t] for t in _TEMPLATES}
+    env = _environment(pattern.directory)
+    texts = {t: env.get_template(t).render(context) for t in _TEMPLATES}
+    _cache.write("render", key, json.dumps(texts))
+    return {targets[t]: texts[t] for t in _TEMPLATES}
 
 
 def kernel_files(templates: Path) -> dict[str, str]:

@@ -185,3 +185,13 @@ def test_settings_parse_key_value_pairs() -> None:
     assert parse_settings(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
     with pytest.raises(OtpgenError, match="expected --set key=value, got: 'oops'"):
         parse_settings(["oops"])
+
+
+def test_a_changed_template_is_rendered_afresh_not_served_from_the_cache(
+    project: Path, templates: Path
+) -> None:
+    new(project, templates, name="chat")
+    template = templates / "patterns/demo/module.py.j2"
+    template.write_text(template.read_text() + "EXTRA = 1\n")
+    new(project, templates, name="room")
+    assert "EXTRA = 1" in (project / "src/demo/room.py").read_text()
