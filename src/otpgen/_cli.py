@@ -178,10 +178,13 @@ def _prompt_options(request: Any) -> Any:
     from dataclasses import replace
 
     from otpgen._errors import OtpgenError
+    from otpgen._names import module_name
     from otpgen._patterns import find_pattern, load_patterns
     from otpgen._templates import templates_dir
 
     pattern = find_pattern(load_patterns(templates_dir()), request.pattern)
+    module_name(request.name if request.name is not None else pattern.name)  # fail first
+    pattern.resolve(request.settings)
     settings = dict(request.settings)
     for option in pattern.options:
         if option.key in settings:

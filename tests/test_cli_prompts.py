@@ -1,0 +1,88 @@
+"""On a terminal, `otpgen new` asks for every option not given with --set."""
+
+import contextlib
+import os
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+
+class Terminal:
+    """`otpgen` on a pseudo-terminal: read what it prints, type answers."""
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        exe = shutil.which("otpgen")
+        assert exe is not None, "the otpgen console script is not installed: run `pip install .`"
+        self.master, slave = os.openpty()
+        self.process = subprocess.Popen(
+            [exe, *args], cwd=cwd, stdin=slave, stdout=slave, stderr=slave, close_fds=True
+        )
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"never saw {text!r}; saw {self.seen!r}"
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                try:
+                    self.seen += os.read(self.master, 4096).decode()
+                except OSError:  # the child closed the terminal
+                    break
+        assert text in self.seen, f"never saw {text!r}; saw {self.seen!r}"
+
+    def type(self, line: str) -> None:
+        os.write(self.master, f"{line}\n".encode())
+
+    def finish(self) -> int:
+        code = self.process.wait(timeout=30)
+        with_rest = select.select([self.master], [], [], 0.1)[0]
+        if with_rest:
+            with contextlib.suppress(OSError):
+                self.seen += os.read(self.master, 65536).decode()
+        os.close(self.master)
+        return code
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "src" / "shop").mkdir(parents=True)
+    (tmp_path / "src" / "shop" / "__init__.py").write_text("")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    return tmp_path
+
+
+def test_new_asks_for_unset_options_and_uses_the_answers(project: Path) -> None:
+    terminal = Terminal(["new", "genserver", "jobs", "--set", "shutdown=2.5"], project)
+    terminal.expect("restart (permanent | transient | temporary) [permanent]:")
+    terminal.type("sometimes")
+    terminal.expect("expected restart to be one of permanent, transient, temporary")
+    terminal.type("transient")
+    terminal.expect("with_continue (bool) [false]:")
+    terminal.type("")
+    assert terminal.finish() == 0, terminal.seen
+    assert "created src/shop/jobs.py" in terminal.seen
+    assert "shutdown" not in terminal.seen.split("created")[0]  # given with --set: not asked
+    module = (project / "src/shop/jobs.py").read_text()
+    assert "child_restart = otp.TRANSIENT" in module
+    assert "child_shutdown = 2.5" in module
+
+
+def test_no_input_never_prompts_on_a_terminal(project: Path) -> None:
+    terminal = Terminal(["new", "agent", "--no-input"], project)
+    assert terminal.finish() == 0, terminal.seen
+    assert "[permanent]" not in terminal.seen
+    assert "created src/shop/agent.py" in terminal.seen
+
+
+def test_a_bad_name_fails_before_any_question(project: Path) -> None:
+    terminal = Terminal(["new", "genserver", "queue"], project)
+    assert terminal.finish() == 2
+    assert "[permanent]" not in terminal.seen
+    assert "'queue' shadows the standard library module" in terminal.seen
