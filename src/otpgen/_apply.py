@@ -19,36 +19,41 @@ def _remove_empty(directories: list[Path]) -> None:
             directory.rmdir()
 
 
-def write_files(root: Path, files: Sequence[tuple[PurePosixPath, str]]) -> None:
-    """Write every (path, text) under `root`, all or nothing."""
+def write_files(root: Path, files: Sequence[tuple[PurePosixPath, str | None]]) -> None:
+    """Write every (path, text) under `root` — None removes the file — all or nothing."""
     created_dirs: list[Path] = []
-    staged: list[tuple[Path, Path]] = []
+    staged: list[tuple[Path | None, Path]] = []  # (staged new text or None to remove, target)
     moved: list[tuple[Path, Path | None]] = []  # (target, where its old file waits)
     try:
         for path, text in files:
             target = root / path
+            if text is None:
+                staged.append((None, target))
+                continue
             missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
             for directory in reversed(missing):
                 directory.mkdir()
                 created_dirs.append(directory)
-            stage = target.with_name(f".{target.name}.otpgen-new")
-            staged.append((stage, target))
-            stage.write_bytes(text.encode("utf-8"))
+            new = target.with_name(f".{target.name}.otpgen-new")
+            staged.append((new, target))
+            new.write_bytes(text.encode("utf-8"))
         for stage, target in staged:
             backup = None
             if target.exists():
                 backup = target.with_name(f".{target.name}.otpgen-old")
                 os.replace(target, backup)
             moved.append((target, backup))
-            os.replace(stage, target)
+            if stage is not None:
+                os.replace(stage, target)
     except BaseException:
         for target, backup in reversed(moved):
             if backup is not None:
                 os.replace(backup, target)
             elif target.exists():
                 target.unlink()
-        for stage, _ in staged:
-            stage.unlink(missing_ok=True)
+        for leftover, _ in staged:
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
         _remove_empty(created_dirs)
         raise
     for _, backup in moved:

@@ -294,6 +294,113 @@ def new(
     )
 
 
+class ConflictStyle(StrEnum):
+    """How `update` leaves a file whose edits overlap the template's changes."""
+
+    markers = "markers"
+    rej = "rej"
+
+
+@app.command()
+def update(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Only update files under these paths.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print each file's status and diff; write nothing.")
+    ] = False,
+    conflict: Annotated[
+        ConflictStyle,
+        typer.Option(
+            help="markers: git conflict markers in the file; rej: the new render beside it."
+        ),
+    ] = ConflictStyle.markers,
+    restore_deleted: Annotated[
+        bool, typer.Option("--restore-deleted", help="Bring back generated files you deleted.")
+    ] = False,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """Regenerate everything otpgen wrote with the installed templates, keeping your edits.
+
+    Unedited files are replaced, edited ones merged three ways; where your edits overlap the
+    template's changes both sides are kept and the file is listed. Exit status: 0 done (or
+    nothing to do), 1 conflicts left, 2 error.
+    Example: otpgen update --dry-run
+    """
+    from otpgen._update import Status, apply_update, plan_update
+
+    plan = _engine(
+        lambda: plan_update(
+            Path.cwd(),
+            paths=paths,
+            rej=conflict is ConflictStyle.rej,
+            restore_deleted=restore_deleted,
+        )
+    )
+    written = [] if dry_run else _engine(lambda: apply_update(plan))
+    if format is Format.json:
+        _print_json(
+            {
+                "dry_run": dry_run,
+                "files": [
+                    {"path": f.path.as_posix(), "status": f.status.value} for f in plan.files
+                ],
+                "conflicts": [f.path.as_posix() for f in plan.conflicts],
+                "shadowed_templates_changed": plan.shadowed,
+            }
+        )
+    else:
+        for f in plan.files:
+            if dry_run or f.status is not Status.UNCHANGED:
+                typer.echo(f"{f.status.value:13} {f.path.as_posix()}")
+        if dry_run:
+            for f in plan.files:
+                typer.echo(f.diff(), nl=False)
+        for shadow in plan.shadowed:
+            typer.echo(
+                f"review .otpgen/templates/{shadow}: the shipped template it overrides changed"
+            )
+        if dry_run:
+            typer.echo("dry run: nothing written")
+        elif not written and not plan.changed:
+            typer.echo("nothing to update: everything is as the templates render it")
+        if plan.conflicts:
+            rej = conflict is ConflictStyle.rej
+            typer.echo(
+                f"{len(plan.conflicts)} file(s) with conflicts: "
+                + ("merge the .rej files by hand" if rej else "resolve the conflict markers")
+                + ", then run otpgen update again",
+                err=True,
+            )
+    if plan.conflicts:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """Fail (exit 1) when generated files are behind their templates or hold conflict markers.
+
+    Cheap enough for a pre-commit hook or CI. Your own edits are not a failure.
+    Example: otpgen check
+    """
+    from otpgen._update import check as run_check
+
+    problems = _engine(lambda: run_check(Path.cwd()))
+    if format is Format.json:
+        _print_json([{"path": p.path, "reason": p.reason} for p in problems])
+    else:
+        for problem in problems:
+            typer.echo(f"{problem.path}: {problem.reason}")
+        if problems:
+            typer.echo("run `otpgen update` to bring the generated code up to date", err=True)
+        else:
+            typer.echo("up to date")
+    if problems:
+        raise typer.Exit(1)
+
+
 def _flag(key: str) -> Any:
     from otpgen._advise import QUESTIONS
 

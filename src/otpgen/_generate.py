@@ -1,6 +1,5 @@
 """`otpgen new`: request -> answers -> rendered tree -> formatted tree -> plan -> apply."""
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -13,14 +12,8 @@ from otpgen._names import class_name, module_name
 from otpgen._patterns import Pattern, find_pattern, load_patterns
 from otpgen._plan import Action, Change, plan_files
 from otpgen._project import Project, open_project
-from otpgen._render import (
-    KERNEL_TEMPLATE,
-    Answers,
-    FileTree,
-    kernel_files,
-    render_kernel,
-    render_pattern,
-)
+from otpgen._render import KERNEL_TEMPLATE, Answers, FileTree
+from otpgen._renders import overrides_dir, render_answers, render_kernel_record
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 
@@ -77,13 +70,6 @@ def resolve_answers(pattern: Pattern, request: NewRequest, package: str) -> Answ
     )
 
 
-def _kernel_version(templates: Path) -> str:
-    digest_ = hashlib.sha256()
-    for name, text in kernel_files(templates).items():
-        digest_.update(name.encode() + b"\0" + text.encode() + b"\0")
-    return digest_.hexdigest()[:16]
-
-
 def plan_new(request: NewRequest, templates: Path | None = None) -> NewPlan:
     """Decide every write of `otpgen new`, or raise OtpgenError; writes nothing.
 
@@ -98,9 +84,12 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> NewPlan:
     answers = resolve_answers(pattern, request, project.package)
     manifest = _manifest.load(project.root, __version__)
     owner = f"{pattern.name}:{answers.name}"
+    overrides = overrides_dir(project.root)
 
-    tree: FileTree = render_pattern(pattern, answers, project.package_dir)
-    kernel_tree = render_kernel(templates, project.package_dir)
+    rendered = render_answers(pattern, answers, project.package_dir, templates, overrides)
+    tree: FileTree = rendered.tree
+    kernel = render_kernel_record(templates, project.package, project.package_dir, overrides)
+    kernel_tree = kernel.tree
     if KERNEL_TEMPLATE in manifest.renders:  # vendored earlier: `update` upgrades it
         kernel_tree = {p: t for p, t in kernel_tree.items() if not (project.root / p).exists()}
     formatted = format_tree({**tree, **kernel_tree}, project.root)
@@ -122,21 +111,22 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> NewPlan:
     )
 
     renders = dict(manifest.renders)
-    renders[owner] = Render(
-        template=pattern.name,
-        version=str(pattern.version),
-        answers={"name": answers.name, "package": answers.package, **answers.options},
-        files={path.as_posix(): digest(formatted[path]) for path in tree},
-    )
+    renders[owner] = rendered.record(formatted)
     if kernel_tree:
         earlier = renders.get(KERNEL_TEMPLATE)
-        kept = earlier.files if earlier else {}
-        renders[KERNEL_TEMPLATE] = Render(
-            template=KERNEL_TEMPLATE,
-            version=earlier.version if earlier else _kernel_version(templates),
-            answers={"package": project.package},
-            files={**kept, **{p.as_posix(): digest(formatted[p]) for p in kernel_tree}},
-        )
+        fresh = {p.as_posix(): digest(formatted[p]) for p in kernel_tree}
+        if earlier is None:
+            renders[KERNEL_TEMPLATE] = Render(
+                kernel.template, kernel.version, kernel.answers, fresh, kernel.shadows
+            )
+        else:  # restoring deleted files: the rest of the record stands
+            renders[KERNEL_TEMPLATE] = Render(
+                earlier.template,
+                earlier.version,
+                earlier.answers,
+                {**earlier.files, **fresh},
+                earlier.shadows,
+            )
     return NewPlan(project, pattern, answers, changes, Manifest(__version__, renders))
 
 

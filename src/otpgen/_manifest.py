@@ -30,6 +30,8 @@ class Render:
     version: str
     answers: dict[str, Any]
     files: dict[str, str]  # relative posix path -> sha256 of the pristine text
+    shadows: dict[str, str] = field(default_factory=dict)
+    """Shipped templates the project overrides (.otpgen/templates), with their hashes."""
 
 
 @dataclass
@@ -57,11 +59,20 @@ class Manifest:
                     "version": r.version,
                     "answers": r.answers,
                     "files": dict(sorted(r.files.items())),
+                    **({"shadows": dict(sorted(r.shadows.items()))} if r.shadows else {}),
                 }
                 for name, r in sorted(self.renders.items())
             },
         }
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def base_text(root: Path, path: str) -> str | None:
+    """The pristine render recorded for `path`, if any."""
+    try:
+        return (root / BASES / path).read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
 
 
 def load(root: Path, otpgen_version: str) -> Manifest:
@@ -77,6 +88,7 @@ def load(root: Path, otpgen_version: str) -> Manifest:
                 version=str(r["version"]),
                 answers=dict(r["answers"]),
                 files={str(k): str(v) for k, v in r["files"].items()},
+                shadows={str(k): str(v) for k, v in r.get("shadows", {}).items()},
             )
             for name, r in data["renders"].items()
         }

@@ -42,7 +42,7 @@ def banner(pattern: Pattern) -> str:
 
 
 @cache
-def _environment(directory: Path) -> "jinja2.Environment":
+def _environment(directories: tuple[Path, ...]) -> "jinja2.Environment":
     import jinja2
 
     cache = _cache.cache_dir()
@@ -52,7 +52,7 @@ def _environment(directory: Path) -> "jinja2.Environment":
             (cache / "jinja").mkdir(parents=True, exist_ok=True)
             bytecode = jinja2.FileSystemBytecodeCache(str(cache / "jinja"))
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(directory)),
+        loader=jinja2.FileSystemLoader([str(d) for d in directories]),
         bytecode_cache=bytecode,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -62,17 +62,34 @@ def _environment(directory: Path) -> "jinja2.Environment":
     )
 
 
-_TEMPLATES = {
+PATTERN_TEMPLATES = {
     "module.py.j2": "{package_dir}/{name}.py",
     "test_module.py.j2": "tests/test_{name}.py",
 }
+"""Each pattern's template files and where they render to."""
 
 
-def render_pattern(pattern: Pattern, answers: Answers, package_dir: PurePosixPath) -> FileTree:
+def pattern_sources(pattern: Pattern, overrides: Path | None) -> dict[str, Path]:
+    """The effective file of each template: the user's override if there is one."""
+    found = {}
+    for name in PATTERN_TEMPLATES:
+        override = overrides / "patterns" / pattern.name / name if overrides else None
+        found[name] = override if override and override.is_file() else pattern.directory / name
+    return found
+
+
+def render_pattern(
+    pattern: Pattern,
+    answers: Answers,
+    package_dir: PurePosixPath,
+    overrides: Path | None = None,
+) -> FileTree:
     """The module and its test, rendered (not yet formatted).
 
-    A render is a pure function of the template files and the context, so it is cached
-    by both: rendering the same thing again does not even import jinja2.
+    `overrides` is the project's `.otpgen/templates`: a file there at the same relative
+    path replaces the shipped template. A render is a pure function of the template files
+    and the context, so it is cached by both: rendering the same thing again does not even
+    import jinja2.
     """
     context = {
         "name": answers.name,
@@ -83,26 +100,44 @@ def render_pattern(pattern: Pattern, answers: Answers, package_dir: PurePosixPat
     }
     targets = {
         template: PurePosixPath(target.format(package_dir=package_dir, name=answers.name))
-        for template, target in _TEMPLATES.items()
+        for template, target in PATTERN_TEMPLATES.items()
     }
-    sources = {t: (pattern.directory / t).read_text(encoding="utf-8") for t in _TEMPLATES}
+    files = pattern_sources(pattern, overrides)
+    sources = {t: path.read_text(encoding="utf-8") for t, path in files.items()}
     key = _cache.key(json.dumps(context, sort_keys=True), *sources.values())
     cached = _cache.read("render", key)
     if cached is not None:
         texts = json.loads(cached)
-        return {targets[t]: texts[t] for t in _TEMPLATES}
-    env = _environment(pattern.directory)
-    texts = {t: env.get_template(t).render(context) for t in _TEMPLATES}
+        return {targets[t]: texts[t] for t in PATTERN_TEMPLATES}
+    search = tuple(dict.fromkeys(path.parent for path in files.values()))
+    env = _environment(search)
+    texts = {t: env.get_template(t).render(context) for t in PATTERN_TEMPLATES}
     _cache.write("render", key, json.dumps(texts))
-    return {targets[t]: texts[t] for t in _TEMPLATES}
+    return {targets[t]: texts[t] for t in PATTERN_TEMPLATES}
 
 
-def kernel_files(templates: Path) -> dict[str, str]:
+def kernel_sources(templates: Path, overrides: Path | None = None) -> dict[str, Path]:
+    """The kernel's effective files by name: shipped, or the user's override."""
+    found = {}
+    for shipped in sorted((templates / "kernel" / "otp").glob("*.py")):
+        override = overrides / "kernel" / "otp" / shipped.name if overrides else None
+        found[shipped.name] = override if override and override.is_file() else shipped
+    return found
+
+
+def kernel_files(templates: Path, overrides: Path | None = None) -> dict[str, str]:
     """The kernel's files, verbatim, by file name."""
-    directory = templates / "kernel" / "otp"
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.py"))}
+    return {
+        name: path.read_text(encoding="utf-8")
+        for name, path in kernel_sources(templates, overrides).items()
+    }
 
 
-def render_kernel(templates: Path, package_dir: PurePosixPath) -> FileTree:
+def render_kernel(
+    templates: Path, package_dir: PurePosixPath, overrides: Path | None = None
+) -> FileTree:
     """The kernel as it is vendored into `<package>/otp/`."""
-    return {package_dir / "otp" / name: text for name, text in kernel_files(templates).items()}
+    return {
+        package_dir / "otp" / name: text
+        for name, text in kernel_files(templates, overrides).items()
+    }

@@ -64,3 +64,28 @@ def test_a_failure_while_staging_leaves_the_tree_as_it_was(
         write_files(tmp_path, files(("a.py", "new a\n"), ("c.py", "c\n")))
     monkeypatch.setattr(Path, "write_bytes", real_write)
     assert snapshot(tmp_path) == before
+
+
+def test_none_removes_a_file_and_a_failure_brings_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "gone.py").write_text("old\n")
+    write_files(tmp_path, [*files(("keep.py", "k\n")), (PurePosixPath("gone.py"), None)])
+    assert not (tmp_path / "gone.py").exists()
+    (tmp_path / "gone.py").write_text("old\n")
+    before = snapshot(tmp_path)
+    real_replace = os.replace
+    calls = 0
+
+    def flaky_replace(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky_replace)
+    with pytest.raises(OSError, match="Permission denied"):
+        write_files(tmp_path, [(PurePosixPath("gone.py"), None), *files(("new.py", "n\n"))])
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert snapshot(tmp_path) == before

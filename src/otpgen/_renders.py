@@ -1,0 +1,136 @@
+"""Rendering what the manifest records: a pattern instance or the kernel, with its answers.
+
+`new` renders one pattern (and the kernel on first use); `update` and `check` render every
+recorded one again with the templates installed now, honouring the project's overrides in
+`.otpgen/templates/` and noting which shipped templates those overrides shadow.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from otpgen._errors import OtpgenError
+from otpgen._manifest import DIRECTORY, Render
+from otpgen._names import class_name
+from otpgen._patterns import Pattern
+from otpgen._render import (
+    KERNEL_TEMPLATE,
+    Answers,
+    FileTree,
+    kernel_sources,
+    pattern_sources,
+    render_kernel,
+    render_pattern,
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One render's files (not yet formatted) and what the manifest records about it."""
+
+    tree: FileTree
+    template: str
+    version: str
+    answers: dict[str, Any]
+    shadows: dict[str, str]
+
+    def record(self, formatted: FileTree) -> Render:
+        """The manifest entry for these files once formatted."""
+        from otpgen._manifest import digest
+
+        return Render(
+            template=self.template,
+            version=self.version,
+            answers=self.answers,
+            files={path.as_posix(): digest(formatted[path]) for path in self.tree},
+            shadows=self.shadows,
+        )
+
+
+def overrides_dir(root: Path) -> Path | None:
+    """The project's template overrides directory, if it has one."""
+    directory = root / DIRECTORY / "templates"
+    return directory if directory.is_dir() else None
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def kernel_version(templates: Path) -> str:
+    """A short content hash of the shipped kernel."""
+    digest = hashlib.sha256()
+    for name, path in kernel_sources(templates).items():
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def render_answers(
+    pattern: Pattern,
+    answers: Answers,
+    package_dir: PurePosixPath,
+    templates: Path,
+    overrides: Path | None,
+) -> Rendered:
+    """A pattern rendered with these answers."""
+    sources = pattern_sources(pattern, overrides)
+    shadows = {
+        f"patterns/{pattern.name}/{name}": _sha(pattern.directory / name)
+        for name, path in sources.items()
+        if path != pattern.directory / name
+    }
+    return Rendered(
+        tree=render_pattern(pattern, answers, package_dir, overrides),
+        template=pattern.name,
+        version=str(pattern.version),
+        answers={"name": answers.name, "package": answers.package, **answers.options},
+        shadows=shadows,
+    )
+
+
+def render_kernel_record(
+    templates: Path, package: str, package_dir: PurePosixPath, overrides: Path | None
+) -> Rendered:
+    """The kernel vendored into `package`."""
+    shipped = kernel_sources(templates)
+    effective = kernel_sources(templates, overrides)
+    return Rendered(
+        tree=render_kernel(templates, package_dir, overrides),
+        template=KERNEL_TEMPLATE,
+        version=kernel_version(templates),
+        answers={"package": package},
+        shadows={
+            f"kernel/otp/{name}": _sha(shipped[name])
+            for name, path in effective.items()
+            if path != shipped[name]
+        },
+    )
+
+
+def render_recorded(
+    key: str,
+    render: Render,
+    patterns: dict[str, Pattern],
+    templates: Path,
+    package_dir: PurePosixPath,
+    overrides: Path | None,
+) -> Rendered:
+    """A recorded render, rendered again with the templates installed now.
+
+    Options the templates added since take their defaults; options they dropped are
+    forgotten.
+    """
+    package = str(render.answers["package"])
+    if render.template == KERNEL_TEMPLATE:
+        return render_kernel_record(templates, package, package_dir, overrides)
+    pattern = patterns.get(render.template)
+    if pattern is None:
+        raise OtpgenError(
+            f"{key} was generated from the pattern {render.template!r}, which this otpgen "
+            "no longer has; remove its entry from .otpgen/manifest.json to stop updating it"
+        )
+    name = str(render.answers["name"])
+    options = {o.key: render.answers.get(o.key, o.default) for o in pattern.options}
+    answers = Answers(pattern.name, name, class_name(name), package, options)
+    return render_answers(pattern, answers, package_dir, templates, overrides)

@@ -1,0 +1,325 @@
+"""`otpgen update` and `otpgen check` across a template upgrade (v1 -> v2).
+
+v2 differs from v1 the way real template upgrades do: a new option, a changed docstring, a
+renamed helper, a file new in the templates (a kernel module) and a file dropped from them.
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from enginekit import snapshot
+
+from otpgen._errors import OtpgenError
+from otpgen._generate import NewRequest, apply_new, plan_new
+from otpgen._update import Status, apply_update, check, plan_update
+
+V1_TOML = """\
+version = 1
+summary = "A worker."
+use_when = "testing updates"
+dont_use_when = "anywhere else"
+
+[options.limit]
+type = "int"
+default = 3
+help = "A limit."
+"""
+
+V1_MODULE = '''\
+{{ banner }}"""{{ class_name }}: version one of the docstring."""
+
+LIMIT = {{ options.limit }}
+
+
+def helper(value: int) -> int:
+    """Double it."""
+    return value * 2
+
+
+def first() -> int:
+    return helper(1)
+
+
+def second() -> int:
+    return helper(2)
+
+
+def third() -> int:
+    return helper(3)
+'''
+
+V2_TOML = (
+    V1_TOML.replace("version = 1", "version = 2")
+    + """
+[options.greeting]
+type = "str"
+default = "hello"
+help = "A greeting."
+"""
+)
+
+V2_MODULE = (
+    V1_MODULE.replace("version one of the docstring", "version two of the docstring")
+    .replace("def helper(", "def assist(")
+    .replace("return helper(", "return assist(")
+    + "\n\nGREETING = {{ options.greeting | tojson }}\n"
+)
+
+TEST_TEMPLATE = """\
+{{ banner }}from {{ package }}.{{ name }} import first
+
+
+def test_first() -> None:
+    assert first() == 2
+"""
+
+
+def write_pattern(root: Path, toml: str, module: str) -> None:
+    pattern = root / "patterns" / "worker"
+    pattern.mkdir(parents=True, exist_ok=True)
+    (pattern / "pattern.toml").write_text(toml)
+    (pattern / "module.py.j2").write_text(module)
+    (pattern / "test_module.py.j2").write_text(TEST_TEMPLATE)
+
+
+@pytest.fixture
+def v1(templates: Path) -> Path:
+    write_pattern(templates, V1_TOML, V1_MODULE)
+    (templates / "kernel/otp/_legacy.py").write_text('"""Dropped in v2."""\n\nOLD = 1\n')
+    return templates
+
+
+@pytest.fixture
+def v2(v1: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "templates-v2"
+    shutil.copytree(v1, root)
+    write_pattern(root, V2_TOML, V2_MODULE)
+    (root / "kernel/otp/_legacy.py").unlink()
+    (root / "kernel/otp/_extra.py").write_text('"""New in v2."""\n\nNEW = 2\n')
+    return root
+
+
+@pytest.fixture
+def generated(project: Path, v1: Path) -> Path:
+    apply_new(plan_new(NewRequest(pattern="worker", name="job", cwd=project), v1))
+    return project
+
+
+MODULE = "src/demo/job.py"
+
+
+def statuses(project: Path, templates: Path, **kwargs: object) -> dict[str, Status]:
+    plan = plan_update(project, templates, **kwargs)  # type: ignore[arg-type]
+    return {f.path.as_posix(): f.status for f in plan.files}
+
+
+def update(project: Path, templates: Path, **kwargs: object) -> dict[str, Status]:
+    plan = plan_update(project, templates, **kwargs)  # type: ignore[arg-type]
+    apply_update(plan)
+    return {f.path.as_posix(): f.status for f in plan.files}
+
+
+def edit(project: Path, path: str, old: str, new: str) -> None:
+    target = project / path
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new))
+
+
+def test_an_unedited_file_is_replaced_by_the_new_render(generated: Path, v2: Path) -> None:
+    result = update(generated, v2)
+    assert result[MODULE] is Status.UPDATED
+    text = (generated / MODULE).read_text()
+    assert "version two of the docstring" in text
+    assert "def assist(" in text
+    assert 'GREETING = "hello"' in text  # the new option takes its default
+
+
+def test_edits_apart_from_the_template_change_are_merged(generated: Path, v2: Path) -> None:
+    edit(generated, MODULE, "LIMIT = 3\n", "LIMIT = 3\nMINE = 1  # mine\n")
+    result = update(generated, v2)
+    assert result[MODULE] is Status.MERGED
+    text = (generated / MODULE).read_text()
+    assert "version two of the docstring" in text
+    assert "def assist(" in text
+    assert "LIMIT = 3\nMINE = 1  # mine\n" in text
+
+
+def test_overlapping_edits_leave_conflict_markers_with_both_sides(
+    generated: Path, v2: Path
+) -> None:
+    edit(generated, MODULE, "version one of the docstring", "my own docstring")
+    plan = plan_update(generated, v2)
+    assert [f.path.as_posix() for f in plan.conflicts] == [MODULE]
+    apply_update(plan)
+    text = (generated / MODULE).read_text()
+    assert "<<<<<<< yours (edited since otpgen wrote it)" in text
+    assert "my own docstring" in text
+    assert "version two of the docstring" in text
+    assert ">>>>>>> otpgen " in text
+    assert "(worker template v2)" in text
+
+
+def test_conflict_rej_keeps_the_file_and_writes_the_new_render_beside_it(
+    generated: Path, v2: Path
+) -> None:
+    edit(generated, MODULE, "version one of the docstring", "my own docstring")
+    before = (generated / MODULE).read_text()
+    result = update(generated, v2, rej=True)
+    assert result[MODULE] is Status.CONFLICT
+    assert (generated / MODULE).read_text() == before
+    assert "version two of the docstring" in (generated / (MODULE + ".rej")).read_text()
+
+
+def test_a_deleted_file_stays_deleted_unless_restored(generated: Path, v2: Path) -> None:
+    (generated / "tests/test_job.py").unlink()
+    assert update(generated, v2)["tests/test_job.py"] is Status.KEPT_DELETED
+    assert not (generated / "tests/test_job.py").exists()
+    assert update(generated, v2)["tests/test_job.py"] is Status.KEPT_DELETED
+    assert update(generated, v2, restore_deleted=True)["tests/test_job.py"] is Status.RESTORED
+    assert (generated / "tests/test_job.py").is_file()
+
+
+def test_files_new_in_the_templates_are_added_and_dropped_ones_removed(
+    generated: Path, v2: Path
+) -> None:
+    result = update(generated, v2)
+    assert result["src/demo/otp/_extra.py"] is Status.ADDED
+    assert result["src/demo/otp/_legacy.py"] is Status.REMOVED
+    assert (generated / "src/demo/otp/_extra.py").is_file()
+    assert not (generated / "src/demo/otp/_legacy.py").exists()
+    files = json.loads((generated / ".otpgen/manifest.json").read_text())["renders"]["kernel"]
+    assert "src/demo/otp/_extra.py" in files["files"]
+    assert "src/demo/otp/_legacy.py" not in files["files"]
+
+
+def test_a_dropped_file_the_user_edited_is_kept_and_reported(generated: Path, v2: Path) -> None:
+    edit(generated, "src/demo/otp/_legacy.py", "OLD = 1", "OLD = 1  # still used here")
+    assert update(generated, v2)["src/demo/otp/_legacy.py"] is Status.KEPT
+    assert "still used here" in (generated / "src/demo/otp/_legacy.py").read_text()
+
+
+def test_the_kernel_is_merged_like_any_other_file(generated: Path, v2: Path) -> None:
+    kernel = v2 / "kernel/otp/_registry.py"
+    kernel.write_text(kernel.read_text().replace("A table from keys", "A map from keys"))
+    edit(
+        generated,
+        "src/demo/otp/_genserver.py",
+        "NORMAL: Final",
+        "NORMAL: Final  # mine\nNORMAL: Final",
+    )
+    result = update(generated, v2)
+    assert result["src/demo/otp/_registry.py"] is Status.UPDATED
+    assert result["src/demo/otp/_genserver.py"] is Status.UNCHANGED  # only the user changed it
+    assert "# mine" in (generated / "src/demo/otp/_genserver.py").read_text()
+
+
+def test_a_second_update_writes_nothing(generated: Path, v2: Path) -> None:
+    edit(generated, MODULE, "LIMIT = 3\n", "LIMIT = 3\nMINE = 1\n")
+    update(generated, v2)
+    mtimes = {p: p.stat().st_mtime_ns for p in generated.rglob("*") if p.is_file()}
+    before = snapshot(generated)
+    plan = plan_update(generated, v2)
+    assert not plan.changed
+    assert apply_update(plan) == []
+    assert snapshot(generated) == before
+    assert {p: p.stat().st_mtime_ns for p in generated.rglob("*") if p.is_file()} == mtimes
+
+
+def test_update_with_unchanged_templates_has_nothing_to_do(generated: Path, v1: Path) -> None:
+    plan = plan_update(generated, v1)
+    assert not plan.changed
+    assert {f.status for f in plan.files} == {Status.UNCHANGED}
+
+
+def test_only_the_given_paths_are_updated(generated: Path, v2: Path) -> None:
+    result = update(generated, v2, paths=[generated / "src/demo/otp"])
+    assert MODULE not in result
+    assert result["src/demo/otp/_extra.py"] is Status.ADDED
+    assert "version one of the docstring" in (generated / MODULE).read_text()
+    assert update(generated, v2)[MODULE] is Status.UPDATED
+
+
+def test_a_failure_midway_leaves_every_file_and_the_manifest_as_they_were(
+    generated: Path, v2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(generated)
+    plan = plan_update(generated, v2)
+    real_replace = os.replace
+    calls = 0
+
+    def interrupted(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 7:
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        apply_update(plan)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert snapshot(generated) == before
+    assert update(generated, v2)[MODULE] is Status.UPDATED  # and it can simply run again
+
+
+def test_update_refuses_to_run_over_unresolved_conflict_markers(generated: Path, v2: Path) -> None:
+    edit(generated, MODULE, "version one of the docstring", "my own docstring")
+    update(generated, v2)
+    before = snapshot(generated)
+    with pytest.raises(OtpgenError, match="resolve the conflict markers"):
+        plan_update(generated, v2)
+    assert snapshot(generated) == before
+
+
+def test_update_outside_an_otpgen_project_says_so(project: Path, v1: Path) -> None:
+    with pytest.raises(OtpgenError, match="nothing to update"):
+        plan_update(project, v1)
+
+
+def test_check_passes_when_up_to_date_and_edits_are_not_a_failure(
+    generated: Path, v1: Path
+) -> None:
+    edit(generated, MODULE, "return helper(3)", "return helper(3) + 1")
+    assert check(generated, v1) == []
+
+
+def test_check_fails_with_the_reason_per_file_when_templates_changed(
+    generated: Path, v2: Path
+) -> None:
+    problems = {p.path: p.reason for p in check(generated, v2)}
+    assert problems[MODULE] == "the worker templates changed since it was written"
+    assert problems["src/demo/otp/_extra.py"] == "new in the kernel templates"
+    assert problems["src/demo/otp/_legacy.py"] == "dropped from the kernel templates"
+    update(generated, v2)
+    assert check(generated, v2) == []
+
+
+def test_check_fails_on_conflict_markers(generated: Path, v2: Path) -> None:
+    edit(generated, MODULE, "version one of the docstring", "my own docstring")
+    update(generated, v2)
+    assert {p.reason for p in check(generated, v2)} == {"unresolved conflict markers"}
+
+
+def test_a_template_override_is_used_and_reported_when_what_it_shadows_changes(
+    project: Path, v1: Path, v2: Path
+) -> None:
+    override = project / ".otpgen/templates/patterns/worker/module.py.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text(V1_MODULE.replace("Double it.", "Double it, our way."))
+    apply_new(plan_new(NewRequest(pattern="worker", name="job", cwd=project), v1))
+    assert "Double it, our way." in (project / MODULE).read_text()
+    shadows = json.loads((project / ".otpgen/manifest.json").read_text())["renders"]
+    assert list(shadows["worker:job"]["shadows"]) == ["patterns/worker/module.py.j2"]
+    assert check(project, v1) == []
+    problems = {p.path: p.reason for p in check(project, v2)}
+    assert problems[".otpgen/templates/patterns/worker/module.py.j2"] == (
+        "overrides a shipped template that changed since; review it"
+    )
+    plan = plan_update(project, v2)
+    assert plan.shadowed == ["patterns/worker/module.py.j2"]
+    apply_update(plan)
+    assert "Double it, our way." in (project / MODULE).read_text()  # the override still rules

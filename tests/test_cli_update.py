@@ -1,0 +1,87 @@
+"""`otpgen update` and `otpgen check` through the installed console script.
+
+A template change is simulated the way a user makes one: an override in .otpgen/templates.
+"""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from otpgen._templates import templates_dir
+
+
+def otpgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("otpgen")
+    assert exe is not None, "the otpgen console script is not installed: run `pip install .`"
+    return subprocess.run(
+        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "src" / "shop").mkdir(parents=True)
+    (tmp_path / "src" / "shop" / "__init__.py").write_text("")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    assert otpgen("new", "agent", "hits", "--no-input", cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+def override_docstring(project: Path, old: str, new: str) -> None:
+    shipped = templates_dir() / "patterns/agent/module.py.j2"
+    override = project / ".otpgen/templates/patterns/agent/module.py.j2"
+    override.parent.mkdir(parents=True, exist_ok=True)
+    text = shipped.read_text()
+    assert old in text
+    override.write_text(text.replace(old, new))
+
+
+def test_right_after_new_there_is_nothing_to_update_and_check_passes(project: Path) -> None:
+    result = otpgen("update", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "nothing to update: everything is as the templates render it\n"
+    result = otpgen("check", cwd=project)
+    assert (result.returncode, result.stdout) == (0, "up to date\n")
+
+
+def test_a_template_change_fails_check_then_update_applies_it(project: Path) -> None:
+    override_docstring(project, "counters by key in an Agent", "tallies by key in an Agent")
+    result = otpgen("check", cwd=project)
+    assert result.returncode == 1
+    assert "src/shop/hits.py: the agent templates changed since it was written" in result.stdout
+    result = otpgen("update", "--dry-run", cwd=project)
+    assert result.returncode == 0
+    assert "updated       src/shop/hits.py" in result.stdout
+    assert "+++ b/src/shop/hits.py" in result.stdout
+    assert "tallies by key" not in (project / "src/shop/hits.py").read_text()
+    result = otpgen("update", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "tallies by key" in (project / "src/shop/hits.py").read_text()
+    assert otpgen("check", cwd=project).returncode == 0
+
+
+def test_an_overlapping_edit_is_a_conflict_with_exit_status_1(project: Path) -> None:
+    module = project / "src/shop/hits.py"
+    module.write_text(module.read_text().replace("counters by key in an Agent", "my words"))
+    override_docstring(project, "counters by key in an Agent", "tallies by key in an Agent")
+    result = otpgen("update", "--format", "json", cwd=project)
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["conflicts"] == ["src/shop/hits.py"]
+    text = module.read_text()
+    assert "my words" in text
+    assert "tallies by key" in text
+    again = otpgen("update", cwd=project)
+    assert again.returncode == 2
+    assert again.stderr.startswith("error: resolve the conflict markers")
+    assert otpgen("check", cwd=project).returncode == 1
+
+
+def test_update_outside_a_generated_project_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    result = otpgen("update", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: nothing to update")
