@@ -1,29 +1,17 @@
 """`otpgen list`, `show` and `new` through the installed console script."""
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from clikit import otpgen, shop_project
 
 PATTERNS = {"agent", "genserver", "supervisor", "task"}
 
 
-def otpgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("otpgen")
-    assert exe is not None, "the otpgen console script is not installed: run `pip install .`"
-    return subprocess.run(
-        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "src" / "shop").mkdir(parents=True)
-    (tmp_path / "src" / "shop" / "__init__.py").write_text("")
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
-    return tmp_path
+    return shop_project(tmp_path)
 
 
 def files(root: Path) -> dict[str, bytes]:

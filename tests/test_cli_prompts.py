@@ -3,23 +3,21 @@
 import contextlib
 import os
 import select
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from clikit import otpgen_exe, shop_project
 
 
 class Terminal:
     """`otpgen` on a pseudo-terminal: read what it prints, type answers."""
 
     def __init__(self, args: list[str], cwd: Path) -> None:
-        exe = shutil.which("otpgen")
-        assert exe is not None, "the otpgen console script is not installed: run `pip install .`"
         self.master, slave = os.openpty()
         self.process = subprocess.Popen(
-            [exe, *args], cwd=cwd, stdin=slave, stdout=slave, stderr=slave, close_fds=True
+            [otpgen_exe(), *args], cwd=cwd, stdin=slave, stdout=slave, stderr=slave, close_fds=True
         )
         os.close(slave)
         self.seen = ""
@@ -52,10 +50,7 @@ class Terminal:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "src" / "shop").mkdir(parents=True)
-    (tmp_path / "src" / "shop" / "__init__.py").write_text("")
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
-    return tmp_path
+    return shop_project(tmp_path)
 
 
 def test_new_asks_for_unset_options_and_uses_the_answers(project: Path) -> None:

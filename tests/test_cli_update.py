@@ -4,28 +4,17 @@ A template change is simulated the way a user makes one: an override in .otpgen/
 """
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from clikit import otpgen, shop_project
 
 from otpgen._templates import templates_dir
 
 
-def otpgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("otpgen")
-    assert exe is not None, "the otpgen console script is not installed: run `pip install .`"
-    return subprocess.run(
-        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "src" / "shop").mkdir(parents=True)
-    (tmp_path / "src" / "shop" / "__init__.py").write_text("")
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    shop_project(tmp_path)
     assert otpgen("new", "agent", "hits", "--no-input", cwd=tmp_path).returncode == 0
     return tmp_path
 

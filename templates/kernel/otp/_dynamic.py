@@ -11,7 +11,6 @@ from ._childspec import SUPERVISOR, ChildSpec, ChildType
 from ._errors import ChildNotFound, ChildSpecError, MaxChildren, NoProcess
 from ._genserver import SHUTDOWN, GenServer, Stop, is_normal, shutdown_process
 from ._supervisor import (
-    MAX_RESTARTS_REACHED,
     ChildCounts,
     ChildInfo,
     RestartIntensity,
@@ -131,13 +130,7 @@ class DynamicSupervisor(GenServer):
             await super().handle_info(msg)
             return None
         if not self._intensity.add():
-            log.error(
-                "%r: reached max restart intensity (%d restarts in %ss); shutting down",
-                self,
-                self._intensity.max_restarts,
-                self._intensity.max_seconds,
-            )
-            return Stop(MAX_RESTARTS_REACHED)
+            return self._intensity.give_up(self)
         spec = msg.spec
         try:
             process = check_start_result(spec, await spec.start())

@@ -114,6 +114,16 @@ class RestartIntensity:
             times.popleft()
         return len(times) <= self.max_restarts
 
+    def give_up(self, supervisor: GenServer) -> Stop:
+        """Log that `supervisor` reached its limit; the Stop it returns to exit with."""
+        log.error(
+            "%r: reached max restart intensity (%d restarts in %ss); shutting down",
+            supervisor,
+            self.max_restarts,
+            self.max_seconds,
+        )
+        return Stop(MAX_RESTARTS_REACHED)
+
 
 def check_start_result(spec: ChildSpec, process: object) -> GenServer:
     if not isinstance(process, GenServer):
@@ -289,13 +299,7 @@ class Supervisor(GenServer):
 
     async def _restart(self, child: _Child) -> Stop | None:
         if not self._intensity.add():
-            log.error(
-                "%r: reached max restart intensity (%d restarts in %ss); shutting down",
-                self,
-                self._intensity.max_restarts,
-                self._intensity.max_seconds,
-            )
-            return Stop(MAX_RESTARTS_REACHED)
+            return self._intensity.give_up(self)
         children = self._children
         if self._strategy is ONE_FOR_ONE:
             group = [child]
