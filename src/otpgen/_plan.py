@@ -93,8 +93,8 @@ def plan_files(
         elif digest(old) != recorded[1].files[path.as_posix()]:
             if not overwrite_edited:
                 raise OtpgenError(
-                    f"{path} was edited since otpgen wrote it; pass --overwrite-edited to "
-                    "discard those edits"
+                    f"{path} was edited since otpgen wrote it; run `otpgen update` to merge "
+                    "the new render into your edits, or pass --overwrite-edited to discard them"
                 )
             action = Action.OVERWRITE
         elif not force:

@@ -97,7 +97,7 @@ def test_an_edited_generated_file_is_refused_even_with_force(
     module = project / "src/demo/chat.py"
     module.write_text(module.read_text() + "# my edit\n")
     before = snapshot(project)
-    with pytest.raises(OtpgenError, match="was edited since otpgen wrote it"):
+    with pytest.raises(OtpgenError, match=r"was edited since otpgen wrote it; run `otpgen update`"):
         new(project, templates, name="chat", settings={"limit": "9"}, force=True)
     assert snapshot(project) == before
     new(project, templates, name="chat", settings={"limit": "9"}, overwrite_edited=True)
