@@ -233,6 +233,10 @@ def new(
     no_input: Annotated[
         bool, typer.Option("--no-input", help="Never prompt; use defaults for unset options.")
     ] = False,
+    no_wire: Annotated[
+        bool,
+        typer.Option("--no-wire", help="Do not add it to the service's application.py."),
+    ] = False,
 ) -> None:
     """Write a ready-to-run module and its test for PATTERN.
 
@@ -247,6 +251,7 @@ def new(
         settings=_engine(lambda: parse_settings(set_ or [])),
         force=force,
         overwrite_edited=overwrite_edited,
+        wire=not no_wire,
     )
     if not no_input and format is Format.text and not stdout and sys.stdin.isatty():
         request = _engine(lambda: _prompt_options(request))
@@ -282,16 +287,94 @@ def new(
         typer.echo("nothing to do: every file is already as it would be rendered")
         return
     for change in shown:
-        if change.writes:
+        if change.writes and change.pristine:
             verb = "created" if change.action.value == "create" else "overwrote"
             typer.echo(f"{verb} {change.path.as_posix()}")
+        elif change.writes:
+            typer.echo(f"wired it into {change.path.as_posix()}")
     if kernel_vendored(written, plan.project.package_dir):
         typer.echo(f"vendored the kernel into {kernel_dir.as_posix()}/")
     test = Path("tests") / f"test_{plan.answers.name}.py"
-    typer.echo(
-        f"next: add {plan.answers.class_name}.child_spec(...) to your supervision tree; "
-        f"run `pytest {test.as_posix()}`"
+    if plan.unwired:
+        typer.echo(plan.unwired, err=True, nl=False)
+    if any(not c.pristine for c in written) or plan.unwired:
+        typer.echo(f"next: run `pytest {test.as_posix()}`")
+    else:
+        typer.echo(
+            f"next: add {plan.answers.class_name}.child_spec(...) to your supervision tree; "
+            f"run `pytest {test.as_posix()}`"
+        )
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Where to create it; default: ./<project_slug>."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A template variable, key=value (repeatable)."),
+    ] = None,
+    template: Annotated[
+        Path | None, typer.Option(help="Your own cookiecutter template instead of the built-in.")
+    ] = None,
+    trust: Annotated[
+        bool, typer.Option("--trust", help="Run the hooks of a --template (off by default).")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Use a non-empty directory (files are never overwritten)."),
+    ] = False,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Never prompt; use the defaults.")
+    ] = False,
+) -> None:
+    """Bootstrap a service repository around an application supervision tree.
+
+    The repository: pyproject.toml (ruff, mypy --strict, pytest), src/<package>/ with the
+    vendored kernel, application.py (the root supervisor) and __main__.py, tests that start
+    and stop the application, noxfile.py, CI, a pre-commit hook running `otpgen check`.
+    Example: otpgen init billing-service --set description="Invoices and payments"
+    """
+    from otpgen._generate import parse_settings
+    from otpgen._init import InitRequest, apply_init, plan_init
+
+    request = InitRequest(
+        directory=directory,
+        settings=_engine(lambda: parse_settings(set_ or [])),
+        template=template,
+        trust=trust,
+        force=force,
     )
+    if not no_input and sys.stdin.isatty():
+        request = _engine(lambda: _prompt_init(request))
+    plan = _engine(lambda: plan_init(request))
+    _engine(lambda: apply_init(plan))
+    if plan.hooks_skipped:
+        typer.echo("the template's hooks were not run; pass --trust to run them", err=True)
+    where = Path(os.path.relpath(plan.target))
+    typer.echo(f"created {where}/ ({len(plan.files)} files)")
+    typer.echo(f"next: cd {where} && otpgen new genserver NAME  (or: otpgen advise)")
+
+
+def _prompt_init(request: Any) -> Any:
+    """Ask for each template variable not given with --set; Enter keeps the default."""
+    from dataclasses import replace
+
+    from otpgen._init import service_context, template_variables
+    from otpgen._templates import templates_dir
+
+    source = request.template or templates_dir() / "service"
+    settings = dict(request.settings)
+    if request.directory is not None:
+        settings.setdefault("project_name", request.directory.resolve().name)
+    for key in template_variables(source):
+        if key in settings or key == "otpgen_version":
+            continue
+        default = service_context(source, settings)[key]
+        settings[key] = typer.prompt(key, default=default)
+    return replace(request, settings=settings)
 
 
 class ConflictStyle(StrEnum):

@@ -60,14 +60,14 @@ def format_tree(tree: FileTree, root: Path) -> FileTree:
             done[path] = cached
     todo = {path: text for path, text in tree.items() if path not in done}
     if todo:
-        fresh = _run_ruff(ruff, todo, config)
+        fresh = _run_ruff(ruff, todo, config, root)
         for path, text in fresh.items():
             _cache.write("format", keys[path], text)
         done.update(fresh)
     return {path: done[path] for path in tree}
 
 
-def _run_ruff(ruff: str, tree: FileTree, config: Path | None) -> FileTree:
+def _run_ruff(ruff: str, tree: FileTree, config: Path | None, root: Path) -> FileTree:
     import subprocess
     import tempfile
 
@@ -78,6 +78,12 @@ def _run_ruff(ruff: str, tree: FileTree, config: Path | None) -> FileTree:
             target = base / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
+            # Mirror the project's packages (empty __init__.py files), so ruff sorts imports
+            # of the file's own package as first-party exactly as it will in the project.
+            for parent in path.parents:
+                marker = parent / "__init__.py"
+                if marker not in tree and (root / marker).is_file():
+                    (base / marker).touch()
         for command in (
             [ruff, "check", "--fix", "--exit-zero", "--quiet", "--no-cache", *options, "."],
             [ruff, "format", "--quiet", "--no-cache", *options, "."],

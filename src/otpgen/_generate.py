@@ -12,10 +12,11 @@ from otpgen._names import class_name, module_name
 from otpgen._patterns import Pattern, find_pattern, load_patterns
 from otpgen._plan import Action, Change, plan_files
 from otpgen._project import Project, open_project
-from otpgen._render import KERNEL_TEMPLATE, Answers, FileTree
+from otpgen._render import APPLICATION_TEMPLATE, KERNEL_TEMPLATE, Answers, FileTree
 from otpgen._renders import overrides_dir, render_answers, render_kernel_record
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
+from otpgen._wire import NotWireable, Wiring, instructions, wire
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class NewRequest:
     cwd: Path = field(default_factory=Path.cwd)
     force: bool = False
     overwrite_edited: bool = False
+    wire: bool = True  # add the module to the service's application.py, if there is one
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class NewPlan:
     answers: Answers
     changes: list[Change]
     manifest: Manifest
+    unwired: str | None = None  # the lines to add by hand when application.py has no list
 
     @property
     def module(self) -> Change:
@@ -127,7 +130,30 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> NewPlan:
                 {**earlier.files, **fresh},
                 earlier.shadows,
             )
-    return NewPlan(project, pattern, answers, changes, Manifest(__version__, renders))
+    unwired = None
+    if request.wire and APPLICATION_TEMPLATE in manifest.renders:
+        wired, unwired = _wire_application(project, pattern, answers)
+        changes += wired
+    return NewPlan(project, pattern, answers, changes, Manifest(__version__, renders), unwired)
+
+
+def _wire_application(
+    project: Project, pattern: Pattern, answers: Answers
+) -> tuple[list[Change], str | None]:
+    """The change that adds the new module to application.py, or the lines to add by hand."""
+    wiring = pattern.wiring(answers.package, answers.name, answers.class_name)
+    if wiring is None:
+        return [], None
+    spec = Wiring(*wiring)
+    path = project.package_dir / "application.py"
+    try:
+        old = (project.root / path).read_text(encoding="utf-8")
+        text = format_tree({path: wire(old, spec)}, project.root)[path]
+    except (OSError, NotWireable) as exc:
+        return [], f"could not wire it into {path} ({exc}); {instructions(spec)}"
+    if text == old:
+        return [], None
+    return [Change(path, Action.OVERWRITE, text, old, pristine=False)], None
 
 
 def apply_new(plan: NewPlan) -> list[Change]:
@@ -137,7 +163,7 @@ def apply_new(plan: NewPlan) -> list[Change]:
     if not writes:
         return []
     files = [(change.path, change.text) for change in writes]
-    files += [(_manifest.BASES / change.path, change.text) for change in writes]
+    files += [(_manifest.BASES / c.path, c.text) for c in writes if c.pristine]
     files.append((_manifest.MANIFEST, plan.manifest.to_json()))
     write_files(plan.project.root, files)
     return writes

@@ -81,6 +81,19 @@ class Pattern:
     dont_use_when: str
     options: tuple[Option, ...]
     directory: Path
+    wire_imports: tuple[str, ...] = ()
+    wire_child: str | None = None  # how `new` adds it to a service's tree; None: it is not
+
+    def wiring(
+        self, package: str, name: str, class_name: str
+    ) -> tuple[tuple[str, ...], str] | None:
+        """The imports and child spec expression that put this module in a service's tree."""
+        if self.wire_child is None:
+            return None
+        fields = {"package": package, "name": name, "class_name": class_name}
+        return tuple(i.format(**fields) for i in self.wire_imports), self.wire_child.format(
+            **fields
+        )
 
     def option(self, key: str) -> Option:
         """The option named `key`, or an error listing the ones that exist."""
@@ -112,6 +125,8 @@ def _load(directory: Path) -> Pattern:
         dont_use_when=str(data["dont_use_when"]),
         options=options,
         directory=directory,
+        wire_imports=tuple(data.get("wire", {}).get("imports", ())),
+        wire_child=data.get("wire", {}).get("child"),
     )
 
 

@@ -23,8 +23,9 @@ class Change:
 
     path: PurePosixPath
     action: Action
-    text: str  # the new (pristine) text
+    text: str  # the new text
     old: str | None  # what is on disk now, if anything
+    pristine: bool = True  # a render to record as the merge base (not an edit, like wiring)
 
     @property
     def writes(self) -> bool:

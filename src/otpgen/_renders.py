@@ -15,11 +15,15 @@ from otpgen._manifest import DIRECTORY, Render
 from otpgen._names import class_name
 from otpgen._patterns import Pattern
 from otpgen._render import (
+    APPLICATION_TEMPLATE,
     KERNEL_TEMPLATE,
     Answers,
     FileTree,
+    application_sources,
+    application_version,
     kernel_sources,
     pattern_sources,
+    render_application,
     render_kernel,
     render_pattern,
 )
@@ -108,6 +112,29 @@ def render_kernel_record(
     )
 
 
+def render_application_record(
+    templates: Path,
+    package: str,
+    project_name: str,
+    package_dir: PurePosixPath,
+    overrides: Path | None,
+) -> Rendered:
+    """A service's application.py."""
+    shipped = application_sources(templates, None)
+    effective = application_sources(templates, overrides)
+    return Rendered(
+        tree=render_application(templates, package, project_name, package_dir, overrides),
+        template=APPLICATION_TEMPLATE,
+        version=str(application_version(templates)),
+        answers={"package": package, "project_name": project_name},
+        shadows={
+            f"application/{name}": _sha(shipped[name])
+            for name, path in effective.items()
+            if path != shipped[name]
+        },
+    )
+
+
 def render_recorded(
     key: str,
     render: Render,
@@ -124,6 +151,9 @@ def render_recorded(
     package = str(render.answers["package"])
     if render.template == KERNEL_TEMPLATE:
         return render_kernel_record(templates, package, package_dir, overrides)
+    if render.template == APPLICATION_TEMPLATE:
+        project_name = str(render.answers["project_name"])
+        return render_application_record(templates, package, project_name, package_dir, overrides)
     pattern = patterns.get(render.template)
     if pattern is None:
         raise OtpgenError(

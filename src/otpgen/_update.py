@@ -6,8 +6,9 @@ disk, theirs = the new render. Nothing a user wrote is dropped: a file either ta
 render (it was not edited), merges cleanly, or is reported as a conflict with both sides.
 """
 
+import contextlib
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from otpgen import _manifest
@@ -15,11 +16,14 @@ from otpgen._apply import write_files
 from otpgen._errors import OtpgenError
 from otpgen._format import format_tree
 from otpgen._manifest import Manifest, Render, base_text, digest
-from otpgen._patterns import load_patterns
+from otpgen._names import class_name
+from otpgen._patterns import Pattern, load_patterns
 from otpgen._project import find_root, open_project
+from otpgen._render import APPLICATION_TEMPLATE
 from otpgen._renders import Rendered, overrides_dir, render_recorded
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
+from otpgen._wire import NotWireable, Wiring, wire
 
 CONFLICT_START = "<<<<<<< "
 CONFLICT_END = ">>>>>>> "
@@ -263,7 +267,36 @@ def plan_update(
             for shadow, sha in rendered.shadows.items()
             if shadow in old.shadows and old.shadows[shadow] != sha
         ]
+    files = _rewire(root, files, renders, load_patterns(templates))
     return UpdatePlan(root, files, Manifest(__version__, renders), manifest, shadowed)
+
+
+def _rewire(
+    root: Path, files: list[FileUpdate], renders: dict[str, Render], patterns: dict[str, Pattern]
+) -> list[FileUpdate]:
+    """Re-apply every module's wiring to application.py (idempotent: wired ones stay once)."""
+    app = renders.get(APPLICATION_TEMPLATE)
+    if app is None:
+        return files
+    path = next(iter(app.files), None)
+    for index, update in enumerate(files):
+        if update.path.as_posix() != path or update.status is Status.CONFLICT or not update.new:
+            continue
+        text = update.new
+        for render in renders.values():
+            pattern = patterns.get(render.template)
+            name = render.answers.get("name")
+            if pattern is None or not isinstance(name, str):
+                continue
+            wiring = pattern.wiring(str(render.answers["package"]), name, class_name(name))
+            if wiring is not None:
+                with contextlib.suppress(NotWireable):  # restructured by the user: leave it
+                    text = wire(text, Wiring(*wiring))
+        if text != update.new:
+            text = format_tree({update.path: text}, root)[update.path]
+            status = Status.MERGED if update.status is Status.UNCHANGED else update.status
+            files[index] = replace(update, status=status, new=text)
+    return files
 
 
 def apply_update(plan: UpdatePlan) -> list[FileUpdate]:

@@ -604,3 +604,23 @@ async def test_get_or_start_under_100_concurrent_callers_starts_exactly_one(
     assert await only_child(sup) is first
     assert await asyncio.gather(*(p.call("ping") for p in found)) == [("pong", "alice")] * 100
     assert await sup.count_children() == ChildCounts(1, 1, 0, 1)
+
+
+async def test_children_cancelled_with_their_supervisor_are_not_restarted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What asyncio.run does at exit: cancel every task at once. No restart storm follows."""
+
+    class Idle(GenServer):
+        pass
+
+    sup = await DynamicSupervisor.start()
+    children = [await sup.start_child(Idle.child_spec(name=f"idle-{i}")) for i in range(20)]
+    for child in children:  # the children first: the worst order for the supervisor
+        assert child._task is not None
+        child._task.cancel()
+    assert sup._task is not None
+    sup._task.cancel()
+    assert await sup.wait_exit(5.0)
+    assert all(not child.alive for child in children)
+    assert "restarting" not in caplog.text

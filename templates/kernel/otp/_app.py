@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Sequence
 
@@ -72,10 +73,14 @@ def run(
 ) -> int:
     """Run the application in a new event loop; `sys.exit(run(children))` in `__main__`.
 
-    Configures basic logging at INFO unless logging is already configured.
+    Configures basic logging unless logging is already configured, at the level named by
+    the environment variable OTP_LOG_LEVEL (default INFO; DEBUG shows every child started
+    and stopped).
     """
+    level = os.environ.get("OTP_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return asyncio.run(
         serve(children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds)

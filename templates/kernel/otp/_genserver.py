@@ -430,8 +430,13 @@ class GenServer:
         return await self._wait_exit(timeout)
 
     def _accepting(self) -> bool:
-        """Alive and not asked to stop: it may still take on new work."""
-        return self.alive and self._stop_reason is _NO_STOP
+        """Alive and not asked to stop (nor being cancelled): it may take on new work."""
+        task = self._task
+        return (
+            self.alive
+            and self._stop_reason is _NO_STOP
+            and not (task is not None and task.cancelling())
+        )
 
     @property
     def exit_reason(self) -> object:
@@ -449,7 +454,7 @@ class GenServer:
         state = self._state
         if state is not _RUNNING and state is not _STARTING:
             raise NoProcess(f"{self!r} is not alive", self._exit_reason)
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)  # passing the loop skips a lookup
         if task is self._task:
             raise CallingSelf(f"{self!r} called itself; handle the request directly")
         loop = self._loop

@@ -333,6 +333,7 @@ class Supervisor(GenServer):
         child.process = process
         self._by_process[process] = child
         process._link(self)
+        log.debug("%r: started child %r: %r", self, child.spec.id, process)
         return process
 
     async def _terminate(self, child: _Child) -> None:
@@ -342,6 +343,7 @@ class Supervisor(GenServer):
         child.process = None
         del self._by_process[process]
         process._unlink(self)
+        log.debug("%r: stopping child %r: %r", self, child.spec.id, process)
         try:
             await shutdown_process(process, child.spec.shutdown)
         except BaseException:

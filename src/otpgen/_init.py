@@ -1,0 +1,212 @@
+"""`otpgen init`: a service repository around an application supervision tree.
+
+The repository skeleton is a cookiecutter template (`templates/service/`, or the user's own
+with `--template`). The kernel and `<package>/application.py` then go through otpgen's own
+pipeline, so `otpgen update` upgrades them like any generated file. Everything is planned in
+memory and written all or nothing: a failure leaves no directory behind.
+"""
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from otpgen import _manifest
+from otpgen._apply import write_files
+from otpgen._errors import OtpgenError
+from otpgen._format import format_tree
+from otpgen._manifest import Manifest
+from otpgen._names import module_name
+from otpgen._render import FileTree
+from otpgen._renders import overrides_dir, render_application_record, render_kernel_record
+from otpgen._templates import templates_dir
+from otpgen._version import __version__
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+_PYTHON = re.compile(r"3\.(1[1-9]|[2-9][0-9])")
+
+
+@dataclass(frozen=True)
+class InitRequest:
+    """What the user asked `otpgen init` for."""
+
+    directory: Path | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+    cwd: Path = field(default_factory=Path.cwd)
+    template: Path | None = None
+    trust: bool = False
+    force: bool = False  # allow a non-empty directory (existing files are never overwritten)
+
+
+@dataclass(frozen=True)
+class InitPlan:
+    """Everything `apply_init` writes, decided before anything is written."""
+
+    target: Path
+    context: dict[str, str]
+    files: FileTree  # relative to target, manifest and bases included
+    hooks_skipped: bool
+
+
+def template_variables(template: Path) -> dict[str, Any]:
+    """The variables of a cookiecutter template, with their raw defaults, in order."""
+    try:
+        data = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise OtpgenError(f"{template} is not a cookiecutter template: {exc}") from None
+    if not isinstance(data, dict):
+        raise OtpgenError(f"{template}/cookiecutter.json must hold an object")
+    return data
+
+
+def _env() -> Any:
+    import jinja2
+
+    # cookiecutter's own settings, so both render the built-in template the same way
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def service_context(template: Path, settings: dict[str, str]) -> dict[str, str]:
+    """Every variable's value: the setting where given, else its default rendered in order."""
+    variables = template_variables(template)
+    unknown = sorted(set(settings) - set(variables))
+    if unknown:
+        raise OtpgenError(
+            f"the template has no variable {unknown[0]!r}; its variables: {', '.join(variables)}"
+        )
+    env = _env()
+    context: dict[str, str] = {}
+    for key, default in variables.items():
+        if key in settings:
+            context[key] = settings[key]
+        elif isinstance(default, list):
+            context[key] = str(default[0])
+        else:
+            context[key] = env.from_string(str(default)).render(cookiecutter=context)
+    return context
+
+
+def _validate(context: dict[str, str]) -> None:
+    slug = context.get("project_slug")
+    if slug is not None and not _SLUG.fullmatch(slug):
+        raise OtpgenError(
+            f"expected project_slug to be lowercase letters, digits and -, got: {slug!r}"
+        )
+    version = context.get("python_version")
+    if version is not None and not _PYTHON.fullmatch(version):
+        raise OtpgenError(f"expected python_version to be 3.11 or newer, got: {version!r}")
+    if "package_name" in context:
+        module_name(context["package_name"])
+
+
+def render_skeleton(template: Path, context: dict[str, str]) -> FileTree:
+    """The built-in service template rendered in memory, as cookiecutter renders it."""
+    roots = [p for p in template.iterdir() if p.is_dir() and "{{" in p.name]
+    if len(roots) != 1:
+        raise OtpgenError(f"{template} must hold exactly one {{{{cookiecutter.*}}}} directory")
+    env = _env()
+    tree: FileTree = {}
+    for path in sorted(p for p in roots[0].rglob("*") if p.is_file()):
+        parts = path.relative_to(roots[0]).parts
+        rendered = [env.from_string(part).render(cookiecutter=context) for part in parts]
+        text = path.read_text(encoding="utf-8")
+        tree[PurePosixPath(*rendered)] = env.from_string(text).render(cookiecutter=context)
+    return tree
+
+
+def _cookiecutter(template: Path, context: dict[str, str], trust: bool) -> tuple[FileTree, bool]:
+    """A user's cookiecutter template, rendered by cookiecutter itself (hooks only if trusted)."""
+    from cookiecutter.main import cookiecutter  # type: ignore[import-untyped]
+
+    hooks = (template / "hooks").is_dir() and any((template / "hooks").iterdir())
+    with tempfile.TemporaryDirectory(prefix="otpgen-init-") as tmp:
+        try:
+            out = Path(
+                cookiecutter(
+                    str(template),
+                    no_input=True,
+                    extra_context=context,
+                    output_dir=tmp,
+                    accept_hooks=trust,
+                )
+            )
+        except Exception as exc:  # cookiecutter raises many types; report it as one line
+            raise OtpgenError(f"the template {template} failed to render: {exc}") from None
+        tree = {
+            PurePosixPath(p.relative_to(out).as_posix()): p.read_text(encoding="utf-8")
+            for p in sorted(out.rglob("*"))
+            if p.is_file()
+        }
+    return tree, hooks and not trust
+
+
+def _package(tree: FileTree, context: dict[str, str]) -> tuple[str, PurePosixPath]:
+    package = context.get("package_name")
+    if package is not None:
+        return package, PurePosixPath("src", *package.split("."))
+    found = sorted(
+        p.parent
+        for p in tree
+        if p.name == "__init__.py" and len(p.parts) == 3 and p.parts[0] == "src"
+    )
+    if len(found) != 1:
+        raise OtpgenError("the template must render exactly one package under src/")
+    return found[0].name, found[0]
+
+
+def plan_init(request: InitRequest, templates: Path | None = None) -> InitPlan:
+    """Decide every write of `otpgen init`, or raise OtpgenError; writes nothing."""
+    templates = templates or templates_dir()
+    source = request.template.resolve() if request.template else templates / "service"
+    settings = dict(request.settings)
+    if request.directory is not None and "project_name" not in settings:
+        settings["project_name"] = request.directory.resolve().name
+    variables = template_variables(source)
+    if "otpgen_version" in variables:
+        settings["otpgen_version"] = __version__
+    context = service_context(source, settings)
+    _validate(context)
+    if request.template is None:
+        tree, skipped = render_skeleton(source, context), False
+    else:
+        tree, skipped = _cookiecutter(source, context, request.trust)
+    if request.directory is not None:
+        target = (request.cwd / request.directory).resolve()
+    else:
+        target = (request.cwd / context.get("project_slug", "service")).resolve()
+    if target.exists() and not target.is_dir():
+        raise OtpgenError(f"{target} exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()):
+        if not request.force:
+            raise OtpgenError(
+                f"{target} is not empty; choose a new or empty directory, or pass --force "
+                "(existing files are never overwritten)"
+            )
+        taken = sorted(p.as_posix() for p in tree if (target / p).exists())
+        if taken:
+            raise OtpgenError(f"{target} already has {', '.join(taken[:3])}; nothing was written")
+
+    package, package_dir = _package(tree, context)
+    with tempfile.TemporaryDirectory(prefix="otpgen-init-") as tmp:
+        staging = Path(tmp)
+        (staging / "pyproject.toml").write_text(tree.get(PurePosixPath("pyproject.toml"), ""))
+        overrides = overrides_dir(target)
+        kernel = render_kernel_record(templates, package, package_dir, overrides)
+        name = context.get("project_name", package)
+        app = render_application_record(templates, package, name, package_dir, overrides)
+        python = {p: t for p, t in tree.items() if p.suffix == ".py"}
+        formatted = format_tree({**python, **kernel.tree, **app.tree}, staging)
+    files: FileTree = {**tree, **formatted}
+    renders = {"kernel": kernel.record(formatted), "application": app.record(formatted)}
+    for generated in (*kernel.tree, *app.tree):
+        files[_manifest.BASES / generated] = formatted[generated]
+    files[_manifest.MANIFEST] = Manifest(__version__, renders).to_json()
+    return InitPlan(target, context, files, skipped)
+
+
+def apply_init(plan: InitPlan) -> None:
+    """Write the repository, all or nothing (a failure removes what it created)."""
+    paths = sorted(plan.files, key=lambda p: p == _manifest.MANIFEST)  # manifest last
+    write_files(plan.target, [(p, plan.files[p]) for p in paths])
