@@ -1,6 +1,8 @@
 """The README's quick start and CI run the same test command, byte for byte."""
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +19,26 @@ def _quick_start_commands() -> list[str]:
 def test_quick_start_is_two_commands() -> None:
     commands = _quick_start_commands()
     assert len(commands) == 2
-    assert commands[0] == "pip install . && python templates/kernel/example.py"
+    assert commands[0].startswith("pip install . && ")
+
+
+def test_the_first_command_runs_otpgens_main_job(tmp_path: Path) -> None:
+    # Everything after the install, run with the otpgen this test suite has installed.
+    main_job = _quick_start_commands()[0].removeprefix("pip install . && ")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", "-c", f"{main_job} && pwd"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    service = Path(result.stdout.splitlines()[-1])
+    assert (service / "src" / "shop" / "application.py").is_file()
+    assert "Inventory.child_spec" in (service / "src/shop/application.py").read_text()
 
 
 def test_ci_runs_the_readme_test_command() -> None:
