@@ -8,6 +8,8 @@ the same machine load:
   run on a machine) and with `OTPGEN_NO_CACHE=1` (every run formats with ruff);
 - `cookiecutter --no-input` and `copier copy --defaults` rendering a template made of the
   very same 12 files (each a jinja template, file names templated), into a fresh directory;
+- `otpgen init` of a service repository (skeleton, kernel, application.py, formatted),
+  beside `cookiecutter --no-input` rendering the same skeleton template;
 - `otpgen --help`.
 
 It reports medians, quartiles and the ratios the targets are stated in. Figures are a report,
@@ -26,6 +28,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from otpgen._templates import templates_dir
 
 NAME = "inventory"
 
@@ -141,6 +145,14 @@ def main(argv: list[str] | None = None) -> int:
             "copier copy --defaults": into_fresh_dir(
                 [copier, "copy", "--defaults", "--quiet", str(copier_template)]
             ),
+            "otpgen init": lambda: _timed(
+                [otpgen, "init", str(Path(tempfile.mkdtemp(dir=base)) / "svc"), "--no-input"],
+                base,
+                warm,
+            ),
+            "cookiecutter (service)": into_fresh_dir(
+                [cookiecutter, "--no-input", str(templates_dir() / "service")]
+            ),
             "otpgen --help": lambda: _timed([otpgen, "--help"], base, warm),
             "python -c pass (floor)": lambda: _timed([sys.executable, "-c", "pass"], base, warm),
         }
@@ -174,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
             "otpgen --help <= 80 ms",
             medians["otpgen --help"] * 1e3,
             medians["otpgen --help"] <= 0.080,
+        ),
+        ("otpgen init <= 300 ms", medians["otpgen init"] * 1e3, medians["otpgen init"] <= 0.3),
+        (
+            "cookiecutter (service) / otpgen init >= 1x",
+            medians["cookiecutter (service)"] / medians["otpgen init"],
+            medians["cookiecutter (service)"] >= medians["otpgen init"],
         ),
     ]
     for label, value, met in checks:

@@ -110,6 +110,8 @@ def render_skeleton(template: Path, context: dict[str, str]) -> FileTree:
     tree: FileTree = {}
     for path in sorted(p for p in roots[0].rglob("*") if p.is_file()):
         parts = path.relative_to(roots[0]).parts
+        if "__pycache__" in parts:  # pip byte-compiles installed package data
+            continue
         rendered = [env.from_string(part).render(cookiecutter=context) for part in parts]
         text = path.read_text(encoding="utf-8")
         tree[PurePosixPath(*rendered)] = env.from_string(text).render(cookiecutter=context)
@@ -134,11 +136,17 @@ def _cookiecutter(template: Path, context: dict[str, str], trust: bool) -> tuple
             )
         except Exception as exc:  # cookiecutter raises many types; report it as one line
             raise OtpgenError(f"the template {template} failed to render: {exc}") from None
-        tree = {
-            PurePosixPath(p.relative_to(out).as_posix()): p.read_text(encoding="utf-8")
-            for p in sorted(out.rglob("*"))
-            if p.is_file()
-        }
+        tree: FileTree = {}
+        for p in sorted(out.rglob("*")):
+            if not p.is_file() or "__pycache__" in p.parts:
+                continue
+            try:
+                tree[PurePosixPath(p.relative_to(out).as_posix())] = p.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise OtpgenError(
+                    f"the template renders a binary file, {p.relative_to(out)}: otpgen init "
+                    "handles text files only"
+                ) from None
     return tree, hooks and not trust
 
 
