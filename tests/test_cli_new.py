@@ -145,3 +145,25 @@ def test_advise_without_a_terminal_asks_for_the_missing_flag() -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: Does it keep state")
     assert "--state or --no-state" in result.stderr
+
+
+def test_a_disk_error_is_a_one_line_error_and_exit_2(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    from typer.testing import CliRunner
+
+    from otpgen import _generate
+    from otpgen._cli import app
+
+    def refuse(root: Path, files: object) -> None:
+        raise PermissionError(13, "Permission denied", str(root / "src/shop/inventory.py"))
+
+    monkeypatch.setattr(_generate, "write_files", refuse)
+    with contextlib.chdir(project):
+        result = CliRunner().invoke(app, ["new", "genserver", "inventory", "--no-input"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: Permission denied: {project / 'src/shop/inventory.py'}; nothing was written\n"
+    )

@@ -51,6 +51,9 @@ def _engine(action: Callable[[], T]) -> T:
         _fail(str(exc), exc.exit_code)
     except (typer.Exit, typer.Abort):
         raise
+    except OSError as exc:  # the disk said no (permissions, a full disk): nothing was written
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}; nothing was written")
     except Exception as exc:
         if os.environ.get("OTPGEN_DEBUG"):
             raise
