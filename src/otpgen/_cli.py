@@ -300,12 +300,12 @@ def new(
     test = Path("tests") / f"test_{plan.answers.name}.py"
     if plan.unwired:
         typer.echo(plan.unwired, err=True, nl=False)
-    if any(not c.pristine for c in written) or plan.unwired:
+    wiring = plan.pattern.wiring(plan.answers.package, plan.answers.name, plan.answers.class_name)
+    if wiring is None or any(not c.pristine for c in written) or plan.unwired:
         typer.echo(f"next: run `pytest {test.as_posix()}`")
     else:
         typer.echo(
-            f"next: add {plan.answers.class_name}.child_spec(...) to your supervision tree; "
-            f"run `pytest {test.as_posix()}`"
+            f"next: add {wiring[1]} to your supervision tree; run `pytest {test.as_posix()}`"
         )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from otpgen import _cache
 from otpgen._errors import OtpgenError
 from otpgen._render import FileTree
+from otpgen._version import __version__
 
 
 def _ruff() -> str:
@@ -49,7 +50,7 @@ def format_tree(tree: FileTree, root: Path) -> FileTree:
     ruff = _ruff()
     ruff_stat = os.stat(ruff)
     salt = (
-        f"{ruff}:{ruff_stat.st_size}:{ruff_stat.st_mtime_ns}",
+        f"otpgen {__version__}; {ruff}:{ruff_stat.st_size}:{ruff_stat.st_mtime_ns}",
         config.read_bytes() if config else b"isolated",
     )
     keys = {path: _cache.key(*salt, path.as_posix(), text) for path, text in tree.items()}

@@ -624,3 +624,39 @@ async def test_children_cancelled_with_their_supervisor_are_not_restarted(
     assert await sup.wait_exit(5.0)
     assert all(not child.alive for child in children)
     assert "restarting" not in caplog.text
+
+
+async def test_a_restart_that_finds_its_name_taken_again_is_dropped_not_retried() -> None:
+    """A client's get-or-start raced the restart: the restart stands down, nobody dies."""
+    registry = Registry()
+    gate = asyncio.Event()
+    starts: list[str] = []
+
+    class Session(GenServer):
+        async def init(self, key: str) -> None:
+            starts.append(key)
+            if key == "a" and starts.count("a") == 2:
+                await gate.wait()  # a's restart keeps the supervisor busy meanwhile
+
+        async def handle_cast(self, msg: Any) -> None:
+            raise RuntimeError("crash")
+
+    sup = await DynamicSupervisor.start(max_restarts=10, max_seconds=60)
+    try:
+        specs = {key: Session.child_spec(key, name=via(registry, key)) for key in "ab"}
+        a, b = [await sup.start_child(specs[key]) for key in "ab"]
+        a.cast("boom")
+        await a.wait_exit(1)
+        b.cast("boom")
+        await b.wait_exit(1)
+        again = await sup.start_child(specs["b"])  # the client's retry wins the race
+        gate.set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert sup.alive
+        assert registry.whereis("b") is again
+        assert starts == ["a", "b", "a", "b"]  # b's restart found the name taken and stood down
+        counts = await sup.count_children()
+        assert (counts.specs, counts.active) == (2, 2)
+    finally:
+        await sup.stop()

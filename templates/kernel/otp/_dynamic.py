@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from ._childspec import SUPERVISOR, ChildSpec, ChildType
-from ._errors import ChildNotFound, ChildSpecError, MaxChildren, NoProcess
+from ._errors import AlreadyStarted, ChildNotFound, ChildSpecError, MaxChildren, NoProcess
 from ._genserver import SHUTDOWN, GenServer, Stop, is_normal, shutdown_process
 from ._supervisor import (
     ChildCounts,
@@ -134,6 +134,12 @@ class DynamicSupervisor(GenServer):
         spec = msg.spec
         try:
             process = check_start_result(spec, await spec.start())
+        except AlreadyStarted as exc:
+            # Someone started it again under its name while the restart waited (a client's
+            # get-or-start): that one runs, so this restart has nothing left to do.
+            self._restarting -= 1
+            log.info("%r: child %r is running again already: %r", self, spec.id, exc.process)
+            return None
         except Exception as exc:
             log.error("%r: restarting child %r failed: %r", self, spec.id, exc)
             self.send(msg)  # still counted as restarting; tried again, within intensity
