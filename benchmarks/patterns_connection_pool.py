@@ -1,0 +1,293 @@
+"""The generated connection pool, measured: uncontended checkout cost and a contended run.
+
+`python benchmarks/patterns_connection_pool.py [--rounds N]` renders the connection-pool
+pattern with the installed `otpgen` into a temporary project (the default options, and
+once more with `health_check=true`), imports the rendered modules, and measures side by
+side, interleaved round by round so every contender sees the same machine load:
+
+- uncontended checkout + checkin, per operation: `async with pool.connection()`,
+  `checkout()` + `checkin()`, the health-checked pool on a hot connection (no ping is
+  due), a bare `asyncio.Queue` of connections (the floor: no monitors, no timeouts, no
+  reaping) and one kernel GenServer call round trip (what a pool that sends its process
+  a message per checkout would pay at least);
+- 1,000 tasks over 10 connections to a real TCP echo server on loopback, each checking
+  out, doing one echo round trip and checking in: throughput, and the spread of the wait
+  for a connection (median, p90, p99, max) and how many tasks were served out of arrival
+  order; beside the same run over an `asyncio.Queue` of the same 10 connections.
+
+Every figure is the median over the rounds. Targets are reported as met or missed; the
+exit status is 0 either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+PACKAGE = "benchshop"
+TASKS = 1000
+CONNECTIONS = 10
+UNCONTENDED_TARGET_US = 5.0
+
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def render(base: Path) -> tuple[ModuleType, ModuleType, ModuleType]:
+    """Render the pattern twice into a fresh project; return both modules and the kernel."""
+    otpgen = shutil.which("otpgen")
+    if otpgen is None:
+        raise SystemExit("otpgen is not installed: pip install -e .")
+    (base / "src" / PACKAGE).mkdir(parents=True)
+    (base / "src" / PACKAGE / "__init__.py").write_text("")
+    (base / "pyproject.toml").write_text(f'[project]\nname = "{PACKAGE}"\nversion = "0"\n')
+    env = {**os.environ, "OTPGEN_NO_CACHE": "1"}
+    for name, sets in (("connection_pool", []), ("checked_pool", ["--set", "health_check=true"])):
+        subprocess.run(
+            [otpgen, "new", "connection-pool", name, "--no-input", *sets],
+            cwd=base,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    sys.path.insert(0, str(base / "src"))
+    return (
+        importlib.import_module(f"{PACKAGE}.connection_pool"),
+        importlib.import_module(f"{PACKAGE}.checked_pool"),
+        importlib.import_module(f"{PACKAGE}.otp"),
+    )
+
+
+# The echo server and the pools' functions.
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while line := await reader.readline():
+            writer.write(line)
+            await writer.drain()
+    except ConnectionError:
+        return
+    finally:
+        writer.close()
+
+
+def tcp(port: int) -> tuple[Callable[[], Awaitable[Conn]], Callable[[Conn], Awaitable[None]]]:
+    async def connect() -> Conn:
+        return await asyncio.open_connection("127.0.0.1", port)
+
+    async def close(conn: Conn) -> None:
+        conn[1].close()
+        try:
+            await conn[1].wait_closed()
+        except ConnectionError:
+            return
+
+    return connect, close
+
+
+async def roundtrip(conn: Conn) -> None:
+    reader, writer = conn
+    writer.write(b"ping\n")
+    await writer.drain()
+    await reader.readline()
+
+
+async def ping(conn: Conn) -> bool:
+    await roundtrip(conn)
+    return True
+
+
+# Uncontended: one task, a connection always free. Each returns microseconds per operation.
+
+
+async def pool_connection(pool: Any, ops: int) -> float:
+    started = time.perf_counter()
+    for _ in range(ops):
+        async with pool.connection():
+            pass
+    return (time.perf_counter() - started) / ops * 1e6
+
+
+async def pool_checkout(pool: Any, ops: int) -> float:
+    started = time.perf_counter()
+    for _ in range(ops):
+        pool.checkin(await pool.checkout())
+    return (time.perf_counter() - started) / ops * 1e6
+
+
+async def queue_get_put(queue: asyncio.Queue[Conn], ops: int) -> float:
+    started = time.perf_counter()
+    for _ in range(ops):
+        conn = await queue.get()
+        queue.put_nowait(conn)
+    return (time.perf_counter() - started) / ops * 1e6
+
+
+async def genserver_call(server: Any, ops: int) -> float:
+    started = time.perf_counter()
+    for _ in range(ops):
+        await server.call(None)
+    return (time.perf_counter() - started) / ops * 1e6
+
+
+# Contended: TASKS tasks at once over CONNECTIONS connections.
+
+
+async def contended(acquire: Callable[[], Any]) -> tuple[float, list[float], int]:
+    """Throughput (checkouts/s), every wait (ms), and how many were served out of order."""
+    waits: list[float] = [0.0] * TASKS
+    order: list[int] = []
+
+    async def worker(n: int) -> None:
+        asked = time.perf_counter()
+        async with acquire() as conn:
+            waits[n] = (time.perf_counter() - asked) * 1e3
+            order.append(n)
+            await roundtrip(conn)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(TASKS)))
+    elapsed = time.perf_counter() - started
+    out_of_order = sum(1 for position, n in enumerate(order) if position != n)
+    return TASKS / elapsed, waits, out_of_order
+
+
+class QueueBorrow:
+    """The naive pool's checkout: an asyncio.Queue of connections, a timeout on the get."""
+
+    def __init__(self, queue: asyncio.Queue[Conn]) -> None:
+        self.queue = queue
+
+    async def __aenter__(self) -> Conn:
+        async with asyncio.timeout(5.0):
+            self.conn = await self.queue.get()
+        return self.conn
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.queue.put_nowait(self.conn)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def measure(
+    pool_module: ModuleType, hc_module: ModuleType, otp: ModuleType, rounds: int, ops: int
+) -> dict[str, list[float]]:
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    connect, close = tcp(port)
+    pool = await pool_module.ConnectionPool.start(
+        connect, close, min_size=CONNECTIONS, max_size=CONNECTIONS
+    )
+    pool_hc = await hc_module.CheckedPool.start(
+        connect, close, ping, min_size=CONNECTIONS, max_size=CONNECTIONS
+    )
+    queue: asyncio.Queue[Conn] = asyncio.Queue()
+    queue_conns = [await connect() for _ in range(CONNECTIONS)]
+    for conn in queue_conns:
+        queue.put_nowait(conn)
+
+    class Echo(otp.GenServer):
+        async def handle_call(self, request: object, caller: object) -> object:
+            return request
+
+    genserver = await Echo.start()
+    samples: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        samples.setdefault(key, []).append(value)
+
+    uncontended: dict[str, Callable[[], Awaitable[float]]] = {
+        "async with pool.connection()": lambda: pool_connection(pool, ops),
+        "pool.checkout() + checkin()": lambda: pool_checkout(pool, ops),
+        "health_check=true, hot connection": lambda: pool_connection(pool_hc, ops),
+        "asyncio.Queue get + put (floor)": lambda: queue_get_put(queue, ops),
+        "GenServer call round trip (ref.)": lambda: genserver_call(genserver, ops),
+    }
+    heavy: dict[str, Callable[[], Any]] = {
+        "generated pool": pool.connection,
+        "asyncio.Queue pool": lambda: QueueBorrow(queue),
+    }
+    try:
+        for bench in uncontended.values():  # warm up
+            await bench()
+        for _ in range(rounds):
+            for label, bench in uncontended.items():
+                add(label, await bench())
+            for label, acquire in heavy.items():
+                throughput, waits, out_of_order = await contended(acquire)
+                add(f"{label}: throughput", throughput)
+                add(f"{label}: wait p50", percentile(waits, 0.50))
+                add(f"{label}: wait p90", percentile(waits, 0.90))
+                add(f"{label}: wait p99", percentile(waits, 0.99))
+                add(f"{label}: wait max", max(waits))
+                add(f"{label}: out of order", out_of_order)
+    finally:
+        await pool.abort()
+        await pool_hc.abort()
+        await genserver.stop()
+        for conn in queue_conns:
+            await close(conn)
+        server.close()
+        await server.wait_closed()
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=7, help="measured rounds (default 7)")
+    parser.add_argument("--ops", type=int, default=20_000, help="operations per round")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="otpgen-bench-pool-") as tmp:
+        pool_module, hc_module, otp = render(Path(tmp))
+        samples = asyncio.run(measure(pool_module, hc_module, otp, args.rounds, args.ops))
+    median = {key: statistics.median(values) for key, values in samples.items()}
+
+    print(
+        f"connection-pool pattern: Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}; {args.rounds} rounds, medians"
+    )
+    print(f"\nuncontended checkout + checkin ({args.ops:,} per round), us per operation")
+    for key in list(samples)[:5]:
+        values = samples[key]
+        print(f"  {key:36} {median[key]:7.2f}  (min {min(values):.2f}, max {max(values):.2f})")
+    print(f"\n{TASKS:,} tasks over {CONNECTIONS} TCP connections, one echo round trip each")
+    header = ("checkouts/s", "wait p50", "p90", "p99", "max", "unfair")
+    print(f"  {'':22} {header[0]:>12} " + " ".join(f"{h:>8}" for h in header[1:]))
+    waits = ("wait p50", "wait p90", "wait p99", "wait max")
+    for label in ("generated pool", "asyncio.Queue pool"):
+        row = [median[f"{label}: {part}"] for part in waits]
+        print(
+            f"  {label:22} {median[f'{label}: throughput']:12,.0f} "
+            + " ".join(f"{value:6.2f}ms" for value in row)
+            + f" {median[f'{label}: out of order']:8.0f}"
+        )
+    print("  (unfair: tasks served out of arrival order)")
+
+    uncontended = median["async with pool.connection()"]
+    print("\ntargets:")
+    met = uncontended <= UNCONTENDED_TARGET_US
+    print(
+        f"  uncontended checkout+checkin <= {UNCONTENDED_TARGET_US:g} us: "
+        f"{uncontended:.2f} us  {'met' if met else 'MISSED'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
