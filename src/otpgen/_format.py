@@ -6,7 +6,7 @@ never a process per file.
 
 import os
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from otpgen import _cache
 from otpgen._errors import OtpgenError
@@ -49,9 +49,11 @@ def format_tree(tree: FileTree, root: Path) -> FileTree:
     config = ruff_config(root)
     ruff = _ruff()
     ruff_stat = os.stat(ruff)
+    packages = _packages(root)
     salt = (
         f"otpgen {__version__}; {ruff}:{ruff_stat.st_size}:{ruff_stat.st_mtime_ns}",
         config.read_bytes() if config else b"isolated",
+        " ".join(p.as_posix() for p in packages),
     )
     keys = {path: _cache.key(*salt, path.as_posix(), text) for path, text in tree.items()}
     done: FileTree = {}
@@ -61,14 +63,22 @@ def format_tree(tree: FileTree, root: Path) -> FileTree:
             done[path] = cached
     todo = {path: text for path, text in tree.items() if path not in done}
     if todo:
-        fresh = _run_ruff(ruff, todo, config, root)
+        fresh = _run_ruff(ruff, todo, config, packages)
         for path, text in fresh.items():
             _cache.write("format", keys[path], text)
         done.update(fresh)
     return {path: done[path] for path in tree}
 
 
-def _run_ruff(ruff: str, tree: FileTree, config: Path | None, root: Path) -> FileTree:
+def _packages(root: Path) -> list[PurePosixPath]:
+    """The project's top-level packages (their __init__.py), at the root and under src/."""
+    found = [*root.glob("*/__init__.py"), *root.glob("src/*/__init__.py")]
+    return sorted(PurePosixPath(p.relative_to(root).as_posix()) for p in found)
+
+
+def _run_ruff(
+    ruff: str, tree: FileTree, config: Path | None, packages: list[PurePosixPath]
+) -> FileTree:
     import subprocess
     import tempfile
 
@@ -79,12 +89,12 @@ def _run_ruff(ruff: str, tree: FileTree, config: Path | None, root: Path) -> Fil
             target = base / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-            # Mirror the project's packages (empty __init__.py files), so ruff sorts imports
-            # of the file's own package as first-party exactly as it will in the project.
-            for parent in path.parents:
-                marker = parent / "__init__.py"
-                if marker not in tree and (root / marker).is_file():
-                    (base / marker).touch()
+        # Mirror the project's packages (empty __init__.py files), so ruff sorts imports of
+        # the project's own packages as first-party exactly as it will in the project.
+        for marker in packages:
+            if marker not in tree:
+                (base / marker).parent.mkdir(parents=True, exist_ok=True)
+                (base / marker).touch()
         for command in (
             [ruff, "check", "--fix", "--exit-zero", "--quiet", "--no-cache", *options, "."],
             [ruff, "format", "--quiet", "--no-cache", *options, "."],

@@ -72,3 +72,14 @@ def test_no_cache_formats_every_time(
     format_tree(TREE, project)
     format_tree(TREE, project)
     assert len(ruff_runs) == 4
+
+
+def test_a_test_file_alone_sorts_the_projects_package_as_first_party(tmp_path: Path) -> None:
+    """The package is not in the batch (its module came from the cache): still first-party."""
+    (tmp_path / "src/shop").mkdir(parents=True)
+    (tmp_path / "src/shop/__init__.py").write_text("")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    test = PurePosixPath("tests/test_x.py")
+    text = "import pytest\nfrom shop import otp\nimport os\n\nx = (pytest, otp, os)\n"
+    formatted = format_tree({test: text}, tmp_path)[test]
+    assert formatted.startswith("import os\n\nimport pytest\n\nfrom shop import otp\n")
