@@ -300,7 +300,8 @@ def new(
     test = Path("tests") / f"test_{plan.answers.name}.py"
     if plan.unwired:
         typer.echo(plan.unwired, err=True, nl=False)
-    wiring = plan.pattern.wiring(plan.answers.package, plan.answers.name, plan.answers.class_name)
+    answers = plan.answers
+    wiring = plan.pattern.wiring(answers.package, answers.name, answers.class_name, answers.options)
     if wiring is None or any(not c.pristine for c in written) or plan.unwired:
         typer.echo(f"next: run `pytest {test.as_posix()}`")
     else:

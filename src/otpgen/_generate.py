@@ -141,7 +141,7 @@ def _wire_application(
     project: Project, pattern: Pattern, answers: Answers
 ) -> tuple[list[Change], str | None]:
     """The change that adds the new module to application.py, or the lines to add by hand."""
-    wiring = pattern.wiring(answers.package, answers.name, answers.class_name)
+    wiring = pattern.wiring(answers.package, answers.name, answers.class_name, answers.options)
     if wiring is None:
         return [], None
     spec = Wiring(*wiring)

@@ -7,6 +7,7 @@ import sys
 
 from otpgen._errors import OtpgenError
 
+MAX_LENGTH = 30
 _MODULE = re.compile(r"[a-z_][a-z0-9_]*")
 _RESERVED = {"otp", "tests", "test", "conftest", "application", "main", "__main__", "__init__"}
 # Module names whose class name would shadow a name the generated code imports.
@@ -25,6 +26,11 @@ def module_name(raw: str) -> str:
     if not raw.isascii():
         raise OtpgenError(f"the name must be ASCII, got: {raw!r}")
     name = raw.replace("-", "_")
+    if len(name) > MAX_LENGTH:
+        raise OtpgenError(
+            f"the name is {len(name)} characters long; keep it to {MAX_LENGTH} so the generated "
+            "lines stay within 100 columns"
+        )
     if name[0].isdigit():
         raise OtpgenError(f"a module name cannot start with a digit, got: {raw!r}")
     if not _MODULE.fullmatch(name):

@@ -1,6 +1,7 @@
 """The patterns otpgen can render: their metadata and typed options (`pattern.toml`)."""
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,17 +84,25 @@ class Pattern:
     directory: Path
     wire_imports: tuple[str, ...] = ()
     wire_child: str | None = None  # how `new` adds it to a service's tree; None: it is not
+    wire_when: str | None = None  # a bool option that must be true for it to have a process
 
     def wiring(
-        self, package: str, name: str, class_name: str
+        self,
+        package: str,
+        name: str,
+        class_name: str,
+        options: Mapping[str, object] | None = None,
     ) -> tuple[tuple[str, ...], str] | None:
         """The imports and child spec expression that put this module in a service's tree."""
         if self.wire_child is None:
             return None
+        if self.wire_when is not None:
+            chosen = dict(options or {})
+            if not chosen.get(self.wire_when, self.option(self.wire_when).default):
+                return None
         fields = {"package": package, "name": name, "class_name": class_name}
-        return tuple(i.format(**fields) for i in self.wire_imports), self.wire_child.format(
-            **fields
-        )
+        imports = tuple(line.format(**fields) for line in self.wire_imports)
+        return imports, self.wire_child.format(**fields)
 
     def option(self, key: str) -> Option:
         """The option named `key`, or an error listing the ones that exist."""
@@ -127,6 +136,7 @@ def _load(directory: Path) -> Pattern:
         directory=directory,
         wire_imports=tuple(data.get("wire", {}).get("imports", ())),
         wire_child=data.get("wire", {}).get("child"),
+        wire_when=data.get("wire", {}).get("when"),
     )
 
 

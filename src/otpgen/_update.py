@@ -288,7 +288,8 @@ def _rewire(
             name = render.answers.get("name")
             if pattern is None or not isinstance(name, str):
                 continue
-            wiring = pattern.wiring(str(render.answers["package"]), name, class_name(name))
+            package = str(render.answers["package"])
+            wiring = pattern.wiring(package, name, class_name(name), render.answers)
             if wiring is not None:
                 with contextlib.suppress(NotWireable):  # restructured by the user: leave it
                     text = wire(text, Wiring(*wiring))

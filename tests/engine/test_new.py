@@ -145,6 +145,7 @@ def test_name_defaults_to_the_pattern_name(project: Path, templates: Path) -> No
         ({"name": "9lives"}, "cannot start with a digit"),
         ({"name": "café"}, "must be ASCII"),
         ({"name": "otp"}, "is reserved"),
+        ({"name": "a" * 31}, "keep it to 30"),
         ({"package": "nope"}, "package 'nope' not found"),
     ],
 )
@@ -195,3 +196,15 @@ def test_a_changed_template_is_rendered_afresh_not_served_from_the_cache(
     template.write_text(template.read_text() + "EXTRA = 1\n")
     new(project, templates, name="room")
     assert "EXTRA = 1" in (project / "src/demo/room.py").read_text()
+
+
+def test_a_pattern_without_a_process_for_its_options_is_not_wired() -> None:
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    cache = load_patterns(templates_dir())["cache"]
+    assert cache.wiring("shop", "prices", "Prices") == (
+        ("from shop import prices",),
+        "prices.child_spec()",
+    )
+    assert cache.wiring("shop", "prices", "Prices", {"sweeper": False}) is None
