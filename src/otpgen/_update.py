@@ -53,6 +53,7 @@ class FileUpdate:
     new: str | None  # on disk afterwards (None: absent)
     base: str | None  # the pristine render to record (None: forget the file)
     reject: str | None = None  # with --conflict rej: the new render, written beside as .rej
+    recorded: str | None = None  # the base recorded before this update
 
     @property
     def writes(self) -> bool:
@@ -94,21 +95,18 @@ class UpdatePlan:
     @property
     def changed(self) -> bool:
         """Whether applying would write anything at all."""
-        return any(f.writes or f.base != _recorded_base(self, f) for f in self.files) or (
-            self.manifest.to_json() != self.previous.to_json()
+        return any(f.writes or f.base != f.recorded for f in self.files) or (
+            self.manifest.renders != self.previous.renders
         )
 
 
-def _recorded_base(plan: UpdatePlan, update: FileUpdate) -> str | None:
-    return base_text(plan.root, update.path.as_posix())
+def _has_line_starting(text: str, prefix: str) -> bool:
+    return text.startswith(prefix) or f"\n{prefix}" in text
 
 
 def has_conflict_markers(text: str) -> bool:
-    """Whether `text` carries unresolved merge conflict markers."""
-    lines = text.splitlines()
-    return any(line.startswith(CONFLICT_START) for line in lines) and any(
-        line.startswith(CONFLICT_END) for line in lines
-    )
+    """Whether `text` carries unresolved merge conflict markers (lines starting them)."""
+    return _has_line_starting(text, CONFLICT_START) and _has_line_starting(text, CONFLICT_END)
 
 
 def _read(path: Path) -> str | None:
@@ -247,16 +245,17 @@ def plan_update(
                 if name in old.files:
                     kept_files[name] = old.files[name]
                 continue
+            base = base_text(root, name)
             update = _decide(
                 path,
-                base_text(root, name),
+                base,
                 _read(root / path),
                 formatted.get(path),
                 label=label,
                 rej=rej,
                 restore_deleted=restore_deleted,
             )
-            files.append(update)
+            files.append(replace(update, recorded=base))
             if update.base is not None:
                 kept_files[name] = digest(update.base)
         renders[key] = Render(
@@ -311,7 +310,7 @@ def apply_update(plan: UpdatePlan) -> list[FileUpdate]:
         if update.reject is not None:
             writes.append((update.path.with_name(update.path.name + ".rej"), update.reject))
     for update in plan.files:
-        if update.base != base_text(plan.root, update.path.as_posix()):
+        if update.base != update.recorded:
             writes.append((_manifest.BASES / update.path, update.base))
     writes.append((_manifest.MANIFEST, plan.manifest.to_json()))
     write_files(plan.root, writes)
