@@ -117,7 +117,10 @@ def _read(path: Path) -> str | None:
 
 
 def merge(base: str, ours: str, theirs: str, theirs_label: str) -> tuple[str, bool]:
-    """Three-way merge of `ours` and `theirs` from `base`: (text, had conflicts)."""
+    """Three-way merge of `ours` and `theirs` from `base`: (text, had conflicts).
+
+    Conflicts get git's markers: `<<<<<<< yours ...`, `=======`, `>>>>>>> theirs_label`.
+    """
     import merge3
 
     merger = merge3.Merge3(
@@ -125,11 +128,25 @@ def merge(base: str, ours: str, theirs: str, theirs_label: str) -> tuple[str, bo
         ours.splitlines(keepends=True),
         theirs.splitlines(keepends=True),
     )
-    conflicted = any(region[0] == "conflict" for region in merger.merge_regions())
-    text = "".join(
-        merger.merge_lines(name_a="yours (edited since otpgen wrote it)", name_b=theirs_label)
-    )
-    return text, conflicted
+    out: list[str] = []
+    conflicted = False
+
+    def line(marker: str) -> None:
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.append(marker + "\n")
+
+    for group in merger.merge_groups():  # one pass over the regions
+        if group[0] == "conflict":
+            conflicted = True
+            line(CONFLICT_START + "yours (edited since otpgen wrote it)")
+            out.extend(group[2])
+            line("=======")
+            out.extend(group[3])
+            line(CONFLICT_END + theirs_label)
+        else:
+            out.extend(group[1])
+    return "".join(out), conflicted
 
 
 def _decide(
