@@ -1113,3 +1113,24 @@ def test_is_normal_only_for_normal_shutdown_and_shutdown_with_a_detail() -> None
     assert not is_normal(Boom())
     assert not is_normal("other")
     assert not is_normal(None)
+
+
+async def test_caller_fail_raises_the_error_in_the_caller_and_the_server_goes_on() -> None:
+    class Lookup(GenServer):
+        async def init(self) -> None:
+            self.table = {"a": 1}
+
+        async def handle_call(self, request: str, caller: Caller) -> object:
+            if request not in self.table:
+                caller.fail(KeyError(request))
+                return NOREPLY
+            return self.table[request]
+
+    server = await Lookup.start()
+    try:
+        with pytest.raises(KeyError, match="'missing'"):
+            await server.call("missing")
+        assert await server.call("a") == 1
+        assert server.alive
+    finally:
+        await server.stop()

@@ -113,6 +113,14 @@ class Caller:
         if not self._future.done():
             self._future.set_result(value)
 
+    def fail(self, error: Exception) -> None:
+        """Answer the call with an error: the caller's `call` raises `error`.
+
+        For requests that are the caller's fault (a bad argument, a missing key), so the
+        server answers instead of crashing. From `handle_call`, return NOREPLY after it.
+        """
+        self._fail(error)
+
     def _fail(self, error: BaseException) -> None:
         if not self._future.done():
             self._future.set_exception(error)

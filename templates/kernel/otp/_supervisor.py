@@ -30,7 +30,7 @@ from ._errors import (
     OTPError,
     StartChildError,
 )
-from ._genserver import Caller, GenServer, Shutdown, Stop, is_normal, shutdown_process
+from ._genserver import NOREPLY, Caller, GenServer, Shutdown, Stop, is_normal, shutdown_process
 
 log = logging.getLogger(__package__ or "otp")
 
@@ -65,11 +65,6 @@ class _ChildExit:
 @dataclass(frozen=True, slots=True)
 class _RetryRestart:
     child: _Child
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    error: OTPError
 
 
 class _Child:
@@ -200,10 +195,7 @@ class Supervisor(GenServer):
         return result
 
     async def _api(self, request: tuple[str, object]) -> Any:
-        result = await self.call(request, timeout=None)
-        if type(result) is _Failed:
-            raise result.error
-        return result
+        return await self.call(request, timeout=None)
 
     # Server callbacks
 
@@ -260,8 +252,9 @@ class Supervisor(GenServer):
                 active = sum(1 for c in self._children if c.process is not None)
                 sups = sum(1 for c in self._children if c.spec.type is SUPERVISOR)
                 return ChildCounts(len(self._children), active, sups, len(self._children) - sups)
-        except OTPError as exc:
-            return _Failed(exc)
+        except OTPError as exc:  # the caller's mistake: it raises there, the supervisor goes on
+            caller.fail(exc)
+            return NOREPLY
         raise ValueError(f"unknown supervisor request {request!r}")
 
     async def handle_info(self, msg: Any) -> Stop | None:
