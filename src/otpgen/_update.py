@@ -16,6 +16,7 @@ from otpgen._apply import write_files
 from otpgen._errors import OtpgenError
 from otpgen._format import format_tree
 from otpgen._manifest import Manifest, Render, base_text, digest
+from otpgen._merge import has_conflict_markers, merge
 from otpgen._names import class_name
 from otpgen._patterns import Pattern, load_patterns
 from otpgen._project import find_root, open_project
@@ -24,9 +25,6 @@ from otpgen._renders import Rendered, overrides_dir, render_recorded
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 from otpgen._wire import NotWireable, Wiring, wire
-
-CONFLICT_START = "<<<<<<< "
-CONFLICT_END = ">>>>>>> "
 
 
 class Status(enum.Enum):
@@ -100,53 +98,11 @@ class UpdatePlan:
         )
 
 
-def _has_line_starting(text: str, prefix: str) -> bool:
-    return text.startswith(prefix) or f"\n{prefix}" in text
-
-
-def has_conflict_markers(text: str) -> bool:
-    """Whether `text` carries unresolved merge conflict markers (lines starting them)."""
-    return _has_line_starting(text, CONFLICT_START) and _has_line_starting(text, CONFLICT_END)
-
-
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-
-
-def merge(base: str, ours: str, theirs: str, theirs_label: str) -> tuple[str, bool]:
-    """Three-way merge of `ours` and `theirs` from `base`: (text, had conflicts).
-
-    Conflicts get git's markers: `<<<<<<< yours ...`, `=======`, `>>>>>>> theirs_label`.
-    """
-    import merge3
-
-    merger = merge3.Merge3(
-        base.splitlines(keepends=True),
-        ours.splitlines(keepends=True),
-        theirs.splitlines(keepends=True),
-    )
-    out: list[str] = []
-    conflicted = False
-
-    def line(marker: str) -> None:
-        if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out.append(marker + "\n")
-
-    for group in merger.merge_groups():  # one pass over the regions
-        if group[0] == "conflict":
-            conflicted = True
-            line(CONFLICT_START + "yours (edited since otpgen wrote it)")
-            out.extend(group[2])
-            line("=======")
-            out.extend(group[3])
-            line(CONFLICT_END + theirs_label)
-        else:
-            out.extend(group[1])
-    return "".join(out), conflicted
 
 
 def _decide(
