@@ -60,9 +60,9 @@ def test_new_writes_the_module_its_test_and_the_kernel(project: Path) -> None:
     result = otpgen("new", "genserver", "inventory", "--no-input", cwd=project)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:3] == [
-        "created src/shop/inventory.py",
-        "created tests/test_inventory.py",
-        "vendored the kernel into src/shop/otp/",
+        "created   src/shop/inventory.py",
+        "created   tests/test_inventory.py",
+        "created   src/shop/otp/ (the kernel) (10 files)",
     ]
     assert "next:" in result.stdout
     assert (project / "src/shop/otp/_genserver.py").is_file()
@@ -73,7 +73,7 @@ def test_new_dry_run_prints_the_plan_and_writes_nothing(project: Path) -> None:
     before = files(project)
     result = otpgen("new", "agent", "--dry-run", "--no-input", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert "create     src/shop/agent.py" in result.stdout
+    assert "create    src/shop/agent.py" in result.stdout
     assert "+++ b/src/shop/agent.py" in result.stdout
     assert result.stdout.endswith("dry run: nothing written\n")
     assert files(project) == before
@@ -91,7 +91,11 @@ def test_new_json_reports_every_file(project: Path) -> None:
     result = otpgen("new", "supervisor", "tree", "--format", "json", cwd=project)
     data = json.loads(result.stdout)
     assert data["name"] == "tree"
-    assert data["files"][0] == {"path": "src/shop/tree.py", "action": "create"}
+    assert data["files"][0] == {"path": "src/shop/tree.py", "action": "create", "why": ""}
+    assert (
+        data["next"]
+        == "add Tree.child_spec() to your supervision tree; run `pytest tests/test_tree.py`"
+    )
 
 
 @pytest.mark.parametrize(
@@ -154,13 +158,13 @@ def test_a_disk_error_is_a_one_line_error_and_exit_2(
 
     from typer.testing import CliRunner
 
-    from otpgen import _generate
+    from otpgen import _plan
     from otpgen._cli import app
 
-    def refuse(root: Path, files: object) -> None:
+    def refuse(root: Path, files: object, command: str) -> None:
         raise PermissionError(13, "Permission denied", str(root / "src/shop/inventory.py"))
 
-    monkeypatch.setattr(_generate, "write_files", refuse)
+    monkeypatch.setattr(_plan, "apply", refuse)
     with contextlib.chdir(project):
         result = CliRunner().invoke(app, ["new", "genserver", "inventory", "--no-input"])
     assert result.exit_code == 2

@@ -62,7 +62,7 @@ def test_new_asks_for_unset_options_and_uses_the_answers(project: Path) -> None:
     terminal.expect("with_continue (bool) [false]:")
     terminal.type("")
     assert terminal.finish() == 0, terminal.seen
-    assert "created src/shop/jobs.py" in terminal.seen
+    assert "created   src/shop/jobs.py" in terminal.seen
     assert "shutdown" not in terminal.seen.split("created")[0]  # given with --set: not asked
     module = (project / "src/shop/jobs.py").read_text()
     assert "child_restart = otp.TRANSIENT" in module
@@ -73,7 +73,7 @@ def test_no_input_never_prompts_on_a_terminal(project: Path) -> None:
     terminal = Terminal(["new", "agent", "--no-input"], project)
     assert terminal.finish() == 0, terminal.seen
     assert "[permanent]" not in terminal.seen
-    assert "created src/shop/agent.py" in terminal.seen
+    assert "created   src/shop/agent.py" in terminal.seen
 
 
 def test_a_bad_name_fails_before_any_question(project: Path) -> None:

@@ -31,7 +31,7 @@ def override_docstring(project: Path, old: str, new: str) -> None:
 def test_right_after_new_there_is_nothing_to_update_and_check_passes(project: Path) -> None:
     result = otpgen("update", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "nothing to update: everything is as the templates render it\n"
+    assert result.stdout == "nothing to do: every file is already as the templates render it\n"
     result = otpgen("check", cwd=project)
     assert (result.returncode, result.stdout) == (0, "up to date\n")
 
@@ -40,10 +40,10 @@ def test_a_template_change_fails_check_then_update_applies_it(project: Path) -> 
     override_docstring(project, "counters by key in an Agent", "tallies by key in an Agent")
     result = otpgen("check", cwd=project)
     assert result.returncode == 1
-    assert "src/shop/hits.py: the agent templates changed since it was written" in result.stdout
+    assert "src/shop/hits.py: the agent template changed; fix: run `otpgen update`" in result.stdout
     result = otpgen("update", "--dry-run", cwd=project)
     assert result.returncode == 0
-    assert "updated       src/shop/hits.py" in result.stdout
+    assert "update    src/shop/hits.py  (template changed)" in result.stdout
     assert "+++ b/src/shop/hits.py" in result.stdout
     assert "tallies by key" not in (project / "src/shop/hits.py").read_text()
     result = otpgen("update", cwd=project)
@@ -65,7 +65,7 @@ def test_an_overlapping_edit_is_a_conflict_with_exit_status_1(project: Path) -> 
     assert "tallies by key" in text
     again = otpgen("update", cwd=project)
     assert again.returncode == 2
-    assert again.stderr.startswith("error: resolve the conflict markers")
+    assert again.stderr.startswith("error: src/shop/hits.py still has conflict markers")
     assert otpgen("check", cwd=project).returncode == 1
 
 

@@ -1,61 +1,332 @@
-"""The only step that touches the disk: write a set of files all or nothing.
+"""The only step that touches the disk: every write ends old or new, even under kill -9.
 
-Every new text is first staged beside its target; only when all are staged are they moved
-into place with os.replace, each old file kept aside under a temporary name until the end.
-If anything fails (a full disk, a permission error, an interrupt), the moves are undone —
-renames only, which need no free space — so a run lands whole or leaves the tree as it was.
-Callers put the manifest last, so it never describes files that are not there.
+Writing into a project (`new`, `update`, `init --force`):
+
+1. A journal, `.otpgen/journal.json`, is written first (atomically) in the `staging` state: it
+   lists every target and the temporary file its new text is staged in beside it.
+2. Every new text is staged and fsync'ed. A crash up to here leaves only temporaries, which
+   the next command removes ("rolled back"): the project is as it was.
+3. The journal moves to `commit`, then each target is replaced by its staged file with
+   `os.replace` — atomic, so a target is its old text or its new one, never absent — and
+   removed files are unlinked. The manifest is the last target. A crash here is finished by the
+   next command ("rolled forward"): everything needed is on disk and listed in the journal.
+4. The journal is removed.
+
+Ctrl-C and SIGTERM wait while the commit runs (a few renames), and are delivered after it.
+
+A new directory (`init`) is built beside its target and renamed into place in one step, so
+the target is either absent or complete; a crash leaves only the hidden staging directory,
+which the next `init` removes.
+
+Tests kill the real process at every step: `OTPGEN_TEST_KILL_AT_STEP=N` sends SIGKILL to
+otpgen itself at the N-th disk step (nothing else reads it).
 """
 
 import contextlib
+import json
 import os
-from collections.abc import Sequence
+import secrets
+import shutil
+import signal
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-
-def _remove_empty(directories: list[Path]) -> None:
-    for directory in reversed(directories):
-        with contextlib.suppress(OSError):  # not empty after all: leave it
-            directory.rmdir()
+from otpgen._errors import OtpgenError
+from otpgen._manifest import DIRECTORY, JOURNAL
 
 
-def write_files(root: Path, files: Sequence[tuple[PurePosixPath, str | None]]) -> None:
-    """Write every (path, text) under `root` — None removes the file — all or nothing."""
-    created_dirs: list[Path] = []
-    staged: list[tuple[Path | None, Path]] = []  # (staged new text or None to remove, target)
-    moved: list[tuple[Path, Path | None]] = []  # (target, where its old file waits)
+@dataclass(frozen=True)
+class Write:
+    """One target: its new bytes, or None to remove it."""
+
+    path: PurePosixPath
+    data: bytes | None
+
+
+class _Steps:
+    """Counts disk steps; kills the process at the one a test names (see the module doc)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+        if self.count == int(os.environ.get("OTPGEN_TEST_KILL_AT_STEP") or 0):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+_step = _Steps()
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be opened
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_new(path: Path, data: bytes, mode: int | None) -> None:
+    """Create `path` (it must not exist) holding `data`, flushed to the disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
     try:
-        for path, text in files:
-            target = root / path
-            if text is None:
-                staged.append((None, target))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if mode is not None:
+        os.chmod(path, mode)  # the umask may have narrowed it
+
+
+def _atomic_json(path: Path, data: object) -> None:
+    staged = path.with_name(path.name + ".tmp")
+    staged.unlink(missing_ok=True)
+    _write_new(staged, json.dumps(data, indent=1).encode(), None)
+    _step()
+    os.replace(staged, path)
+    _fsync_dir(path.parent)
+    _step()
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold back SIGINT and SIGTERM (delivered on exit) while the block runs."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # no sigmask here (Windows, a thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _inside(root: Path, target: Path) -> bool:
+    real_root = root.resolve()
+    real = target.parent.resolve()
+    return real == real_root or real_root in real.parents
+
+
+def check_writable(root: Path, writes: Sequence[Write]) -> None:
+    """Refuse, before anything is written, a target otpgen must not or cannot replace."""
+    for write in writes:
+        target = root / write.path
+        name = write.path.as_posix()
+        if not _inside(root, target):
+            raise OtpgenError(
+                f"{name} leads outside the project through a symbolic link; otpgen writes only "
+                "inside the project"
+            )
+        if target.is_symlink():
+            raise OtpgenError(f"{name} is a symbolic link; otpgen does not write through links")
+        for parent in write.path.parents:
+            if parent != PurePosixPath(".") and (root / parent).is_file():
+                raise OtpgenError(f"{parent.as_posix()} is a file where {name} needs a directory")
+        if target.is_dir():
+            raise OtpgenError(f"{name} is a directory where otpgen writes a file; move it away")
+        if target.exists() and not target.stat().st_mode & stat.S_IWUSR:
+            raise OtpgenError(
+                f"{name} is read-only; make it writable (chmod u+w {name}) to let otpgen change it"
+            )
+
+
+def _token() -> str:
+    return f"{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def _stage_name(path: PurePosixPath, token: str) -> PurePosixPath:
+    return path.with_name(f".{path.name}.otpgen-{token}")
+
+
+def apply(root: Path, writes: Sequence[Write], command: str) -> None:
+    """Write every target under `root` through the journal (see the module doc)."""
+    if not writes:
+        return
+    check_writable(root, writes)
+    token = _token()
+    entries = [
+        {
+            "path": w.path.as_posix(),
+            "stage": None if w.data is None else _stage_name(w.path, token).as_posix(),
+        }
+        for w in writes
+    ]
+    needed = {DIRECTORY, *(p for w in writes if w.data is not None for p in w.path.parents)}
+    dirs = sorted(
+        (d for d in needed if d != PurePosixPath(".") and not (root / d).is_dir()),
+        key=lambda d: len(d.parts),
+    )
+    (root / DIRECTORY).mkdir(exist_ok=True)
+    journal = {
+        "state": "staging",
+        "command": command,
+        "pid": os.getpid(),
+        "dirs": [d.as_posix() for d in dirs],
+        "entries": entries,
+    }
+    _atomic_json(root / JOURNAL, journal)
+    try:
+        for directory in dirs:
+            (root / directory).mkdir(exist_ok=True)
+        for write, entry in zip(writes, entries, strict=True):
+            if write.data is None:
                 continue
-            missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
-            for directory in reversed(missing):
-                directory.mkdir()
-                created_dirs.append(directory)
-            new = target.with_name(f".{target.name}.otpgen-new")
-            staged.append((new, target))
-            new.write_bytes(text.encode("utf-8"))
-        for stage, target in staged:
-            backup = None
-            if target.exists():
-                backup = target.with_name(f".{target.name}.otpgen-old")
-                os.replace(target, backup)
-            moved.append((target, backup))
-            if stage is not None:
-                os.replace(stage, target)
+            target = root / write.path
+            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+            _write_new(root / str(entry["stage"]), write.data, mode)
+            _step()
     except BaseException:
-        for target, backup in reversed(moved):
-            if backup is not None:
-                os.replace(backup, target)
-            elif target.exists():
-                target.unlink()
-        for leftover, _ in staged:
-            if leftover is not None:
-                leftover.unlink(missing_ok=True)
-        _remove_empty(created_dirs)
+        _roll_back(root, journal)
         raise
-    for _, backup in moved:
-        if backup is not None:
-            backup.unlink(missing_ok=True)
+    with _signals_deferred():
+        _atomic_json(root / JOURNAL, {**journal, "state": "commit"})
+        try:
+            _roll_forward(root, journal)
+        except OSError as exc:
+            raise OtpgenError(
+                f"writing stopped midway ({exc.strerror or exc}: {exc.filename}); some files are "
+                f"new, the rest old, and {JOURNAL} lists them: fix the cause, then run any "
+                "otpgen command in the project to finish the write"
+            ) from None
+
+
+def _roll_forward(root: Path, journal: dict[str, object]) -> None:
+    touched: set[Path] = set()
+    for entry in journal["entries"]:  # type: ignore[attr-defined]
+        target = root / entry["path"]
+        if entry["stage"] is None:
+            if target.exists() or target.is_symlink():
+                target.unlink()
+                _step()
+        else:
+            stage = root / entry["stage"]
+            if stage.exists():
+                os.replace(stage, target)
+                _step()
+        touched.add(target.parent)
+    for directory in touched:
+        _fsync_dir(directory)
+    (root / JOURNAL).unlink(missing_ok=True)
+    _fsync_dir(root / DIRECTORY)
+    _step()
+
+
+def _roll_back(root: Path, journal: dict[str, object]) -> None:
+    for entry in journal["entries"]:  # type: ignore[attr-defined]
+        if entry["stage"] is not None:
+            (root / entry["stage"]).unlink(missing_ok=True)
+    for directory in reversed(journal["dirs"]):  # type: ignore[call-overload]
+        with contextlib.suppress(OSError):  # not empty after all: leave it
+            (root / directory).rmdir()
+    (root / JOURNAL).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # .otpgen/ made for this run alone
+        (root / DIRECTORY).rmdir()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(root: Path) -> str | None:
+    """Finish or roll back a write that a crash interrupted; say what was done, if anything."""
+    path = root / JOURNAL
+    leftover = path.with_name(path.name + ".tmp")
+    if leftover.exists() and not path.exists():
+        leftover.unlink()
+        return f"removed {leftover.relative_to(root)}, left by an interrupted otpgen run"
+    try:
+        journal = json.loads(path.read_text(encoding="utf-8"))
+        state, command = journal["state"], journal["command"]
+        entries = journal["entries"]
+        for entry in entries:
+            PurePosixPath(entry["path"])  # shape check
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise OtpgenError(
+            f"{JOURNAL} is damaged ({exc}); an otpgen run was interrupted: check the files "
+            "it lists, then delete it"
+        ) from None
+    if isinstance(journal.get("pid"), int) and _alive(journal["pid"]):
+        raise OtpgenError(
+            f"another otpgen (pid {journal['pid']}) is writing in this project; wait for it to "
+            f"finish (or, if it is gone, delete {JOURNAL} after checking the files it lists)"
+        )
+    for entry in entries:  # the journal names only paths inside the project
+        for key in ("path", "stage"):
+            if entry[key] is not None and not _inside(root, root / entry[key]):
+                raise OtpgenError(f"{JOURNAL} names a path outside the project; delete it")
+    if state == "commit":
+        leftover.unlink(missing_ok=True)
+        _roll_forward(root, journal)
+        return (
+            f"finished an interrupted `otpgen {command}` ({len(entries)} files): every file it "
+            "meant to write is now written"
+        )
+    _roll_back(root, journal)
+    return f"rolled back an interrupted `otpgen {command}`: it had not changed any file yet"
+
+
+def _staging_dirs(target: Path) -> list[Path]:
+    prefix = f".{target.name}.otpgen-init-"
+    if not target.parent.is_dir():
+        return []
+    return [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.is_dir()]
+
+
+def recover_fresh(target: Path) -> str | None:
+    """Remove the staging directories an interrupted `init` of `target` left beside it."""
+    removed = []
+    for staging in _staging_dirs(target):
+        pid = staging.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(staging, ignore_errors=True)
+        removed.append(staging.name)
+    if not removed:
+        return None
+    return f"removed {', '.join(removed)}, left by an interrupted `otpgen init`"
+
+
+def apply_fresh(target: Path, writes: Sequence[Write]) -> None:
+    """Create the directory `target` (absent or empty) holding `writes`, in one rename."""
+    staging = target.with_name(f".{target.name}.otpgen-init-{_token()}")
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    try:
+        for directory in reversed(made):
+            directory.mkdir()
+        staging.mkdir()
+        _step()
+        for write in writes:
+            if write.data is None:
+                continue
+            path = staging / write.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_new(path, write.data, None)
+            _step()
+        _fsync_dir(staging)
+        with _signals_deferred():
+            os.rename(staging, target)  # replaces an empty directory, refuses a full one
+            _fsync_dir(target.parent)
+            _step()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for directory in made:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise

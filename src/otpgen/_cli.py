@@ -245,7 +245,7 @@ def new(
 
     Example: otpgen new genserver inventory --set restart=transient
     """
-    from otpgen._generate import NewRequest, apply_new, kernel_vendored, parse_settings, plan_new
+    from otpgen._generate import NewRequest, parse_settings, plan_new
 
     request = NewRequest(
         pattern=pattern,
@@ -260,54 +260,32 @@ def new(
         request = _engine(lambda: _prompt_options(request))
     plan = _engine(lambda: plan_new(request))
     if stdout:
-        typer.echo(plan.module.text, nl=False)
+        typer.echo(plan.details["module"], nl=False)
         return
-    written = [] if dry_run else _engine(lambda: apply_new(plan))
-    if format is Format.json:
-        _print_json(
-            {
-                "pattern": plan.pattern.name,
-                "name": plan.answers.name,
-                "package": plan.project.package,
-                "dry_run": dry_run,
-                "files": [
-                    {"path": c.path.as_posix(), "action": c.action.value} for c in plan.changes
-                ],
-                "options": dict(plan.answers.options),
-            }
-        )
-        return
-    kernel_dir = plan.project.package_dir / "otp"
-    shown = [c for c in plan.changes if c.path.parent != kernel_dir]
-    if dry_run:
-        for change in plan.changes:
-            typer.echo(f"{change.action.value:10} {change.path.as_posix()}")
-        for change in plan.changes:
-            typer.echo(change.diff(), nl=False)
-        typer.echo("dry run: nothing written")
-        return
-    if not written:
-        typer.echo("nothing to do: every file is already as it would be rendered")
-        return
-    for change in shown:
-        if change.writes and change.pristine:
-            verb = "created" if change.action.value == "create" else "overwrote"
-            typer.echo(f"{verb} {change.path.as_posix()}")
-        elif change.writes:
-            typer.echo(f"wired it into {change.path.as_posix()}")
-    if kernel_vendored(written, plan.project.package_dir):
-        typer.echo(f"vendored the kernel into {kernel_dir.as_posix()}/")
-    test = Path("tests") / f"test_{plan.answers.name}.py"
-    if plan.unwired:
-        typer.echo(plan.unwired, err=True, nl=False)
-    answers = plan.answers
-    wiring = plan.pattern.wiring(answers.package, answers.name, answers.class_name, answers.options)
-    if wiring is None or any(not c.pristine for c in written) or plan.unwired:
-        typer.echo(f"next: run `pytest {test.as_posix()}`")
-    else:
-        typer.echo(
-            f"next: add {wiring[1]} to your supervision tree; run `pytest {test.as_posix()}`"
-        )
+    kernel = f"{plan.changes[0].path.parent.as_posix()}/otp/"
+    _emit(plan, dry_run=dry_run, format=format, fold=(kernel, f"{kernel} (the kernel)"))
+
+
+def _emit(
+    plan: Any, *, dry_run: bool, format: "Format", fold: tuple[str, str] | None = None
+) -> None:
+    """Apply the plan (unless a dry run) and print its one report; exit with its status."""
+    from otpgen._plan import apply_plan
+    from otpgen._report import plan_report
+
+    if not dry_run:
+        _engine(lambda: apply_plan(plan))
+    _print_report(plan_report(plan, dry_run=dry_run, fold=fold), format)
+
+
+def _print_report(report: Any, format: "Format") -> None:
+    out, err = report.render(format is Format.json)
+    if out:
+        typer.echo(out, nl=False)
+    if err:
+        typer.echo(err, nl=False, err=True)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 @app.command()
@@ -333,6 +311,7 @@ def init(
     no_input: Annotated[
         bool, typer.Option("--no-input", help="Never prompt; use the defaults.")
     ] = False,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
     """Bootstrap a service repository around an application supervision tree.
 
@@ -342,7 +321,7 @@ def init(
     Example: otpgen init billing-service --set description="Invoices and payments"
     """
     from otpgen._generate import parse_settings
-    from otpgen._init import InitRequest, apply_init, plan_init
+    from otpgen._init import InitRequest, plan_init
 
     request = InitRequest(
         directory=directory,
@@ -354,12 +333,9 @@ def init(
     if not no_input and sys.stdin.isatty():
         request = _engine(lambda: _prompt_init(request))
     plan = _engine(lambda: plan_init(request))
-    _engine(lambda: apply_init(plan))
-    if plan.hooks_skipped:
+    if plan.details["hooks_skipped"]:
         typer.echo("the template's hooks were not run; pass --trust to run them", err=True)
-    where = Path(os.path.relpath(plan.target))
-    typer.echo(f"created {where}/ ({len(plan.files)} files)")
-    typer.echo(f"next: cd {where} && otpgen new genserver NAME  (or: otpgen advise)")
+    _emit(plan, dry_run=False, format=format, fold=("", plan.details["where"]))
 
 
 def _prompt_init(request: Any) -> Any:
@@ -414,7 +390,7 @@ def update(
     nothing to do), 1 conflicts left, 2 error.
     Example: otpgen update --dry-run
     """
-    from otpgen._update import Status, apply_update, plan_update
+    from otpgen._update import plan_update
 
     plan = _engine(
         lambda: plan_update(
@@ -424,43 +400,7 @@ def update(
             restore_deleted=restore_deleted,
         )
     )
-    written = [] if dry_run else _engine(lambda: apply_update(plan))
-    if format is Format.json:
-        _print_json(
-            {
-                "dry_run": dry_run,
-                "files": [
-                    {"path": f.path.as_posix(), "status": f.status.value} for f in plan.files
-                ],
-                "conflicts": [f.path.as_posix() for f in plan.conflicts],
-                "shadowed_templates_changed": plan.shadowed,
-            }
-        )
-    else:
-        for f in plan.files:
-            if dry_run or f.status is not Status.UNCHANGED:
-                typer.echo(f"{f.status.value:13} {f.path.as_posix()}")
-        if dry_run:
-            for f in plan.files:
-                typer.echo(f.diff(), nl=False)
-        for shadow in plan.shadowed:
-            typer.echo(
-                f"review .otpgen/templates/{shadow}: the shipped template it overrides changed"
-            )
-        if dry_run:
-            typer.echo("dry run: nothing written")
-        elif not written and not plan.changed:
-            typer.echo("nothing to update: everything is as the templates render it")
-        if plan.conflicts:
-            rej = conflict is ConflictStyle.rej
-            typer.echo(
-                f"{len(plan.conflicts)} file(s) with conflicts: "
-                + ("merge the .rej files by hand" if rej else "resolve the conflict markers")
-                + ", then run otpgen update again",
-                err=True,
-            )
-    if plan.conflicts:
-        raise typer.Exit(1)
+    _emit(plan, dry_run=dry_run, format=format)
 
 
 @app.command()
@@ -472,20 +412,10 @@ def check(
     Cheap enough for a pre-commit hook or CI. Your own edits are not a failure.
     Example: otpgen check
     """
+    from otpgen._report import check_report
     from otpgen._update import check as run_check
 
-    problems = _engine(lambda: run_check(Path.cwd()))
-    if format is Format.json:
-        _print_json([{"path": p.path, "reason": p.reason} for p in problems])
-    else:
-        for problem in problems:
-            typer.echo(f"{problem.path}: {problem.reason}")
-        if problems:
-            typer.echo("run `otpgen update` to bring the generated code up to date", err=True)
-        else:
-            typer.echo("up to date")
-    if problems:
-        raise typer.Exit(1)
+    _print_report(check_report(_engine(lambda: run_check(Path.cwd()))), format)
 
 
 def _flag(key: str) -> Any:

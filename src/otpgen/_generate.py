@@ -1,19 +1,25 @@
-"""`otpgen new`: request -> answers -> rendered tree -> formatted tree -> plan -> apply."""
+"""`otpgen new`: request -> answers -> rendered tree -> formatted tree -> plan (applied by
+`_plan.apply_plan`)."""
 
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from otpgen import _manifest
-from otpgen._apply import write_files
+from otpgen._apply import recover
 from otpgen._errors import OtpgenError
-from otpgen._format import format_tree
 from otpgen._manifest import Manifest, Render, digest
 from otpgen._names import class_name, module_name
 from otpgen._patterns import Pattern, find_pattern, load_patterns
-from otpgen._plan import Action, Change, plan_files
+from otpgen._plan import Action, Change, Plan
 from otpgen._project import Project, open_project
 from otpgen._render import APPLICATION_TEMPLATE, KERNEL_TEMPLATE, Answers, FileTree
-from otpgen._renders import overrides_dir, render_answers, render_kernel_record
+from otpgen._renders import (
+    Rendered,
+    format_renders,
+    overrides_dir,
+    render_answers,
+    render_kernel_record,
+)
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 from otpgen._wire import NotWireable, Wiring, instructions, wire
@@ -31,23 +37,6 @@ class NewRequest:
     force: bool = False
     overwrite_edited: bool = False
     wire: bool = True  # add the module to the service's application.py, if there is one
-
-
-@dataclass(frozen=True)
-class NewPlan:
-    """Everything `apply_new` writes, decided before anything is written."""
-
-    project: Project
-    pattern: Pattern
-    answers: Answers
-    changes: list[Change]
-    manifest: Manifest
-    unwired: str | None = None  # the lines to add by hand when application.py has no list
-
-    @property
-    def module(self) -> Change:
-        """The generated module's change."""
-        return self.changes[0]
 
 
 def parse_settings(pairs: list[str]) -> dict[str, str]:
@@ -73,10 +62,93 @@ def resolve_answers(pattern: Pattern, request: NewRequest, package: str) -> Answ
     )
 
 
-def plan_new(request: NewRequest, templates: Path | None = None) -> NewPlan:
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        return "\ufffd"  # not text: never equal to a render, always "edited"
+
+
+def plan_files(
+    root: Path,
+    tree: FileTree,
+    manifest: Manifest,
+    *,
+    owner: str,
+    force: bool = False,
+    overwrite_edited: bool = False,
+) -> list[Change]:
+    """A change per file of `tree`, or OtpgenError when writing would lose something.
+
+    A file that exists and otpgen never wrote is refused without `force`; a file otpgen
+    wrote and the user edited since is refused even with it, unless `overwrite_edited`.
+    A file recorded for another render is refused: choose another name.
+    """
+    changes: list[Change] = []
+    for path, text in tree.items():
+        target = root / path
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise OtpgenError(f"{path} exists and is not a regular file; move it away first")
+        old = _read(target)
+        recorded = manifest.owner(path)
+        if old is None:
+            changes.append(Change(path, Action.CREATE, None, text))
+            continue
+        if old == text:
+            changes.append(Change(path, Action.KEEP, old, old, "already as rendered"))
+            continue
+        if recorded is not None and recorded[0] != owner:
+            raise OtpgenError(
+                f"{path} was generated for {recorded[0]}; choose another name for this one"
+            )
+        if recorded is None:
+            if not force:
+                raise OtpgenError(
+                    f"{path} already exists and otpgen did not write it; pass --force to "
+                    "overwrite it"
+                )
+        elif digest(old) != recorded[1].files[path.as_posix()].sha:
+            if not overwrite_edited:
+                raise OtpgenError(
+                    f"{path} was edited since otpgen wrote it; run `otpgen update` to merge "
+                    "the new render into your edits, or pass --overwrite-edited to discard them"
+                )
+        elif not force:
+            raise OtpgenError(
+                f"{path} already exists (generated earlier); pass --force to render it again"
+            )
+        changes.append(Change(path, Action.UPDATE, old, text, "overwritten"))
+    return changes
+
+
+def _check_name(project: Project, manifest: Manifest, answers: Answers, owner: str) -> None:
+    """Refuse a name whose class or module would collide with what the project has."""
+    for key, render in manifest.renders.items():
+        other = render.answers.get("name")
+        if (
+            isinstance(other, str)
+            and other != answers.name
+            and render.answers.get("package") == answers.package
+            and class_name(other) == answers.class_name
+        ):
+            raise OtpgenError(
+                f"{answers.name!r} would define class {answers.class_name}, which {other!r} "
+                f"({key}) already defines; choose another name"
+            )
+    shadow = project.package_dir / answers.name
+    if (project.root / shadow).is_dir():
+        raise OtpgenError(
+            f"{shadow.as_posix()}/ exists: a package there would shadow {answers.name}.py; "
+            "choose another name"
+        )
+
+
+def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     """Decide every write of `otpgen new`, or raise OtpgenError; writes nothing.
 
-    `templates` defaults to the shipped ones (tests and `update` pass others).
+    `templates` defaults to the shipped ones (tests pass others).
     """
     templates = templates or templates_dir()
     pattern = find_pattern(load_patterns(templates), request.pattern)
@@ -84,92 +156,96 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> NewPlan:
     module_name(request.name if request.name is not None else pattern.name)
     pattern.resolve(request.settings)
     project = open_project(request.cwd, request.package)
+    notes = [note] if (note := recover(project.root)) else []
     answers = resolve_answers(pattern, request, project.package)
     manifest = _manifest.load(project.root, __version__)
     owner = f"{pattern.name}:{answers.name}"
+    _check_name(project, manifest, answers, owner)
     overrides = overrides_dir(project.root)
 
-    rendered = render_answers(pattern, answers, project.package_dir, templates, overrides)
-    tree: FileTree = rendered.tree
+    rendered: dict[str, Rendered] = {
+        owner: render_answers(pattern, answers, project.package_dir, templates, overrides)
+    }
     kernel = render_kernel_record(templates, project.package, project.package_dir, overrides)
-    kernel_tree = kernel.tree
-    if KERNEL_TEMPLATE in manifest.renders:  # vendored earlier: `update` upgrades it
-        kernel_tree = {p: t for p, t in kernel_tree.items() if not (project.root / p).exists()}
-    formatted = format_tree({**tree, **kernel_tree}, project.root)
+    earlier = manifest.renders.get(KERNEL_TEMPLATE)
+    if earlier is not None:  # vendored earlier (`update` upgrades it): restore deleted files
+        kernel = Rendered(
+            {p: t for p, t in kernel.tree.items() if not (project.root / p).exists()},
+            earlier.template,
+            earlier.version,
+            earlier.answers,
+            earlier.shadows,
+        )
+    if kernel.tree:
+        rendered[KERNEL_TEMPLATE] = kernel
+    formatted = format_renders(rendered, project.root)
 
+    force = request.force or request.overwrite_edited
     changes = plan_files(
         project.root,
-        {path: formatted[path] for path in tree},
+        formatted[owner],
         manifest,
         owner=owner,
-        force=request.force or request.overwrite_edited,
+        force=force,
         overwrite_edited=request.overwrite_edited,
     )
-    changes += plan_files(
-        project.root,
-        {path: formatted[path] for path in kernel_tree},
-        manifest,
-        owner=KERNEL_TEMPLATE,
-        force=request.force or request.overwrite_edited,
-    )
-
     renders = dict(manifest.renders)
-    renders[owner] = rendered.record(formatted)
-    if kernel_tree:
-        earlier = renders.get(KERNEL_TEMPLATE)
-        fresh = {p.as_posix(): digest(formatted[p]) for p in kernel_tree}
-        if earlier is None:
-            renders[KERNEL_TEMPLATE] = Render(
-                kernel.template, kernel.version, kernel.answers, fresh, kernel.shadows
-            )
-        else:  # restoring deleted files: the rest of the record stands
-            renders[KERNEL_TEMPLATE] = Render(
+    renders[owner] = rendered[owner].record(formatted[owner])
+    if kernel.tree:
+        changes += plan_files(
+            project.root, formatted[KERNEL_TEMPLATE], manifest, owner=KERNEL_TEMPLATE, force=force
+        )
+        fresh = kernel.record(formatted[KERNEL_TEMPLATE])
+        if earlier is not None:  # the rest of the record stands
+            fresh = Render(
                 earlier.template,
                 earlier.version,
                 earlier.answers,
-                {**earlier.files, **fresh},
+                {**earlier.files, **fresh.files},
                 earlier.shadows,
             )
-    unwired = None
-    if request.wire and APPLICATION_TEMPLATE in manifest.renders:
-        wired, unwired = _wire_application(project, pattern, answers)
-        changes += wired
-    return NewPlan(project, pattern, answers, changes, Manifest(__version__, renders), unwired)
+        renders[KERNEL_TEMPLATE] = fresh
+    bases = {digest(text): text for tree in formatted.values() for text in tree.values()}
 
-
-def _wire_application(
-    project: Project, pattern: Pattern, answers: Answers
-) -> tuple[list[Change], str | None]:
-    """The change that adds the new module to application.py, or the lines to add by hand."""
     wiring = pattern.wiring(answers.package, answers.name, answers.class_name, answers.options)
-    if wiring is None:
-        return [], None
-    spec = Wiring(*wiring)
+    test = f"tests/test_{answers.name}.py"
+    next_step = f"run `pytest {test}`"
+    if wiring is not None and request.wire and APPLICATION_TEMPLATE in manifest.renders:
+        change, unwired = _wire_application(project, Wiring(*wiring))
+        changes += [change] if change else []
+        notes += [unwired] if unwired else []
+    elif wiring is not None:
+        next_step = f"add {wiring[1]} to your supervision tree; {next_step}"
+    return Plan(
+        command="new",
+        root=project.root,
+        changes=changes,
+        manifest=Manifest(__version__, renders, manifest.formatter),
+        previous=manifest,
+        bases=bases,
+        notes=notes,
+        details={
+            "pattern": pattern.name,
+            "name": answers.name,
+            "package": project.package,
+            "options": dict(answers.options),
+            "module": changes[0].new or "",
+        },
+        next_step=next_step,
+    )
+
+
+def _wire_application(project: Project, spec: Wiring) -> tuple[Change | None, str | None]:
+    """The change that adds the new module to application.py, or the lines to add by hand.
+
+    Only the inserted lines are new: the rest of the user's file is kept byte for byte.
+    """
     path = project.package_dir / "application.py"
     try:
         old = (project.root / path).read_text(encoding="utf-8")
-        text = format_tree({path: wire(old, spec)}, project.root)[path]
-    except (OSError, NotWireable) as exc:
-        return [], f"could not wire it into {path} ({exc}); {instructions(spec)}"
+        text = wire(old, spec)
+    except (OSError, UnicodeDecodeError, NotWireable) as exc:
+        return None, f"could not wire it into {path} ({exc}); {instructions(spec)}"
     if text == old:
-        return [], None
-    return [Change(path, Action.OVERWRITE, text, old, pristine=False)], None
-
-
-def apply_new(plan: NewPlan) -> list[Change]:
-    """Write the plan's files, their pristine bases and the manifest (last); return the
-    changes that wrote something."""
-    writes = [change for change in plan.changes if change.writes]
-    if not writes:
-        return []
-    files = [(change.path, change.text) for change in writes]
-    files += [(_manifest.BASES / c.path, c.text) for c in writes if c.pristine]
-    files.append((_manifest.MANIFEST, plan.manifest.to_json()))
-    write_files(plan.project.root, files)
-    return writes
-
-
-def kernel_vendored(changes: list[Change], package_dir: PurePosixPath) -> bool:
-    """Whether these changes vendor the kernel (for the summary line)."""
-    kernel = package_dir / "otp"
-    return any(c.path.parent == kernel and c.action is Action.CREATE for c in changes)
+        return None, None
+    return Change(path, Action.UPDATE, old, text, "wired into the supervision tree"), None

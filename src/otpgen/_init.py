@@ -7,20 +7,34 @@ memory and written all or nothing: a failure leaves no directory behind.
 """
 
 import json
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from otpgen import _manifest
-from otpgen._apply import write_files
+from otpgen._apply import recover, recover_fresh
 from otpgen._errors import OtpgenError
-from otpgen._format import format_tree
-from otpgen._manifest import Manifest
+from otpgen._manifest import JOURNAL, Manifest, digest
 from otpgen._names import module_name
-from otpgen._render import FileTree
-from otpgen._renders import overrides_dir, render_application_record, render_kernel_record
+from otpgen._plan import Action, Change, Plan
+from otpgen._render import (
+    APPLICATION_TEMPLATE,
+    KERNEL_TEMPLATE,
+    SERVICE_TEMPLATE,
+    FileTree,
+    cookiecutter_env,
+    render_skeleton,
+    skeleton_version,
+)
+from otpgen._renders import (
+    Rendered,
+    format_renders,
+    overrides_dir,
+    render_application_record,
+    render_kernel_record,
+)
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 
@@ -40,16 +54,6 @@ class InitRequest:
     force: bool = False  # allow a non-empty directory (existing files are never overwritten)
 
 
-@dataclass(frozen=True)
-class InitPlan:
-    """Everything `apply_init` writes, decided before anything is written."""
-
-    target: Path
-    context: dict[str, str]
-    files: FileTree  # relative to target, manifest and bases included
-    hooks_skipped: bool
-
-
 def template_variables(template: Path) -> dict[str, Any]:
     """The variables of a cookiecutter template, with their raw defaults, in order."""
     try:
@@ -61,13 +65,6 @@ def template_variables(template: Path) -> dict[str, Any]:
     return data
 
 
-def _env() -> Any:
-    import jinja2
-
-    # cookiecutter's own settings, so both render the built-in template the same way
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-
-
 def service_context(template: Path, settings: dict[str, str]) -> dict[str, str]:
     """Every variable's value: the setting where given, else its default rendered in order."""
     variables = template_variables(template)
@@ -76,7 +73,7 @@ def service_context(template: Path, settings: dict[str, str]) -> dict[str, str]:
         raise OtpgenError(
             f"the template has no variable {unknown[0]!r}; its variables: {', '.join(variables)}"
         )
-    env = _env()
+    env = cookiecutter_env()
     context: dict[str, str] = {}
     for key, default in variables.items():
         if key in settings:
@@ -99,23 +96,6 @@ def _validate(context: dict[str, str]) -> None:
         raise OtpgenError(f"expected python_version to be 3.11 or newer, got: {version!r}")
     if "package_name" in context:
         module_name(context["package_name"])
-
-
-def render_skeleton(template: Path, context: dict[str, str]) -> FileTree:
-    """The built-in service template rendered in memory, as cookiecutter renders it."""
-    roots = [p for p in template.iterdir() if p.is_dir() and "{{" in p.name]
-    if len(roots) != 1:
-        raise OtpgenError(f"{template} must hold exactly one {{{{cookiecutter.*}}}} directory")
-    env = _env()
-    tree: FileTree = {}
-    for path in sorted(p for p in roots[0].rglob("*") if p.is_file()):
-        parts = path.relative_to(roots[0]).parts
-        if "__pycache__" in parts:  # pip byte-compiles installed package data
-            continue
-        rendered = [env.from_string(part).render(cookiecutter=context) for part in parts]
-        text = path.read_text(encoding="utf-8")
-        tree[PurePosixPath(*rendered)] = env.from_string(text).render(cookiecutter=context)
-    return tree
 
 
 def _cookiecutter(template: Path, context: dict[str, str], trust: bool) -> tuple[FileTree, bool]:
@@ -164,7 +144,30 @@ def _package(tree: FileTree, context: dict[str, str]) -> tuple[str, PurePosixPat
     return found[0].name, found[0]
 
 
-def plan_init(request: InitRequest, templates: Path | None = None) -> InitPlan:
+def _settled(target: Path) -> list[str]:
+    """Clean up after an interrupted `init` of `target`; say what was done."""
+    notes = [note] if (note := recover_fresh(target)) else []
+    if (target / JOURNAL).exists():  # an `init --force` into an existing directory
+        notes += [note] if (note := recover(target)) else []
+    return notes
+
+
+def _check_pyproject(tree: FileTree) -> None:
+    text = tree.get(PurePosixPath("pyproject.toml"))
+    if text is None:
+        return
+    import tomllib
+
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise OtpgenError(
+            f"the template renders an invalid pyproject.toml ({exc}); check the values given "
+            "with --set"
+        ) from None
+
+
+def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
     """Decide every write of `otpgen init`, or raise OtpgenError; writes nothing."""
     templates = templates or templates_dir()
     source = request.template.resolve() if request.template else templates / "service"
@@ -180,13 +183,16 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> InitPlan:
         tree, skipped = render_skeleton(source, context), False
     else:
         tree, skipped = _cookiecutter(source, context, request.trust)
+    _check_pyproject(tree)
     if request.directory is not None:
         target = (request.cwd / request.directory).resolve()
     else:
         target = (request.cwd / context.get("project_slug", "service")).resolve()
     if target.exists() and not target.is_dir():
         raise OtpgenError(f"{target} exists and is not a directory")
-    if target.is_dir() and any(target.iterdir()):
+    notes = _settled(target)
+    fresh = not target.exists() or not any(target.iterdir())
+    if not fresh:
         if not request.force:
             raise OtpgenError(
                 f"{target} is not empty; choose a new or empty directory, or pass --force "
@@ -201,20 +207,41 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> InitPlan:
         staging = Path(tmp)
         (staging / "pyproject.toml").write_text(tree.get(PurePosixPath("pyproject.toml"), ""))
         overrides = overrides_dir(target)
-        kernel = render_kernel_record(templates, package, package_dir, overrides)
-        name = context.get("project_name", package)
-        app = render_application_record(templates, package, name, package_dir, overrides)
-        python = {p: t for p, t in tree.items() if p.suffix == ".py"}
-        formatted = format_tree({**python, **kernel.tree, **app.tree}, staging)
-    files: FileTree = {**tree, **formatted}
-    renders = {"kernel": kernel.record(formatted), "application": app.record(formatted)}
-    for generated in (*kernel.tree, *app.tree):
-        files[_manifest.BASES / generated] = formatted[generated]
-    files[_manifest.MANIFEST] = Manifest(__version__, renders).to_json()
-    return InitPlan(target, context, files, skipped)
-
-
-def apply_init(plan: InitPlan) -> None:
-    """Write the repository, all or nothing (a failure removes what it created)."""
-    paths = sorted(plan.files, key=lambda p: p == _manifest.MANIFEST)  # manifest last
-    write_files(plan.target, [(p, plan.files[p]) for p in paths])
+        rendered = {
+            KERNEL_TEMPLATE: render_kernel_record(templates, package, package_dir, overrides),
+            APPLICATION_TEMPLATE: render_application_record(
+                templates, package, context.get("project_name", package), package_dir, overrides
+            ),
+        }
+        if request.template is None:  # the built-in skeleton is upgraded by `update` too
+            rendered[SERVICE_TEMPLATE] = Rendered(
+                tree, SERVICE_TEMPLATE, skeleton_version(source), dict(context), {}
+            )
+        else:  # a user's template: otpgen does not know how to render it again
+            rendered["skeleton"] = Rendered(tree, "skeleton", "0", {}, {})
+        formatted = format_renders(rendered, staging)
+    renders = {key: r.record(formatted[key]) for key, r in rendered.items() if key != "skeleton"}
+    changes = [
+        Change(path, Action.CREATE, None, text)
+        for tree_ in formatted.values()
+        for path, text in tree_.items()
+    ]
+    bases = {
+        digest(text): text
+        for key, tree_ in formatted.items()
+        if key != "skeleton"
+        for text in tree_.values()
+    }
+    where = os.path.relpath(target, request.cwd)
+    return Plan(
+        command="init",
+        root=target,
+        changes=sorted(changes, key=lambda c: c.path.as_posix()),
+        manifest=Manifest(__version__, renders),
+        previous=Manifest(__version__),
+        bases=bases,
+        notes=notes,
+        details={"package": package, "hooks_skipped": skipped, "where": f"{where}/"},
+        next_step=f"cd {where} && otpgen new genserver NAME  (or: otpgen advise)",
+        fresh=fresh,
+    )

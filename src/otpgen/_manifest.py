@@ -1,20 +1,30 @@
 """The manifest under `.otpgen/`: what otpgen wrote, from which template, with which answers.
 
-`manifest.json` holds, per render, the template, its version, the answers and each file's
-hash; `base/<path>` holds each file's pristine formatted render, the base of later merges.
+`manifest.json` holds, per render, the template, its version, the answers and, per file, two
+hashes: `sha`, of the pristine formatted render last written (the merge base of the next
+update), and `source`, of the render before formatting (so a new ruff or a changed ruff
+configuration is never mistaken for a template change).
+
+The merge bases live in `.otpgen/bases/`, content-addressed by `sha` and zlib-compressed like
+git's objects: no Python tool (ruff, mypy, pytest, pre-commit's text fixers) ever reads or
+rewrites them, whatever the user's configuration, and identical renders are stored once.
 """
 
 import hashlib
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from otpgen._errors import OtpgenError
 
+FORMAT = 2
 DIRECTORY = PurePosixPath(".otpgen")
 MANIFEST = DIRECTORY / "manifest.json"
-BASES = DIRECTORY / "base"
+BASES = DIRECTORY / "bases"
+LEGACY_BASES = DIRECTORY / "base"  # otpgen 0.1 kept plain-text bases here
+JOURNAL = DIRECTORY / "journal.json"
 
 
 def digest(text: str) -> str:
@@ -22,24 +32,43 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def blob_path(sha: str) -> PurePosixPath:
+    """Where the base with hash `sha` is stored, relative to the project root."""
+    return BASES / sha[:2] / sha[2:]
+
+
+def blob(text: str) -> bytes:
+    """A base's stored bytes."""
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One generated file: the hash of its pristine render and of that render's source."""
+
+    sha: str
+    source: str | None = None  # None: recorded by otpgen 0.1, which kept no source hash
+
+
 @dataclass(frozen=True)
 class Render:
-    """One recorded render: a pattern instance, or the vendored kernel."""
+    """One recorded render: a pattern instance, the kernel, the application or the skeleton."""
 
     template: str
     version: str
     answers: dict[str, Any]
-    files: dict[str, str]  # relative posix path -> sha256 of the pristine text
+    files: dict[str, FileRecord]  # relative posix path -> record
     shadows: dict[str, str] = field(default_factory=dict)
     """Shipped templates the project overrides (.otpgen/templates), with their hashes."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Manifest:
     """The whole manifest; `renders` is keyed like `kernel` or `genserver:chat`."""
 
     otpgen: str
     renders: dict[str, Render] = field(default_factory=dict)
+    formatter: str = ""  # what formatted the recorded renders (ruff version and config)
 
     def owner(self, path: PurePosixPath) -> tuple[str, Render] | None:
         """The render that wrote `path`, if any."""
@@ -49,51 +78,158 @@ class Manifest:
                 return name, render
         return None
 
+    def same_as(self, other: "Manifest") -> bool:
+        """Whether writing this manifest over `other` would record anything new."""
+        return self.renders == other.renders and self.formatter == other.formatter
+
+    def shas(self) -> set[str]:
+        """Every base the manifest refers to."""
+        return {record.sha for r in self.renders.values() for record in r.files.values()}
+
     def to_json(self) -> str:
         """The manifest file's text: stable order, so it diffs well in git."""
         data = {
+            "format": FORMAT,
             "otpgen": self.otpgen,
+            "formatter": self.formatter,
             "renders": {
                 name: {
                     "template": r.template,
                     "version": r.version,
                     "answers": r.answers,
-                    "files": dict(sorted(r.files.items())),
+                    "files": {
+                        path: {"sha": rec.sha, "source": rec.source}
+                        for path, rec in sorted(r.files.items())
+                    },
                     **({"shadows": dict(sorted(r.shadows.items()))} if r.shadows else {}),
                 }
                 for name, r in sorted(self.renders.items())
             },
         }
-        return json.dumps(data, indent=2, sort_keys=False) + "\n"
+        return json.dumps(data, indent=2) + "\n"
 
 
-def base_text(root: Path, path: str) -> str | None:
-    """The pristine render recorded for `path`, if any."""
+def project_path(name: object, where: str) -> PurePosixPath:
+    """`name` as a path inside the project, or an error: never absolute, never `..`.
+
+    Paths under .otpgen/ and .git/ are refused too: otpgen never records its own state or
+    git's as a generated file.
+    """
+    text = name if isinstance(name, str) else ""
+    path = PurePosixPath(text)
+    if (
+        not text
+        or "\\" in text
+        or "\0" in text
+        or path.is_absolute()
+        or any(part in ("", ".", "..") for part in text.split("/"))
+        or path.parts[0] in (DIRECTORY.as_posix(), ".git")
+    ):
+        raise OtpgenError(
+            f"{MANIFEST} is damaged: {where} names {name!r}, which is not a file path inside "
+            "the project; fix or remove that entry (or restore the file from version control)"
+        )
+    return path
+
+
+def _record(raw: object, where: str) -> FileRecord:
+    if isinstance(raw, str):  # otpgen 0.1: path -> sha
+        return FileRecord(raw)
+    if isinstance(raw, dict) and isinstance(raw.get("sha"), str):
+        source = raw.get("source")
+        if source is None or isinstance(source, str):
+            return FileRecord(raw["sha"], source)
+    raise OtpgenError(
+        f"{MANIFEST} is damaged: {where} should be a hash, got {raw!r}; restore the file "
+        "from version control"
+    )
+
+
+def _render(key: str, raw: Any) -> Render:
     try:
-        return (root / BASES / path).read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
+        files = {
+            project_path(path, f"the render {key!r}").as_posix(): _record(
+                value, f"the entry {path!r} of {key!r}"
+            )
+            for path, value in raw["files"].items()
+        }
+        answers = raw["answers"]
+        if not isinstance(answers, dict):
+            raise TypeError("answers must be an object")
+        return Render(
+            template=str(raw["template"]),
+            version=str(raw["version"]),
+            answers=dict(answers),
+            files=files,
+            shadows={str(k): str(v) for k, v in raw.get("shadows", {}).items()},
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise OtpgenError(
+            f"{MANIFEST} is damaged: the render {key!r} is malformed "
+            f"({exc.__class__.__name__}: {exc}); restore the file from version control"
+        ) from None
 
 
 def load(root: Path, otpgen_version: str) -> Manifest:
     """The project's manifest, or an empty one if otpgen never wrote there."""
     path = root / MANIFEST
-    if not path.is_file():
-        return Manifest(otpgen=otpgen_version)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        renders = {
-            name: Render(
-                template=str(r["template"]),
-                version=str(r["version"]),
-                answers=dict(r["answers"]),
-                files={str(k): str(v) for k, v in r["files"].items()},
-                shadows={str(k): str(v) for k, v in r.get("shadows", {}).items()},
-            )
-            for name, r in data["renders"].items()
-        }
-        return Manifest(otpgen=str(data["otpgen"]), renders=renders)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Manifest(otpgen=otpgen_version)
+    except UnicodeDecodeError as exc:
         raise OtpgenError(
-            f"{path} is damaged ({exc.__class__.__name__}: {exc}); restore it from version control"
+            f"{MANIFEST} is damaged: not UTF-8 at byte {exc.start}; restore it from version control"
         ) from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise OtpgenError(
+            f"{MANIFEST} is damaged ({exc}); restore it from version control"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("renders"), dict):
+        raise OtpgenError(
+            f"{MANIFEST} is damaged: expected an object with `renders`; restore it from "
+            "version control"
+        )
+    renders = {str(key): _render(str(key), raw) for key, raw in data["renders"].items()}
+    return Manifest(
+        otpgen=str(data.get("otpgen", otpgen_version)),
+        renders=renders,
+        formatter=str(data.get("formatter", "")),
+    )
+
+
+def base_text(root: Path, path: str, record: FileRecord) -> str | None:
+    """The pristine render recorded for `path`, if it is stored and intact."""
+    try:
+        text = zlib.decompress((root / blob_path(record.sha)).read_bytes()).decode("utf-8")
+    except (OSError, zlib.error, UnicodeDecodeError):
+        text = None
+    if text is None:  # otpgen 0.1's plain-text base, if a tool has not rewritten it
+        try:
+            text = (root / LEGACY_BASES / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    return text if digest(text) == record.sha else None
+
+
+def stored_blobs(root: Path) -> set[str]:
+    """The hashes of every base stored under .otpgen/bases."""
+    found: set[str] = set()
+    directory = root / BASES
+    if directory.is_dir():
+        for sub in directory.iterdir():
+            if sub.is_dir() and len(sub.name) == 2:
+                found.update(sub.name + p.name for p in sub.iterdir())
+    return found
+
+
+def legacy_bases(root: Path) -> list[PurePosixPath]:
+    """otpgen 0.1's plain-text bases, to remove once the manifest no longer needs them."""
+    directory = root / LEGACY_BASES
+    if not directory.is_dir():
+        return []
+    return sorted(
+        PurePosixPath(p.relative_to(root).as_posix()) for p in directory.rglob("*") if p.is_file()
+    )

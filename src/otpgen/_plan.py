@@ -1,108 +1,119 @@
-"""Comparing a formatted render with the disk and the manifest: what `apply` would do."""
+"""The one change type every command plans with, and the one function that writes a plan.
 
+`new`, `init` and `update` each decide a `Plan` without touching the disk; `apply_plan`
+turns it into writes — the files, their `.rej` companions, the merge bases and the manifest,
+last — and hands them to `_apply`, which makes them crash-safe.
+"""
+
+import difflib
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from otpgen._errors import OtpgenError
-from otpgen._manifest import Manifest, digest
-from otpgen._render import FileTree
+from otpgen import _manifest
+from otpgen._apply import Write, apply, apply_fresh
+from otpgen._manifest import Manifest
 
 
 class Action(enum.Enum):
     """What happens to one file."""
 
-    CREATE = "create"
-    OVERWRITE = "overwrite"
-    UNCHANGED = "unchanged"
+    CREATE = "create"  # absent: written
+    UPDATE = "update"  # replaced: unedited, regenerated, or wired
+    MERGE = "merge"  # your edits and the template's changes merged cleanly
+    CONFLICT = "conflict"  # both changed the same lines: both kept, for you to resolve
+    KEEP = "keep"  # left as it is
+    REMOVE = "remove"  # dropped from the templates and not edited: removed
 
 
 @dataclass(frozen=True)
 class Change:
-    """One file of a plan."""
+    """One file of a plan: what is on disk, what will be, and why."""
 
     path: PurePosixPath
     action: Action
-    text: str  # the new text
-    old: str | None  # what is on disk now, if anything
-    pristine: bool = True  # a render to record as the merge base (not an edit, like wiring)
+    old: str | None  # on disk now (None: absent)
+    new: str | None  # on disk afterwards (None: absent)
+    why: str = ""  # what a person needs to know beyond the action, e.g. "edited by you"
+    reject: str | None = None  # --conflict rej: the new render, written beside as `.rej`
 
     @property
     def writes(self) -> bool:
-        """Whether applying this change touches the file."""
-        return self.action in (Action.CREATE, Action.OVERWRITE)
+        """Whether applying touches the file (or its `.rej`)."""
+        return self.new != self.old or self.reject is not None
 
     def diff(self) -> str:
-        """The unified diff from the disk to the new text."""
-        if not self.writes:
+        """The unified diff from the disk to the result."""
+        if self.new == self.old:
             return ""
-        import difflib
-
-        old = (self.old or "").splitlines(keepends=True)
-        new = self.text.splitlines(keepends=True)
         name = self.path.as_posix()
-        before = f"a/{name}" if self.old is not None else "/dev/null"
-        return "".join(difflib.unified_diff(old, new, before, f"b/{name}"))
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        return "\ufffd"  # not text: never equal to a render, always "edited"
-
-
-def plan_files(
-    root: Path,
-    tree: FileTree,
-    manifest: Manifest,
-    *,
-    owner: str,
-    force: bool = False,
-    overwrite_edited: bool = False,
-) -> list[Change]:
-    """A change per file of `tree`, or OtpgenError when writing would lose something.
-
-    A file that exists and otpgen never wrote is refused without `force`; a file otpgen
-    wrote and the user edited since is refused even with it, unless `overwrite_edited`.
-    A file recorded for another render is refused: choose another name.
-    """
-    changes: list[Change] = []
-    for path, text in tree.items():
-        target = root / path
-        if target.is_symlink() or (target.exists() and not target.is_file()):
-            raise OtpgenError(f"{path} exists and is not a regular file; move it away first")
-        old = _read(target)
-        recorded = manifest.owner(path)
-        if old is None:
-            action = Action.CREATE
-        elif old == text:
-            action = Action.UNCHANGED
-        elif recorded is not None and recorded[0] != owner:
-            raise OtpgenError(
-                f"{path} was generated for {recorded[0]}; choose another name for this one"
+        return "".join(
+            difflib.unified_diff(
+                (self.old or "").splitlines(keepends=True),
+                (self.new or "").splitlines(keepends=True),
+                f"a/{name}" if self.old is not None else "/dev/null",
+                f"b/{name}" if self.new is not None else "/dev/null",
             )
-        elif recorded is None:
-            if not force:
-                raise OtpgenError(
-                    f"{path} already exists and otpgen did not write it; pass --force to "
-                    "overwrite it"
-                )
-            action = Action.OVERWRITE
-        elif digest(old) != recorded[1].files[path.as_posix()]:
-            if not overwrite_edited:
-                raise OtpgenError(
-                    f"{path} was edited since otpgen wrote it; run `otpgen update` to merge "
-                    "the new render into your edits, or pass --overwrite-edited to discard them"
-                )
-            action = Action.OVERWRITE
-        elif not force:
-            raise OtpgenError(
-                f"{path} already exists (generated earlier); pass --force to render it again"
-            )
-        else:
-            action = Action.OVERWRITE
-        changes.append(Change(path, action, text, old))
-    return changes
+        )
+
+
+def rej_path(path: PurePosixPath) -> PurePosixPath:
+    """Where `--conflict rej` puts the new render of `path`."""
+    return path.with_name(path.name + ".rej")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a command writes, decided before anything is written."""
+
+    command: str  # "new", "init" or "update"
+    root: Path
+    changes: list[Change]
+    manifest: Manifest  # the manifest afterwards
+    previous: Manifest  # the manifest before
+    bases: dict[str, str] = field(default_factory=dict)  # sha -> pristine render to store
+    notes: list[str] = field(default_factory=list)  # what else the user must know
+    details: dict[str, Any] = field(default_factory=dict)  # what was generated, for reports
+    next_step: str | None = None  # the command to run next, if any
+    fresh: bool = False  # `root` does not exist yet (or is empty): created in one rename
+
+    @property
+    def conflicts(self) -> list[Change]:
+        """The files left with conflicts."""
+        return [c for c in self.changes if c.action is Action.CONFLICT]
+
+    def writes(self) -> list[Write]:
+        """Every disk write the plan makes, the manifest last; empty when nothing changes."""
+        writes = [
+            Write(c.path, None if c.new is None else c.new.encode("utf-8"))
+            for c in self.changes
+            if c.new != c.old
+        ]
+        writes += [
+            Write(rej_path(c.path), c.reject.encode("utf-8"))
+            for c in self.changes
+            if c.reject is not None
+        ]
+        stored = set() if self.fresh else _manifest.stored_blobs(self.root)
+        needed = self.manifest.shas()
+        writes += [
+            Write(_manifest.blob_path(sha), _manifest.blob(text))
+            for sha, text in sorted(self.bases.items())
+            if sha in needed and sha not in stored
+        ]
+        if self.fresh or not self.manifest.same_as(self.previous):
+            writes += [Write(_manifest.blob_path(sha), None) for sha in sorted(stored - needed)]
+            writes += [Write(p, None) for p in _manifest.legacy_bases(self.root)]
+            writes.append(Write(_manifest.MANIFEST, self.manifest.to_json().encode("utf-8")))
+        return writes
+
+
+def apply_plan(plan: Plan) -> list[Change]:
+    """Write the plan, crash-safe; return the changes that touched a file."""
+    writes = plan.writes()
+    if plan.fresh:
+        apply_fresh(plan.root, writes)
+    else:
+        apply(plan.root, writes, plan.command)
+    return [c for c in plan.changes if c.writes]

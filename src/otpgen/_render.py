@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from otpgen import _cache
+from otpgen._errors import OtpgenError
 from otpgen._patterns import OptionValue, Pattern
 
 if TYPE_CHECKING:
@@ -18,6 +19,8 @@ FileTree = dict[PurePosixPath, str]
 """Relative path -> file text, in the order the files are reported."""
 
 KERNEL_TEMPLATE = "kernel"
+SERVICE_TEMPLATE = "service"
+"""The manifest's template id of the repository skeleton `otpgen init` writes."""
 
 
 @dataclass(frozen=True)
@@ -184,3 +187,39 @@ def render_kernel(
         package_dir / "otp" / name: text
         for name, text in kernel_files(templates, overrides).items()
     }
+
+
+def cookiecutter_env() -> "jinja2.Environment":
+    import jinja2
+
+    # cookiecutter's own settings, so both render the built-in template the same way; the
+    # one difference: `tojson` keeps non-ASCII text as it is, because TOML, unlike JSON,
+    # has no escape for half of a surrogate pair (cookiecutter writes such values unusable).
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+    return env
+
+
+def render_skeleton(template: Path, context: dict[str, str]) -> FileTree:
+    """The built-in service template rendered in memory, as cookiecutter renders it."""
+    roots = [p for p in template.iterdir() if p.is_dir() and "{{" in p.name]
+    if len(roots) != 1:
+        raise OtpgenError(f"{template} must hold exactly one {{{{cookiecutter.*}}}} directory")
+    env = cookiecutter_env()
+    tree: FileTree = {}
+    for path in sorted(p for p in roots[0].rglob("*") if p.is_file()):
+        parts = path.relative_to(roots[0]).parts
+        if "__pycache__" in parts:  # pip byte-compiles installed package data
+            continue
+        rendered = [env.from_string(part).render(cookiecutter=context) for part in parts]
+        text = path.read_text(encoding="utf-8")
+        tree[PurePosixPath(*rendered)] = env.from_string(text).render(cookiecutter=context)
+    return tree
+
+
+def skeleton_version(template: Path) -> str:
+    """The built-in skeleton's version, from its template.toml."""
+    import tomllib
+
+    text = (template / "template.toml").read_text(encoding="utf-8")
+    return str(tomllib.loads(text)["version"])

@@ -11,12 +11,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from otpgen._errors import OtpgenError
-from otpgen._manifest import DIRECTORY, Render
+from otpgen._manifest import DIRECTORY, FileRecord, Render, digest
 from otpgen._names import class_name
 from otpgen._patterns import Pattern
 from otpgen._render import (
     APPLICATION_TEMPLATE,
     KERNEL_TEMPLATE,
+    SERVICE_TEMPLATE,
     Answers,
     FileTree,
     application_sources,
@@ -26,6 +27,8 @@ from otpgen._render import (
     render_application,
     render_kernel,
     render_pattern,
+    render_skeleton,
+    skeleton_version,
 )
 
 
@@ -41,13 +44,14 @@ class Rendered:
 
     def record(self, formatted: FileTree) -> Render:
         """The manifest entry for these files once formatted."""
-        from otpgen._manifest import digest
-
         return Render(
             template=self.template,
             version=self.version,
             answers=self.answers,
-            files={path.as_posix(): digest(formatted[path]) for path in self.tree},
+            files={
+                path.as_posix(): FileRecord(digest(formatted[path]), digest(text))
+                for path, text in self.tree.items()
+            },
             shadows=self.shadows,
         )
 
@@ -148,6 +152,16 @@ def render_recorded(
     Options the templates added since take their defaults; options they dropped are
     forgotten.
     """
+    if render.template == SERVICE_TEMPLATE:
+        skeleton = templates / "service"
+        context = {str(k): str(v) for k, v in render.answers.items()}
+        return Rendered(
+            render_skeleton(skeleton, context),
+            SERVICE_TEMPLATE,
+            skeleton_version(skeleton),
+            dict(render.answers),
+            {},
+        )
     package = str(render.answers["package"])
     if render.template == KERNEL_TEMPLATE:
         return render_kernel_record(templates, package, package_dir, overrides)
@@ -164,3 +178,16 @@ def render_recorded(
     options = {o.key: render.answers.get(o.key, o.default) for o in pattern.options}
     answers = Answers(pattern.name, name, class_name(name), package, options)
     return render_answers(pattern, answers, package_dir, templates, overrides)
+
+
+def format_renders(renders: dict[str, Rendered], root: Path) -> dict[str, FileTree]:
+    """Each render's files formatted with the project's ruff (one ruff pass for all of them);
+    files that are not Python are left as rendered."""
+    from otpgen._format import format_tree
+
+    python = {p: t for r in renders.values() for p, t in r.tree.items() if p.suffix == ".py"}
+    formatted = format_tree(python, root)
+    return {
+        key: {path: formatted.get(path, text) for path, text in r.tree.items()}
+        for key, r in renders.items()
+    }

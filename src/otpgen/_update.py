@@ -1,181 +1,177 @@
 """`otpgen update` and `otpgen check`: regenerate with the installed templates, keep edits.
 
-Every recorded render is rendered again with its recorded answers and formatted, then each
-file is merged three ways: base = the pristine render recorded last time, ours = the file on
-disk, theirs = the new render. Nothing a user wrote is dropped: a file either takes the new
-render (it was not edited), merges cleanly, or is reported as a conflict with both sides.
+Every recorded render is rendered again with its recorded answers. A file whose render is
+what it was last time (same source hash) has nothing to take from the templates: it is left
+alone, and no formatter runs for it — so a new otpgen release, a new ruff or a changed ruff
+configuration changes nothing by itself. A file whose render changed is formatted and merged
+three ways: base = the pristine render recorded last time, ours = the file on disk, theirs =
+the new render. Nothing a user wrote is dropped: a file either takes the new render (it was
+not edited), merges cleanly, or is reported as a conflict with both sides.
 """
 
-import contextlib
-import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from otpgen import _manifest
-from otpgen._apply import write_files
+from otpgen._apply import recover
 from otpgen._errors import OtpgenError
-from otpgen._format import format_tree
-from otpgen._manifest import Manifest, Render, base_text, digest
+from otpgen._manifest import FileRecord, Manifest, Render, base_text, digest
 from otpgen._merge import has_conflict_markers, merge
-from otpgen._names import class_name
-from otpgen._patterns import Pattern, load_patterns
+from otpgen._patterns import load_patterns
+from otpgen._plan import Action, Change, Plan, rej_path
 from otpgen._project import find_root, open_project
-from otpgen._render import APPLICATION_TEMPLATE
-from otpgen._renders import Rendered, overrides_dir, render_recorded
+from otpgen._render import FileTree
+from otpgen._renders import Rendered, format_renders, overrides_dir, render_recorded
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
-from otpgen._wire import NotWireable, Wiring, wire
 
 
-class Status(enum.Enum):
-    """What `update` does to one file."""
-
-    UNCHANGED = "unchanged"
-    UPDATED = "updated"  # not edited: replaced by the new render
-    MERGED = "merged"  # edited: the template's changes merged in cleanly
-    CONFLICT = "conflict"  # edited where the template changed too: both sides kept
-    ADDED = "added"  # new in the templates
-    REMOVED = "removed"  # dropped from the templates, not edited
-    KEPT = "kept"  # dropped from the templates but edited: left alone
-    KEPT_DELETED = "kept-deleted"  # deleted by the user: stays deleted
-    RESTORED = "restored"  # deleted by the user, brought back (--restore-deleted)
-
-
-@dataclass(frozen=True)
-class FileUpdate:
-    """One file of an update plan."""
-
-    path: PurePosixPath
-    status: Status
-    old: str | None  # on disk now
-    new: str | None  # on disk afterwards (None: absent)
-    base: str | None  # the pristine render to record (None: forget the file)
-    reject: str | None = None  # with --conflict rej: the new render, written beside as .rej
-    recorded: str | None = None  # the base recorded before this update
-
-    @property
-    def writes(self) -> bool:
-        """Whether applying touches the file itself."""
-        return self.new != self.old or self.reject is not None
-
-    def diff(self) -> str:
-        """The unified diff from the disk to the result."""
-        import difflib
-
-        if self.new == self.old:
-            return ""
-        name = self.path.as_posix()
-        return "".join(
-            difflib.unified_diff(
-                (self.old or "").splitlines(keepends=True),
-                (self.new or "").splitlines(keepends=True),
-                f"a/{name}" if self.old is not None else "/dev/null",
-                f"b/{name}" if self.new is not None else "/dev/null",
-            )
-        )
-
-
-@dataclass(frozen=True)
-class UpdatePlan:
-    """Everything `apply_update` writes, decided before anything is written."""
-
-    root: Path
-    files: list[FileUpdate]
-    manifest: Manifest
-    previous: Manifest
-    shadowed: list[str] = field(default_factory=list)  # overrides whose shipped file changed
-
-    @property
-    def conflicts(self) -> list[FileUpdate]:
-        """The files left with conflicts."""
-        return [f for f in self.files if f.status is Status.CONFLICT]
-
-    @property
-    def changed(self) -> bool:
-        """Whether applying would write anything at all."""
-        return any(f.writes or f.base != f.recorded for f in self.files) or (
-            self.manifest.renders != self.previous.renders
-        )
-
-
-def _read(path: Path) -> str | None:
+def _read(root: Path, path: PurePosixPath) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return (root / path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise OtpgenError(
+            f"{path} is a directory where otpgen generated a file; move it away"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise OtpgenError(
+            f"{path} is not UTF-8 text (byte {exc.start}); otpgen merges text only: fix the "
+            "file or restore it from version control"
+        ) from None
 
 
-def _decide(
-    path: PurePosixPath,
-    base: str | None,
-    disk: str | None,
-    new: str | None,
-    *,
-    label: str,
-    rej: bool,
-    restore_deleted: bool,
-) -> FileUpdate:
-    if new is None:  # dropped from the templates
-        if disk is None:
-            return FileUpdate(path, Status.REMOVED, None, None, None)
-        if base is not None and disk == base:
-            return FileUpdate(path, Status.REMOVED, disk, None, None)
-        return FileUpdate(path, Status.KEPT, disk, disk, None)
-    if disk is None:
-        if base is None or restore_deleted:
-            status = Status.ADDED if base is None else Status.RESTORED
-            return FileUpdate(path, status, None, new, new)
-        return FileUpdate(path, Status.KEPT_DELETED, None, None, new)
-    if disk == new:
-        return FileUpdate(path, Status.UNCHANGED, disk, disk, new)
-    if base is None:  # new in the templates, but a file of the user's is in the way
-        return FileUpdate(path, Status.CONFLICT, disk, disk, new, reject=new)
-    if disk == base:
-        return FileUpdate(path, Status.UPDATED, disk, new, new)
-    if new == base:  # only the user changed it
-        return FileUpdate(path, Status.UNCHANGED, disk, disk, new)
-    merged, conflicted = merge(base, disk, new, label)
-    if not conflicted:
-        return FileUpdate(path, Status.MERGED, disk, merged, new)
-    if rej:
-        return FileUpdate(path, Status.CONFLICT, disk, disk, new, reject=new)
-    return FileUpdate(path, Status.CONFLICT, disk, merged, new)
-
-
-def _render_all(
-    root: Path, manifest: Manifest, templates: Path
-) -> dict[str, tuple[Rendered, dict[PurePosixPath, str]]]:
-    """Every recorded render, rendered again and formatted (one ruff pass for all)."""
-    patterns = load_patterns(templates)
-    overrides = overrides_dir(root)
-    rendered: dict[str, Rendered] = {}
-    for key, render in manifest.renders.items():
-        package = str(render.answers["package"])
-        project = open_project(root, package)
-        rendered[key] = render_recorded(
-            key, render, patterns, templates, project.package_dir, overrides
-        )
-    everything = {path: text for r in rendered.values() for path, text in r.tree.items()}
-    formatted = format_tree(everything, root)
-    return {key: (r, {path: formatted[path] for path in r.tree}) for key, r in rendered.items()}
-
-
-def _load(cwd: Path) -> tuple[Path, Manifest]:
+def _open(cwd: Path) -> tuple[Path, Manifest, list[str]]:
     root = find_root(cwd.resolve())
+    notes = [note] if (note := recover(root)) else []
     manifest = _manifest.load(root, __version__)
     if not manifest.renders:
         raise OtpgenError(
             f"nothing to update: otpgen has not generated anything in {root} "
             "(no .otpgen/manifest.json); start with `otpgen new`"
         )
-    return root, manifest
+    return root, manifest, notes
 
 
-def _selected(path: PurePosixPath, root: Path, paths: list[Path]) -> bool:
-    if not paths:
+def _chosen(root: Path, cwd: Path, paths: list[Path]) -> list[Path]:
+    chosen = []
+    for given in paths:
+        path = (cwd / given).resolve()
+        if not path.exists():
+            raise OtpgenError(f"{given} does not exist; give a file or directory to update")
+        if path != root and root not in path.parents:
+            raise OtpgenError(f"{given} is outside the project {root}")
+        chosen.append(path)
+    return chosen
+
+
+def _selected(path: str, root: Path, chosen: list[Path]) -> bool:
+    if not chosen:
         return True
     target = (root / path).resolve()
-    return any(target == p or p in target.parents for p in paths)
+    return any(target == p or p in target.parents for p in chosen)
+
+
+def _render_all(root: Path, manifest: Manifest, templates: Path) -> dict[str, Rendered]:
+    """Every recorded render, rendered again (not formatted)."""
+    patterns = load_patterns(templates)
+    overrides = overrides_dir(root)
+    rendered: dict[str, Rendered] = {}
+    for key, render in manifest.renders.items():
+        package = str(render.answers.get("package", ""))
+        project = open_project(root, package or None)
+        rendered[key] = render_recorded(
+            key, render, patterns, templates, project.package_dir, overrides
+        )
+    return rendered
+
+
+def _stale(record: FileRecord | None, text: str) -> bool:
+    """Whether a file's render differs from the one recorded (unknown counts as different)."""
+    return record is None or record.source != digest(text)
+
+
+def _unresolved(root: Path, manifest: Manifest, chosen: list[Path]) -> None:
+    for render in manifest.renders.values():
+        for name in render.files:
+            if not _selected(name, root, chosen):
+                continue
+            path = PurePosixPath(name)
+            if (root / rej_path(path)).exists():
+                raise OtpgenError(
+                    f"{rej_path(path)} is left from `otpgen update --conflict rej`: merge it into "
+                    f"{name} by hand and delete it, then run `otpgen update` again"
+                )
+            text = _read(root, path)
+            if text is not None and has_conflict_markers(text):
+                raise OtpgenError(
+                    f"{name} still has conflict markers from an earlier update: resolve them "
+                    "(edit the file), then run `otpgen update` again"
+                )
+
+
+@dataclass(frozen=True)
+class _Decision:
+    change: Change
+    record: FileRecord | None  # what the manifest records afterwards (None: forget the file)
+
+
+def _decide(
+    path: PurePosixPath,
+    old: FileRecord | None,
+    base: str | None,
+    disk: str | None,
+    new: str,
+    source: str,
+    *,
+    label: str,
+    rej: bool,
+    restore_deleted: bool,
+) -> _Decision:
+    fresh = FileRecord(digest(new), source)
+    if disk is None:
+        if old is None:
+            return _Decision(Change(path, Action.CREATE, None, new, "new in the templates"), fresh)
+        if restore_deleted:
+            return _Decision(Change(path, Action.CREATE, None, new, "restored"), fresh)
+        why = "deleted by you: stays deleted (--restore-deleted brings it back)"
+        return _Decision(Change(path, Action.KEEP, None, None, why), fresh)
+    if disk == new:
+        return _Decision(Change(path, Action.KEEP, disk, disk), fresh)
+    if base is None:  # a file of the user's in the way, or a base lost: nothing to merge with
+        why = "no merge base: the new render is beside it as .rej"
+        return _Decision(Change(path, Action.CONFLICT, disk, disk, why, reject=new), fresh)
+    if disk == base:
+        return _Decision(Change(path, Action.UPDATE, disk, new, "template changed"), fresh)
+    if new == base:
+        return _Decision(Change(path, Action.KEEP, disk, disk, "edited by you"), fresh)
+    merged, conflicted = merge(base, disk, new, label)
+    if not conflicted:
+        why = "template changed; your edits kept"
+        return _Decision(Change(path, Action.MERGE, disk, merged, why), fresh)
+    if rej:  # the old base stays until the .rej is resolved, so the change cannot be lost
+        why = "overlapping edits: the new render is beside it as .rej"
+        return _Decision(Change(path, Action.CONFLICT, disk, disk, why, reject=new), old)
+    why = "overlapping edits: resolve the conflict markers"
+    return _Decision(Change(path, Action.CONFLICT, disk, merged, why), fresh)
+
+
+def _dropped(path: PurePosixPath, old: FileRecord, base: str | None, disk: str | None) -> Change:
+    if disk is None:
+        return Change(path, Action.KEEP, None, None, "dropped from the templates; already gone")
+    if disk == base or digest(disk) == old.sha:
+        return Change(path, Action.REMOVE, disk, None, "dropped from the templates")
+    return Change(path, Action.KEEP, disk, disk, "dropped from the templates; edited, so kept")
+
+
+def _base(root: Path, name: str, record: FileRecord | None, disk: str | None) -> str | None:
+    if record is None:
+        return None
+    base = base_text(root, name, record)
+    if base is None and disk is not None and digest(disk) == record.sha:
+        return disk  # the stored base is gone, but the hash proves the file is unedited
+    return base
 
 
 def plan_update(
@@ -185,146 +181,179 @@ def plan_update(
     paths: list[Path] | None = None,
     rej: bool = False,
     restore_deleted: bool = False,
-) -> UpdatePlan:
+) -> Plan:
     """Decide every write of `otpgen update`, or raise OtpgenError; writes nothing."""
     templates = templates or templates_dir()
-    root, manifest = _load(cwd)
-    chosen = [p.resolve() for p in paths or []]
-    marked = []
-    for render in manifest.renders.values():
-        for name in render.files:
-            text = _read(root / name)
-            if (
-                text is not None
-                and has_conflict_markers(text)
-                and _selected(PurePosixPath(name), root, chosen)
-            ):
-                marked.append(name)
-    if marked:
-        raise OtpgenError(
-            f"resolve the conflict markers left by an earlier update first: {', '.join(marked)}"
-        )
-    files: list[FileUpdate] = []
-    renders: dict[str, Render] = {}
-    shadowed: list[str] = []
-    for key, (rendered, formatted) in _render_all(root, manifest, templates).items():
+    root, manifest, notes = _open(cwd)
+    chosen = _chosen(root, cwd.resolve(), paths or [])
+    _unresolved(root, manifest, chosen)
+    rendered = _render_all(root, manifest, templates)
+
+    # Format only what changed at its source (or is being restored): one ruff pass in all.
+    todo: dict[str, Rendered] = {}
+    for key, r in rendered.items():
         old = manifest.renders[key]
-        label = f"otpgen {__version__} ({rendered.template} template v{rendered.version})"
-        recorded = {PurePosixPath(p) for p in old.files}
-        kept_files: dict[str, str] = {}
-        for path in sorted(recorded | set(formatted)):
+        needed = {
+            p: t
+            for p, t in r.tree.items()
+            if _selected(p.as_posix(), root, chosen)
+            and (
+                _stale(old.files.get(p.as_posix()), t)
+                or (restore_deleted and not (root / p).exists())
+            )
+        }
+        if needed:
+            todo[key] = Rendered(needed, r.template, r.version, r.answers, r.shadows)
+    formatted: dict[str, FileTree] = format_renders(todo, root) if todo else {}
+
+    changes: list[Change] = []
+    bases: dict[str, str] = {}
+    renders: dict[str, Render] = {}
+    for key, r in rendered.items():
+        old = manifest.renders[key]
+        label = f"{r.template} template v{r.version}"
+        files: dict[str, FileRecord] = {}
+        for path, text in r.tree.items():
             name = path.as_posix()
-            if not _selected(path, root, chosen):
-                if name in old.files:
-                    kept_files[name] = old.files[name]
+            record = old.files.get(name)
+            if not _selected(name, root, chosen):
+                if record is not None:
+                    files[name] = record
                 continue
-            base = base_text(root, name)
-            update = _decide(
+            disk = _read(root, path)
+            new = formatted.get(key, {}).get(path)
+            if new is None:  # the same render as last time: nothing to take from it
+                assert record is not None
+                why = "" if disk is None or digest(disk) == record.sha else "edited by you"
+                if disk is None:
+                    why = "deleted by you: stays deleted (--restore-deleted brings it back)"
+                changes.append(Change(path, Action.KEEP, disk, disk, why))
+                files[name] = record
+                continue
+            base = _base(root, name, record, disk)
+            decision = _decide(
                 path,
+                record,
                 base,
-                _read(root / path),
-                formatted.get(path),
+                disk,
+                new,
+                digest(text),
                 label=label,
                 rej=rej,
                 restore_deleted=restore_deleted,
             )
-            files.append(replace(update, recorded=base))
-            if update.base is not None:
-                kept_files[name] = digest(update.base)
-        renders[key] = Render(
-            rendered.template, rendered.version, rendered.answers, kept_files, rendered.shadows
-        )
-        shadowed += [
-            shadow
-            for shadow, sha in rendered.shadows.items()
-            if shadow in old.shadows and old.shadows[shadow] != sha
-        ]
-    files = _rewire(root, files, renders, load_patterns(templates))
-    return UpdatePlan(root, files, Manifest(__version__, renders), manifest, shadowed)
-
-
-def _rewire(
-    root: Path, files: list[FileUpdate], renders: dict[str, Render], patterns: dict[str, Pattern]
-) -> list[FileUpdate]:
-    """Re-apply every module's wiring to application.py (idempotent: wired ones stay once)."""
-    app = renders.get(APPLICATION_TEMPLATE)
-    if app is None:
-        return files
-    path = next(iter(app.files), None)
-    for index, update in enumerate(files):
-        if update.path.as_posix() != path or update.status is Status.CONFLICT or not update.new:
-            continue
-        text = update.new
-        for render in renders.values():
-            pattern = patterns.get(render.template)
-            name = render.answers.get("name")
-            if pattern is None or not isinstance(name, str):
+            changes.append(decision.change)
+            if decision.record is not None:
+                files[name] = decision.record
+                if decision.record.sha == digest(new):
+                    bases[decision.record.sha] = new
+        for name, record in old.files.items():
+            path = PurePosixPath(name)
+            if path in r.tree:
                 continue
-            package = str(render.answers["package"])
-            wiring = pattern.wiring(package, name, class_name(name), render.answers)
-            if wiring is not None:
-                with contextlib.suppress(NotWireable):  # restructured by the user: leave it
-                    text = wire(text, Wiring(*wiring))
-        if text != update.new:
-            text = format_tree({update.path: text}, root)[update.path]
-            status = Status.MERGED if update.status is Status.UNCHANGED else update.status
-            files[index] = replace(update, status=status, new=text)
-    return files
-
-
-def apply_update(plan: UpdatePlan) -> list[FileUpdate]:
-    """Write the plan: files, .rej files, bases, manifest last; return what was written."""
-    if not plan.changed:
-        return []
-    writes: list[tuple[PurePosixPath, str | None]] = []
-    for update in plan.files:
-        if update.new != update.old:
-            writes.append((update.path, update.new))
-        if update.reject is not None:
-            writes.append((update.path.with_name(update.path.name + ".rej"), update.reject))
-    for update in plan.files:
-        if update.base != update.recorded:
-            writes.append((_manifest.BASES / update.path, update.base))
-    writes.append((_manifest.MANIFEST, plan.manifest.to_json()))
-    write_files(plan.root, writes)
-    return [update for update in plan.files if update.writes]
+            if not _selected(name, root, chosen):
+                files[name] = record
+                continue
+            disk = _read(root, path)
+            changes.append(_dropped(path, record, _base(root, name, record, disk), disk))
+        renders[key] = Render(r.template, r.version, r.answers, files, r.shadows)
+        notes += [
+            f"review .otpgen/templates/{shadow}: the shipped template it overrides changed"
+            for shadow, sha in r.shadows.items()
+            if old.shadows.get(shadow, sha) != sha
+        ]
+    changes.sort(key=lambda c: c.path.as_posix())
+    return Plan(
+        command="update",
+        root=root,
+        changes=changes,
+        manifest=Manifest(__version__, renders, manifest.formatter),
+        previous=manifest,
+        bases=bases,
+        notes=notes,
+        next_step=(
+            ("merge the .rej files by hand" if rej else "resolve the conflict markers")
+            + ", then run `otpgen update` again"
+            if any(c.action is Action.CONFLICT for c in changes)
+            else None
+        ),
+    )
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One reason `otpgen check` fails."""
+class Finding:
+    """One difference `otpgen check` found, its cause, and what resolves it."""
 
     path: str
-    reason: str
+    cause: str
+    fix: str
+    failing: bool = True  # whether it makes `check` exit 1 (your own edits do not)
 
 
-def check(cwd: Path, templates: Path | None = None) -> list[Problem]:
-    """Why the generated code is behind its templates or unfinished; empty when it is not."""
+_UPDATE = "run `otpgen update`"
+
+
+def check(cwd: Path, templates: Path | None = None) -> list[Finding]:
+    """Why the generated code is behind its templates or unfinished, file by file."""
     templates = templates or templates_dir()
-    root, manifest = _load(cwd)
-    problems: list[Problem] = []
-    for key, (rendered, formatted) in _render_all(root, manifest, templates).items():
+    root, manifest, notes = _open(cwd)
+    findings = [Finding(".otpgen/", note, "nothing: done", failing=False) for note in notes]
+    for key, r in _render_all(root, manifest, templates).items():
         old = manifest.renders[key]
-        for path, text in formatted.items():
+        changed_from = f"the {r.template} template changed"
+        if old.version != r.version:
+            changed_from += f" (v{old.version} -> v{r.version})"
+        legacy: dict[PurePosixPath, str] = {}
+        for path, text in r.tree.items():
             name = path.as_posix()
-            if name not in old.files:
-                problems.append(Problem(name, f"new in the {rendered.template} templates"))
-            elif text != base_text(root, name):
-                problems.append(
-                    Problem(name, f"the {rendered.template} templates changed since it was written")
-                )
+            record = old.files.get(name)
+            disk = _read(root, path)
+            if record is None:
+                findings.append(Finding(name, f"new in the {r.template} templates", _UPDATE))
+            elif record.source is None:
+                legacy[path] = text  # recorded by otpgen 0.1: compare formatted renders
+            elif _stale(record, text):
+                findings.append(Finding(name, changed_from, _UPDATE))
+            findings += _file_state(root, path, record, disk)
+        if legacy:
+            probe = Rendered(legacy, r.template, r.version, r.answers, r.shadows)
+            for path, text in format_renders({key: probe}, root)[key].items():
+                record = old.files[path.as_posix()]
+                if digest(text) != record.sha:
+                    findings.append(Finding(path.as_posix(), changed_from, _UPDATE))
         for name in old.files:
-            if PurePosixPath(name) not in formatted:
-                problems.append(Problem(name, f"dropped from the {rendered.template} templates"))
-            disk = _read(root / name)
-            if disk is not None and has_conflict_markers(disk):
-                problems.append(Problem(name, "unresolved conflict markers"))
-        for shadow, sha in rendered.shadows.items():
-            if shadow in old.shadows and old.shadows[shadow] != sha:
-                problems.append(
-                    Problem(
+            if PurePosixPath(name) not in r.tree:
+                findings.append(Finding(name, f"dropped from the {r.template} templates", _UPDATE))
+        for shadow, sha in r.shadows.items():
+            if old.shadows.get(shadow, sha) != sha:
+                findings.append(
+                    Finding(
                         f".otpgen/templates/{shadow}",
-                        "overrides a shipped template that changed since; review it",
+                        "overrides a shipped template that changed since",
+                        "review the override against the shipped template, then run "
+                        "`otpgen update`",
                     )
                 )
-    return problems
+    return findings
+
+
+def _file_state(
+    root: Path, path: PurePosixPath, record: FileRecord | None, disk: str | None
+) -> list[Finding]:
+    name = path.as_posix()
+    found = []
+    if (root / rej_path(path)).exists():
+        found.append(
+            Finding(
+                name,
+                f"{rej_path(path).name} left by `otpgen update --conflict rej`",
+                f"merge {rej_path(path)} into {name} by hand, delete it, then run `otpgen update`",
+            )
+        )
+    if disk is not None and has_conflict_markers(disk):
+        found.append(
+            Finding(name, "conflict markers left", "edit the file to resolve them (that is all)")
+        )
+    elif record is not None and disk is not None and digest(disk) != record.sha:
+        found.append(Finding(name, "edited by you", "nothing: update keeps it", failing=False))
+    return found

@@ -1,14 +1,16 @@
 """`otpgen init`: a service repository, all or nothing."""
 
 import json
-import os
 from pathlib import Path, PurePosixPath
 
 import pytest
 from enginekit import snapshot
 
+from otpgen import _apply
 from otpgen._errors import OtpgenError
-from otpgen._init import InitRequest, apply_init, plan_init, render_skeleton, service_context
+from otpgen._init import InitRequest, plan_init, service_context
+from otpgen._plan import apply_plan
+from otpgen._render import render_skeleton
 from otpgen._templates import templates_dir
 
 SERVICE = templates_dir() / "service"
@@ -17,8 +19,8 @@ SERVICE = templates_dir() / "service"
 def init(tmp_path: Path, **kwargs: object) -> Path:
     request = InitRequest(**{"cwd": tmp_path, **kwargs})  # type: ignore[arg-type]
     plan = plan_init(request)
-    apply_init(plan)
-    return plan.target
+    apply_plan(plan)
+    return plan.root
 
 
 def test_init_writes_the_repository_around_a_supervision_tree(tmp_path: Path) -> None:
@@ -43,7 +45,8 @@ def test_init_writes_the_repository_around_a_supervision_tree(tmp_path: Path) ->
     assert 'package = "billing_service"' in pyproject
     assert "otpgen check" in (root / ".pre-commit-config.yaml").read_text()
     renders = json.loads((root / ".otpgen/manifest.json").read_text())["renders"]
-    assert set(renders) == {"application", "kernel"}
+    assert set(renders) == {"application", "kernel", "service"}  # the skeleton is tracked too
+    assert "pyproject.toml" in renders["service"]["files"]
     assert renders["application"]["answers"] == {
         "package": "billing_service",
         "project_name": "billing-service",
@@ -103,19 +106,19 @@ def test_a_failure_midway_leaves_nothing_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = plan_init(InitRequest(directory=Path("svc"), cwd=tmp_path))
-    real_replace = os.replace
+    real_write = _apply._write_new
     calls = 0
 
-    def full_disk(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
+    def full_disk(path: Path, data: bytes, mode: int | None) -> None:
         nonlocal calls
         calls += 1
         if calls == 10:
             raise OSError(28, "No space left on device")
-        real_replace(src, dst)
+        real_write(path, data, mode)
 
-    monkeypatch.setattr(os, "replace", full_disk)
+    monkeypatch.setattr(_apply, "_write_new", full_disk)
     with pytest.raises(OSError, match="No space left"):
-        apply_init(plan)
+        apply_plan(plan)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -157,9 +160,9 @@ def _template_with_hook(tmp_path: Path) -> Path:
 def test_a_user_templates_hooks_do_not_run_without_trust(tmp_path: Path) -> None:
     template = _template_with_hook(tmp_path)
     plan = plan_init(InitRequest(template=template, cwd=tmp_path / "out"))
-    assert plan.hooks_skipped
-    assert PurePosixPath("HOOK_RAN") not in plan.files
-    apply_init(plan)
+    assert plan.details["hooks_skipped"]
+    assert PurePosixPath("HOOK_RAN") not in {c.path for c in plan.changes}
+    apply_plan(plan)
     assert (tmp_path / "out/svc/src/svc/application.py").is_file()
     assert (tmp_path / "out/svc/src/svc/otp/__init__.py").is_file()
 
@@ -167,5 +170,5 @@ def test_a_user_templates_hooks_do_not_run_without_trust(tmp_path: Path) -> None
 def test_a_user_templates_hooks_run_with_trust(tmp_path: Path) -> None:
     template = _template_with_hook(tmp_path)
     plan = plan_init(InitRequest(template=template, trust=True, cwd=tmp_path / "out"))
-    assert not plan.hooks_skipped
-    assert plan.files[PurePosixPath("HOOK_RAN")] == "yes"
+    assert not plan.details["hooks_skipped"]
+    assert {c.path: c.new for c in plan.changes}[PurePosixPath("HOOK_RAN")] == "yes"

@@ -7,13 +7,14 @@ import pytest
 from enginekit import snapshot
 
 from otpgen._errors import OtpgenError
-from otpgen._generate import NewRequest, apply_new, parse_settings, plan_new
-from otpgen._plan import Action
+from otpgen._generate import NewRequest, parse_settings, plan_new
+from otpgen._manifest import FileRecord, base_text
+from otpgen._plan import Action, apply_plan
 
 
 def new(project: Path, templates: Path, **kwargs: object) -> list[str]:
     request = NewRequest(**{"pattern": "demo", "cwd": project, **kwargs})  # type: ignore[arg-type]
-    return [c.path.as_posix() for c in apply_new(plan_new(request, templates))]
+    return [c.path.as_posix() for c in apply_plan(plan_new(request, templates))]
 
 
 def test_first_new_writes_module_test_kernel_bases_and_manifest(
@@ -29,7 +30,8 @@ def test_first_new_writes_module_test_kernel_bases_and_manifest(
     manifest = json.loads((project / ".otpgen/manifest.json").read_text())
     assert set(manifest["renders"]) == {"demo:chat", "kernel"}
     assert manifest["renders"]["demo:chat"]["answers"]["limit"] == 3
-    assert (project / ".otpgen/base/src/demo/chat.py").read_text() == module
+    record = FileRecord(**manifest["renders"]["demo:chat"]["files"]["src/demo/chat.py"])
+    assert base_text(project, "src/demo/chat.py", record) == module
 
 
 def test_kernel_is_vendored_verbatim_apart_from_formatting(project: Path, templates: Path) -> None:
@@ -118,7 +120,7 @@ def test_the_plan_is_computed_without_writing(project: Path, templates: Path) ->
     before = snapshot(project)
     plan = plan_new(NewRequest(pattern="demo", name="chat", cwd=project), templates)
     assert [c.action for c in plan.changes[:2]] == [Action.CREATE, Action.CREATE]
-    assert plan.module.diff().startswith("--- /dev/null\n+++ b/src/demo/chat.py\n")
+    assert plan.changes[0].diff().startswith("--- /dev/null\n+++ b/src/demo/chat.py\n")
     assert snapshot(project) == before
 
 

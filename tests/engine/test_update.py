@@ -13,8 +13,9 @@ import pytest
 from enginekit import snapshot
 
 from otpgen._errors import OtpgenError
-from otpgen._generate import NewRequest, apply_new, plan_new
-from otpgen._update import Status, apply_update, check, plan_update
+from otpgen._generate import NewRequest, plan_new
+from otpgen._plan import Action, apply_plan
+from otpgen._update import Finding, check, plan_update
 
 V1_TOML = """\
 version = 1
@@ -104,22 +105,26 @@ def v2(v1: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def generated(project: Path, v1: Path) -> Path:
-    apply_new(plan_new(NewRequest(pattern="worker", name="job", cwd=project), v1))
+    apply_plan(plan_new(NewRequest(pattern="worker", name="job", cwd=project), v1))
     return project
 
 
 MODULE = "src/demo/job.py"
 
 
-def statuses(project: Path, templates: Path, **kwargs: object) -> dict[str, Status]:
+def statuses(project: Path, templates: Path, **kwargs: object) -> dict[str, Action]:
     plan = plan_update(project, templates, **kwargs)  # type: ignore[arg-type]
-    return {f.path.as_posix(): f.status for f in plan.files}
+    return {f.path.as_posix(): f.action for f in plan.changes}
 
 
-def update(project: Path, templates: Path, **kwargs: object) -> dict[str, Status]:
+def update(project: Path, templates: Path, **kwargs: object) -> dict[str, Action]:
     plan = plan_update(project, templates, **kwargs)  # type: ignore[arg-type]
-    apply_update(plan)
-    return {f.path.as_posix(): f.status for f in plan.files}
+    apply_plan(plan)
+    return {f.path.as_posix(): f.action for f in plan.changes}
+
+
+def failing(findings: list[Finding]) -> dict[str, str]:
+    return {f.path: f.cause for f in findings if f.failing}
 
 
 def edit(project: Path, path: str, old: str, new: str) -> None:
@@ -131,7 +136,7 @@ def edit(project: Path, path: str, old: str, new: str) -> None:
 
 def test_an_unedited_file_is_replaced_by_the_new_render(generated: Path, v2: Path) -> None:
     result = update(generated, v2)
-    assert result[MODULE] is Status.UPDATED
+    assert result[MODULE] is Action.UPDATE
     text = (generated / MODULE).read_text()
     assert "version two of the docstring" in text
     assert "def assist(" in text
@@ -141,7 +146,7 @@ def test_an_unedited_file_is_replaced_by_the_new_render(generated: Path, v2: Pat
 def test_edits_apart_from_the_template_change_are_merged(generated: Path, v2: Path) -> None:
     edit(generated, MODULE, "LIMIT = 3\n", "LIMIT = 3\nMINE = 1  # mine\n")
     result = update(generated, v2)
-    assert result[MODULE] is Status.MERGED
+    assert result[MODULE] is Action.MERGE
     text = (generated / MODULE).read_text()
     assert "version two of the docstring" in text
     assert "def assist(" in text
@@ -154,13 +159,12 @@ def test_overlapping_edits_leave_conflict_markers_with_both_sides(
     edit(generated, MODULE, "version one of the docstring", "my own docstring")
     plan = plan_update(generated, v2)
     assert [f.path.as_posix() for f in plan.conflicts] == [MODULE]
-    apply_update(plan)
+    apply_plan(plan)
     text = (generated / MODULE).read_text()
     assert "<<<<<<< yours (edited since otpgen wrote it)" in text
     assert "my own docstring" in text
     assert "version two of the docstring" in text
-    assert ">>>>>>> otpgen " in text
-    assert "(worker template v2)" in text
+    assert ">>>>>>> worker template v2\n" in text
 
 
 def test_conflict_rej_keeps_the_file_and_writes_the_new_render_beside_it(
@@ -169,17 +173,17 @@ def test_conflict_rej_keeps_the_file_and_writes_the_new_render_beside_it(
     edit(generated, MODULE, "version one of the docstring", "my own docstring")
     before = (generated / MODULE).read_text()
     result = update(generated, v2, rej=True)
-    assert result[MODULE] is Status.CONFLICT
+    assert result[MODULE] is Action.CONFLICT
     assert (generated / MODULE).read_text() == before
     assert "version two of the docstring" in (generated / (MODULE + ".rej")).read_text()
 
 
 def test_a_deleted_file_stays_deleted_unless_restored(generated: Path, v2: Path) -> None:
     (generated / "tests/test_job.py").unlink()
-    assert update(generated, v2)["tests/test_job.py"] is Status.KEPT_DELETED
+    assert update(generated, v2)["tests/test_job.py"] is Action.KEEP
     assert not (generated / "tests/test_job.py").exists()
-    assert update(generated, v2)["tests/test_job.py"] is Status.KEPT_DELETED
-    assert update(generated, v2, restore_deleted=True)["tests/test_job.py"] is Status.RESTORED
+    assert update(generated, v2)["tests/test_job.py"] is Action.KEEP
+    assert update(generated, v2, restore_deleted=True)["tests/test_job.py"] is Action.CREATE
     assert (generated / "tests/test_job.py").is_file()
 
 
@@ -187,8 +191,8 @@ def test_files_new_in_the_templates_are_added_and_dropped_ones_removed(
     generated: Path, v2: Path
 ) -> None:
     result = update(generated, v2)
-    assert result["src/demo/otp/_extra.py"] is Status.ADDED
-    assert result["src/demo/otp/_legacy.py"] is Status.REMOVED
+    assert result["src/demo/otp/_extra.py"] is Action.CREATE
+    assert result["src/demo/otp/_legacy.py"] is Action.REMOVE
     assert (generated / "src/demo/otp/_extra.py").is_file()
     assert not (generated / "src/demo/otp/_legacy.py").exists()
     files = json.loads((generated / ".otpgen/manifest.json").read_text())["renders"]["kernel"]
@@ -198,7 +202,7 @@ def test_files_new_in_the_templates_are_added_and_dropped_ones_removed(
 
 def test_a_dropped_file_the_user_edited_is_kept_and_reported(generated: Path, v2: Path) -> None:
     edit(generated, "src/demo/otp/_legacy.py", "OLD = 1", "OLD = 1  # still used here")
-    assert update(generated, v2)["src/demo/otp/_legacy.py"] is Status.KEPT
+    assert update(generated, v2)["src/demo/otp/_legacy.py"] is Action.KEEP
     assert "still used here" in (generated / "src/demo/otp/_legacy.py").read_text()
 
 
@@ -212,8 +216,8 @@ def test_the_kernel_is_merged_like_any_other_file(generated: Path, v2: Path) -> 
         "NORMAL: Final  # mine\nNORMAL: Final",
     )
     result = update(generated, v2)
-    assert result["src/demo/otp/_registry.py"] is Status.UPDATED
-    assert result["src/demo/otp/_genserver.py"] is Status.UNCHANGED  # only the user changed it
+    assert result["src/demo/otp/_registry.py"] is Action.UPDATE
+    assert result["src/demo/otp/_genserver.py"] is Action.KEEP  # only the user changed it
     assert "# mine" in (generated / "src/demo/otp/_genserver.py").read_text()
 
 
@@ -223,54 +227,59 @@ def test_a_second_update_writes_nothing(generated: Path, v2: Path) -> None:
     mtimes = {p: p.stat().st_mtime_ns for p in generated.rglob("*") if p.is_file()}
     before = snapshot(generated)
     plan = plan_update(generated, v2)
-    assert not plan.changed
-    assert apply_update(plan) == []
+    assert plan.writes() == []
+    assert apply_plan(plan) == []
     assert snapshot(generated) == before
     assert {p: p.stat().st_mtime_ns for p in generated.rglob("*") if p.is_file()} == mtimes
 
 
 def test_update_with_unchanged_templates_has_nothing_to_do(generated: Path, v1: Path) -> None:
     plan = plan_update(generated, v1)
-    assert not plan.changed
-    assert {f.status for f in plan.files} == {Status.UNCHANGED}
+    assert plan.writes() == []
+    assert {f.action for f in plan.changes} == {Action.KEEP}
 
 
 def test_only_the_given_paths_are_updated(generated: Path, v2: Path) -> None:
     result = update(generated, v2, paths=[generated / "src/demo/otp"])
     assert MODULE not in result
-    assert result["src/demo/otp/_extra.py"] is Status.ADDED
+    assert result["src/demo/otp/_extra.py"] is Action.CREATE
     assert "version one of the docstring" in (generated / MODULE).read_text()
-    assert update(generated, v2)[MODULE] is Status.UPDATED
+    assert update(generated, v2)[MODULE] is Action.UPDATE
 
 
-def test_a_failure_midway_leaves_every_file_and_the_manifest_as_they_were(
+def test_an_interrupted_update_is_finished_by_the_next_command(
     generated: Path, v2: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = snapshot(generated)
+    edit(generated, MODULE, "LIMIT = 3\n", "LIMIT = 3\nMINE = 1\n")
     plan = plan_update(generated, v2)
     real_replace = os.replace
     calls = 0
 
-    def interrupted(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
+    def interrupted(src: str, dst: str) -> None:
         nonlocal calls
         calls += 1
         if calls == 7:
-            raise KeyboardInterrupt
+            raise SystemExit("killed")  # the process dies midway through the commit
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        apply_update(plan)
+    with pytest.raises(SystemExit):
+        apply_plan(plan)
     monkeypatch.setattr(os, "replace", real_replace)
-    assert snapshot(generated) == before
-    assert update(generated, v2)[MODULE] is Status.UPDATED  # and it can simply run again
+    again = plan_update(generated, v2)  # finishes the interrupted run first
+    assert any("finished an interrupted `otpgen update`" in note for note in again.notes)
+    assert again.writes() == []
+    text = (generated / MODULE).read_text()
+    assert "version two of the docstring" in text
+    assert "MINE = 1" in text
+    assert failing(check(generated, v2)) == {}
 
 
 def test_update_refuses_to_run_over_unresolved_conflict_markers(generated: Path, v2: Path) -> None:
     edit(generated, MODULE, "version one of the docstring", "my own docstring")
     update(generated, v2)
     before = snapshot(generated)
-    with pytest.raises(OtpgenError, match="resolve the conflict markers"):
+    with pytest.raises(OtpgenError, match="still has conflict markers"):
         plan_update(generated, v2)
     assert snapshot(generated) == before
 
@@ -284,14 +293,16 @@ def test_check_passes_when_up_to_date_and_edits_are_not_a_failure(
     generated: Path, v1: Path
 ) -> None:
     edit(generated, MODULE, "return helper(3)", "return helper(3) + 1")
-    assert check(generated, v1) == []
+    findings = check(generated, v1)
+    assert failing(findings) == {}
+    assert [(f.path, f.cause) for f in findings] == [(MODULE, "edited by you")]
 
 
 def test_check_fails_with_the_reason_per_file_when_templates_changed(
     generated: Path, v2: Path
 ) -> None:
-    problems = {p.path: p.reason for p in check(generated, v2)}
-    assert problems[MODULE] == "the worker templates changed since it was written"
+    problems = failing(check(generated, v2))
+    assert problems[MODULE] == "the worker template changed (v1 -> v2)"
     assert problems["src/demo/otp/_extra.py"] == "new in the kernel templates"
     assert problems["src/demo/otp/_legacy.py"] == "dropped from the kernel templates"
     update(generated, v2)
@@ -301,7 +312,7 @@ def test_check_fails_with_the_reason_per_file_when_templates_changed(
 def test_check_fails_on_conflict_markers(generated: Path, v2: Path) -> None:
     edit(generated, MODULE, "version one of the docstring", "my own docstring")
     update(generated, v2)
-    assert {p.reason for p in check(generated, v2)} == {"unresolved conflict markers"}
+    assert failing(check(generated, v2)) == {MODULE: "conflict markers left"}
 
 
 def test_a_template_override_is_used_and_reported_when_what_it_shadows_changes(
@@ -310,16 +321,19 @@ def test_a_template_override_is_used_and_reported_when_what_it_shadows_changes(
     override = project / ".otpgen/templates/patterns/worker/module.py.j2"
     override.parent.mkdir(parents=True)
     override.write_text(V1_MODULE.replace("Double it.", "Double it, our way."))
-    apply_new(plan_new(NewRequest(pattern="worker", name="job", cwd=project), v1))
+    apply_plan(plan_new(NewRequest(pattern="worker", name="job", cwd=project), v1))
     assert "Double it, our way." in (project / MODULE).read_text()
     shadows = json.loads((project / ".otpgen/manifest.json").read_text())["renders"]
     assert list(shadows["worker:job"]["shadows"]) == ["patterns/worker/module.py.j2"]
     assert check(project, v1) == []
-    problems = {p.path: p.reason for p in check(project, v2)}
+    problems = failing(check(project, v2))
     assert problems[".otpgen/templates/patterns/worker/module.py.j2"] == (
-        "overrides a shipped template that changed since; review it"
+        "overrides a shipped template that changed since"
     )
     plan = plan_update(project, v2)
-    assert plan.shadowed == ["patterns/worker/module.py.j2"]
-    apply_update(plan)
+    assert plan.notes == [
+        "review .otpgen/templates/patterns/worker/module.py.j2: the shipped template it "
+        "overrides changed"
+    ]
+    apply_plan(plan)
     assert "Double it, our way." in (project / MODULE).read_text()  # the override still rules

@@ -7,7 +7,9 @@ from pathlib import PurePosixPath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otpgen._update import Status, _decide
+from otpgen._manifest import FileRecord, digest
+from otpgen._plan import Action, Change
+from otpgen._update import _decide
 
 BASE = [f"line {i}\n" for i in range(12)]
 
@@ -29,26 +31,39 @@ def edits(draw: st.DrawFn, tag: str) -> list[str]:
     return lines
 
 
+def decide(base: str, disk: str, new: str, *, rej: bool) -> Change:
+    record = FileRecord(digest(base), "source")
+    return _decide(
+        PurePosixPath("m.py"),
+        record,
+        base,
+        disk,
+        new,
+        "source2",
+        label="new",
+        rej=rej,
+        restore_deleted=False,
+    ).change
+
+
 @settings(max_examples=300, deadline=None)
 @given(ours=edits("user"), theirs=edits("template"))
 def test_user_lines_are_kept_or_reported_as_a_conflict_with_both_sides(
     ours: list[str], theirs: list[str]
 ) -> None:
     base, disk, new = "".join(BASE), "".join(ours), "".join(theirs)
-    result = _decide(
-        PurePosixPath("m.py"), base, disk, new, label="new", rej=False, restore_deleted=False
-    )
+    result = decide(base, disk, new, rej=False)
     assert result.new is not None
     mine = [line for line in ours if line.startswith("user")]
-    if result.status is Status.CONFLICT:
+    if result.action is Action.CONFLICT:
         assert "<<<<<<< " in result.new
         assert all(line in result.new for line in mine)
         assert all(line in result.new for line in theirs if line.startswith("template"))
     else:
-        assert result.status in {Status.UNCHANGED, Status.UPDATED, Status.MERGED}
-        assert all(line in result.new for line in mine), (result.status, result.new)
+        assert result.action in {Action.KEEP, Action.UPDATE, Action.MERGE}
+        assert all(line in result.new for line in mine), (result.action, result.new)
         if disk != base:  # edited: the template's own new lines come in too, unless deleted
-            assert result.status is not Status.UPDATED
+            assert result.action is not Action.UPDATE
 
 
 @settings(max_examples=100, deadline=None)
@@ -57,9 +72,7 @@ def test_with_rej_the_users_file_is_never_touched_on_conflict(
     ours: list[str], theirs: list[str]
 ) -> None:
     base, disk, new = "".join(BASE), "".join(ours), "".join(theirs)
-    result = _decide(
-        PurePosixPath("m.py"), base, disk, new, label="new", rej=True, restore_deleted=False
-    )
-    if result.status is Status.CONFLICT:
+    result = decide(base, disk, new, rej=True)
+    if result.action is Action.CONFLICT:
         assert result.new == disk
         assert result.reject == new

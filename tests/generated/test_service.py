@@ -54,7 +54,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, pattern in load_patterns(templates_dir()).items():
         result = otpgen("new", name, "--no-input", cwd=root)
         assert result.returncode == 0, result.stderr
-        wired = "wired it into src/billing/application.py" in result.stdout
+        wired = "src/billing/application.py  (wired into the supervision tree)" in result.stdout
         assert wired == (pattern.wire_child is not None), result.stdout  # pubsub has no process
     return root
 
