@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from otpgen import _manifest
 from otpgen._apply import recover, recover_fresh
 from otpgen._errors import OtpgenError
 from otpgen._manifest import JOURNAL, Manifest, digest
@@ -167,6 +168,18 @@ def _check_pyproject(tree: FileTree) -> None:
         ) from None
 
 
+def _already(target: Path, formatted: dict[str, FileTree]) -> bool:
+    """Whether `target` holds what an earlier, finished `init` with the same answers wrote."""
+    try:
+        return all(
+            (target / path).read_text(encoding="utf-8") == text
+            for tree in formatted.values()
+            for path, text in tree.items()
+        )
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
     """Decide every write of `otpgen init`, or raise OtpgenError; writes nothing."""
     templates = templates or templates_dir()
@@ -192,7 +205,7 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
         raise OtpgenError(f"{target} exists and is not a directory")
     notes = _settled(target)
     fresh = not target.exists() or not any(target.iterdir())
-    if not fresh:
+    if not fresh and not (target / _manifest.MANIFEST).is_file():
         if not request.force:
             raise OtpgenError(
                 f"{target} is not empty; choose a new or empty directory, or pass --force "
@@ -233,12 +246,24 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
         for text in tree_.values()
     }
     where = os.path.relpath(target, request.cwd)
+    previous = Manifest(__version__)
+    if not fresh and (target / _manifest.MANIFEST).is_file():
+        # Only the very same init, run to its end before (its output lost to a crash, say),
+        # may be run again: it writes nothing. Anything else in a generated project is refused.
+        if not _already(target, formatted):
+            raise OtpgenError(
+                f"{target} already holds a project made by otpgen; use `otpgen update` there, "
+                "or choose a new directory"
+            )
+        previous = _manifest.load(target, __version__)
+        why = "already as `otpgen init` writes it"
+        changes = [Change(c.path, Action.KEEP, c.new, c.new, why) for c in changes]
     return Plan(
         command="init",
         root=target,
         changes=sorted(changes, key=lambda c: c.path.as_posix()),
         manifest=Manifest(__version__, renders),
-        previous=Manifest(__version__),
+        previous=previous,
         bases=bases,
         notes=notes,
         details={"package": package, "hooks_skipped": skipped, "where": f"{where}/"},
