@@ -88,8 +88,13 @@ def render_files(
     if cached is not None:
         texts = json.loads(cached)
     else:
-        env = _environment(tuple(dict.fromkeys(path.parent for path in sources.values())))
-        texts = {t: _render_one(env, t, path, context) for t, path in sources.items()}
+        directories = tuple(dict.fromkeys(path.parent for path in sources.values()))
+        texts = {
+            # Each template's own directory first: an override of only the second template
+            # must not lose to the shipped one found in the first template's directory.
+            t: _render_one(_environment((path.parent, *directories)), t, path, context)
+            for t, path in sources.items()
+        }
         _cache.write("render", key, json.dumps(texts))
     return {targets[t]: texts[t] for t in sources}
 
