@@ -4,12 +4,16 @@ One `ruff check --fix` and one `ruff format` over a temporary copy of the whole 
 never a process per file.
 """
 
+import hashlib
+import json
 import os
-import tomllib
+import re
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from otpgen import _cache
 from otpgen._errors import OtpgenError
+from otpgen._files import read_toml, table
 from otpgen._render import FileTree
 from otpgen._version import __version__
 
@@ -23,19 +27,48 @@ def _ruff() -> str:
 
 
 def ruff_config(root: Path) -> Path | None:
-    """The project's ruff configuration file, if it has one."""
+    """The project's ruff configuration file, if it has one.
+
+    A pyproject.toml that is not valid TOML is an OtpgenError: formatting with ruff's
+    defaults instead would silently rewrite the user's style (and drop their `# noqa`s).
+    """
     for name in ("ruff.toml", ".ruff.toml"):
         if (root / name).is_file():
             return root / name
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError:
-            return None
-        if "ruff" in data.get("tool", {}):
-            return pyproject
+    data = read_toml(pyproject)
+    if data is not None and "ruff" in table(data, "tool", str(pyproject)):
+        return pyproject
     return None
+
+
+def formatter_fingerprint(root: Path) -> str:
+    """What formats a render, as a short stable line: the ruff version and its configuration.
+
+    For example `ruff 0.14.3, config pyproject.toml sha256:ab12cd34ef56` or `ruff 0.14.3,
+    no config`. A pyproject.toml counts by its `[tool.ruff]` table and `requires-python`
+    (ruff's default target version) only, so bumping the project's version changes nothing.
+    Files a configuration `extend`s are not followed. No process is started.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ruff = f"ruff {version('ruff')}"
+    except PackageNotFoundError:  # pragma: no cover - ruff is a dependency of otpgen
+        ruff = "ruff (version unknown)"
+    config = ruff_config(root)
+    if config is None:
+        return f"{ruff}, no config"
+    pyproject = read_toml(root / "pyproject.toml") or {}
+    settings: dict[str, Any] = {
+        "requires-python": table(pyproject, "project", "pyproject.toml").get("requires-python")
+    }
+    if config.name == "pyproject.toml":
+        settings["tool.ruff"] = table(pyproject, "tool.ruff", "pyproject.toml")
+    else:
+        settings[config.name] = config.read_bytes().hex()
+    blob = json.dumps(settings, sort_keys=True, default=str).encode("utf-8")
+    return f"{ruff}, config {config.name} sha256:{hashlib.sha256(blob).hexdigest()[:12]}"
 
 
 def format_tree(tree: FileTree, root: Path) -> FileTree:
@@ -83,6 +116,7 @@ def _run_ruff(
     import tempfile
 
     options = ["--config", str(config)] if config else ["--isolated"]
+    where = f" (config: {config})" if config else ""
     with tempfile.TemporaryDirectory(prefix="otpgen-") as tmp:
         base = Path(tmp)
         for path, text in tree.items():
@@ -95,15 +129,68 @@ def _run_ruff(
             if marker not in tree:
                 (base / marker).parent.mkdir(parents=True, exist_ok=True)
                 (base / marker).touch()
-        for command in (
-            [ruff, "check", "--fix", "--exit-zero", "--quiet", "--no-cache", *options, "."],
-            [ruff, "format", "--quiet", "--no-cache", *options, "."],
-        ):
-            result = subprocess.run(command, cwd=base, capture_output=True, text=True, check=False)
-            if result.returncode != 0:
-                detail = (result.stderr or result.stdout).strip().splitlines()
-                raise OtpgenError(
-                    f"ruff could not format the generated code: {detail[-1] if detail else '?'}"
-                    + (f" (config: {config})" if config else "")
-                )
+        check = [ruff, "check", "--fix", "--exit-zero", "--quiet", "--no-cache"]
+        result = subprocess.run(
+            [*check, "--output-format", "json", *options, "."],
+            cwd=base,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise OtpgenError(f"ruff failed: {_ruff_failure(result.stderr, base)}{where}")
+        syntax = _syntax_error(result.stdout, base, list(tree))
+        if syntax is not None:
+            raise OtpgenError(f"the rendered code is not valid Python: {syntax}")
+        result = subprocess.run(
+            [ruff, "format", "--no-cache", *options, "."],
+            cwd=base,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise OtpgenError(
+                f"ruff could not format the generated code: {_ruff_failure(result.stderr, base)}"
+                f"{where}"
+            )
         return {path: (base / path).read_text(encoding="utf-8") for path in tree}
+
+
+def _relative(text: str, base: Path) -> str:
+    """`text` with the temporary directory's paths made relative (project-relative paths)."""
+    for prefix in {str(base), str(base.resolve())}:
+        text = text.replace(prefix + os.sep, "").replace(prefix, ".")
+    return text
+
+
+def _syntax_error(report: str, base: Path, order: list[PurePosixPath]) -> str | None:
+    """The first syntax error in ruff's JSON report, as `path:line:col: message`."""
+    try:
+        diagnostics = json.loads(report) if report.strip() else []
+    except ValueError:
+        return None  # not a report: `ruff format` below still fails on a syntax error
+    rank = {path: index for index, path in enumerate(order)}
+    found = []
+    for item in diagnostics if isinstance(diagnostics, list) else []:
+        code, message = item.get("code"), str(item.get("message", ""))
+        if code != "invalid-syntax" and not (code is None and message.startswith("SyntaxError")):
+            continue
+        path = PurePosixPath(_relative(str(item.get("filename", "?")), base).replace(os.sep, "/"))
+        where = item.get("location") or {}
+        row, column = int(where.get("row", 0)), int(where.get("column", 0))
+        found.append((rank.get(path, len(rank)), row, column, f"{path}:{row}:{column}: {message}"))
+    return min(found)[3] if found else None
+
+
+def _ruff_failure(stderr: str, base: Path) -> str:
+    """Ruff's own reason for failing, on one line, without its code snippets."""
+    reasons = []
+    for raw in _relative(stderr, base).splitlines():
+        line = raw.strip()
+        if not line or line == "ruff failed" or line.startswith(("|", "warning:")):
+            continue
+        if re.match(r"\d+ *\|", line):  # a line of a code snippet
+            continue
+        reasons.append(line.removeprefix("Cause:").removeprefix("error:").strip())
+    return ": ".join(reasons) if reasons else "ruff stopped and printed no reason"

@@ -7,11 +7,13 @@ from pathlib import Path
 from otpgen import _manifest
 from otpgen._apply import recover
 from otpgen._errors import OtpgenError
+from otpgen._files import read_text
+from otpgen._format import formatter_fingerprint
 from otpgen._manifest import Manifest, Render, digest
-from otpgen._names import class_name, module_name
+from otpgen._names import clash_message, class_clash, class_name, module_name
 from otpgen._patterns import Pattern, find_pattern, load_patterns
 from otpgen._plan import Action, Change, Plan
-from otpgen._project import Project, open_project
+from otpgen._project import Project, open_project, shadowing_package
 from otpgen._render import APPLICATION_TEMPLATE, KERNEL_TEMPLATE, Answers, FileTree
 from otpgen._renders import (
     Rendered,
@@ -123,22 +125,16 @@ def plan_files(
     return changes
 
 
-def _check_name(project: Project, manifest: Manifest, answers: Answers, owner: str) -> None:
+def _check_name(project: Project, manifest: Manifest, answers: Answers) -> None:
     """Refuse a name whose class or module would collide with what the project has."""
-    for key, render in manifest.renders.items():
-        other = render.answers.get("name")
-        if (
-            isinstance(other, str)
-            and other != answers.name
-            and render.answers.get("package") == answers.package
-            and class_name(other) == answers.class_name
-        ):
-            raise OtpgenError(
-                f"{answers.name!r} would define class {answers.class_name}, which {other!r} "
-                f"({key}) already defines; choose another name"
-            )
-    shadow = project.package_dir / answers.name
-    if (project.root / shadow).is_dir():
+    taken = [
+        str(r.answers["name"])
+        for r in manifest.renders.values()
+        if r.answers.get("package") == project.package and isinstance(r.answers.get("name"), str)
+    ]
+    if (other := class_clash(answers.name, taken)) is not None:
+        raise OtpgenError(clash_message(answers.name, other))
+    if (shadow := shadowing_package(project, answers.name)) is not None:
         raise OtpgenError(
             f"{shadow.as_posix()}/ exists: a package there would shadow {answers.name}.py; "
             "choose another name"
@@ -160,7 +156,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     answers = resolve_answers(pattern, request, project.package)
     manifest = _manifest.load(project.root, __version__)
     owner = f"{pattern.name}:{answers.name}"
-    _check_name(project, manifest, answers, owner)
+    _check_name(project, manifest, answers)
     overrides = overrides_dir(project.root)
 
     rendered: dict[str, Rendered] = {
@@ -220,7 +216,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
         command="new",
         root=project.root,
         changes=changes,
-        manifest=Manifest(__version__, renders, manifest.formatter),
+        manifest=Manifest(__version__, renders, formatter_fingerprint(project.root)),
         previous=manifest,
         bases=bases,
         notes=notes,
@@ -242,9 +238,11 @@ def _wire_application(project: Project, spec: Wiring) -> tuple[Change | None, st
     """
     path = project.package_dir / "application.py"
     try:
-        old = (project.root / path).read_text(encoding="utf-8")
+        old = read_text(project.root / path, root=project.root)
+        if old is None:
+            raise NotWireable("it is not there")
         text = wire(old, spec)
-    except (OSError, UnicodeDecodeError, NotWireable) as exc:
+    except (OSError, NotWireable) as exc:
         return None, f"could not wire it into {path} ({exc}); {instructions(spec)}"
     if text == old:
         return None, None

@@ -17,6 +17,7 @@ from typing import Any
 from otpgen import _manifest
 from otpgen._apply import recover, recover_fresh
 from otpgen._errors import OtpgenError
+from otpgen._format import formatter_fingerprint
 from otpgen._manifest import JOURNAL, Manifest, digest
 from otpgen._names import module_name
 from otpgen._plan import Action, Change, Plan
@@ -233,6 +234,7 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
         else:  # a user's template: otpgen does not know how to render it again
             rendered["skeleton"] = Rendered(tree, "skeleton", "0", {}, {})
         formatted = format_renders(rendered, staging)
+        formatter = formatter_fingerprint(staging)
     renders = {key: r.record(formatted[key]) for key, r in rendered.items() if key != "skeleton"}
     changes = [
         Change(path, Action.CREATE, None, text)
@@ -262,7 +264,7 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
         command="init",
         root=target,
         changes=sorted(changes, key=lambda c: c.path.as_posix()),
-        manifest=Manifest(__version__, renders),
+        manifest=Manifest(__version__, renders, formatter),
         previous=previous,
         bases=bases,
         notes=notes,

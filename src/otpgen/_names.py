@@ -4,6 +4,7 @@ import builtins
 import keyword
 import re
 import sys
+from collections.abc import Iterable
 
 from otpgen._errors import OtpgenError
 
@@ -11,7 +12,25 @@ MAX_LENGTH = 30
 _MODULE = re.compile(r"[a-z_][a-z0-9_]*")
 _RESERVED = {"otp", "tests", "test", "conftest", "application", "main", "__main__", "__init__"}
 # Module names whose class name would shadow a name the generated code imports.
-_SHADOWING = {"self", "final", "any", "mapping", "iterable", "hashable", "callable", "awaitable"}
+# (Every capitalised name the shipped templates import; tests/engine/test_names.py keeps it so.)
+_SHADOWING = {
+    "self",
+    "final",
+    "any",
+    "mapping",
+    "iterable",
+    "hashable",
+    "callable",
+    "awaitable",
+    "generic",
+    "protocol",
+    "type_var",
+    "type_var_tuple",
+    "class_var",
+    "async_iterable",
+    "async_iterator",
+    "traceback_type",
+}
 
 
 def module_name(raw: str) -> str:
@@ -37,6 +56,7 @@ def module_name(raw: str) -> str:
         raise OtpgenError(
             f"expected a lowercase module name (letters, digits, _ or -), got: {raw!r}"
         )
+    _check_class(name)
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise OtpgenError(f"{name!r} is a Python keyword; choose another name")
     if hasattr(builtins, name):
@@ -46,7 +66,7 @@ def module_name(raw: str) -> str:
     if name in _SHADOWING:
         raise OtpgenError(
             f"{name!r} would name its class {class_name(name)}, which the generated code "
-            "imports from typing; choose another name"
+            "imports (from typing, collections.abc or types); choose another name"
         )
     if name in _RESERVED or name.startswith("test_"):
         raise OtpgenError(f"{name!r} is reserved (kernel, tests or app files); choose another name")
@@ -56,3 +76,50 @@ def module_name(raw: str) -> str:
 def class_name(module: str) -> str:
     """`chat_room` -> `ChatRoom`."""
     return "".join(part[:1].upper() + part[1:] for part in module.split("_") if part)
+
+
+def _check_class(name: str) -> None:
+    """Refuse a module name whose class name could not be written or would shadow a builtin.
+
+    Underscores only separate words, so `__` has no class name and `_0` would be class `0`.
+    Repeated or trailing underscores are allowed (`a__b` is class `AB`); `class_clash`
+    refuses them when another module in the package already has that class name.
+    """
+    cls = class_name(name)
+    if not cls:
+        raise OtpgenError(
+            f"{name!r} has no letters to make its class name from; give a module name such "
+            "as `chat_room`"
+        )
+    if not cls.isidentifier():
+        raise OtpgenError(
+            f"{name!r} would name its class {cls}, which is not a Python identifier (it "
+            "starts with a digit); choose another name"
+        )
+    if keyword.iskeyword(cls):
+        raise OtpgenError(
+            f"{name!r} would name its class {cls}, a Python keyword; choose another name"
+        )
+    if hasattr(builtins, cls):
+        raise OtpgenError(
+            f"{name!r} would name its class {cls}, which shadows a Python builtin; choose "
+            "another name"
+        )
+
+
+def class_clash(name: str, taken: Iterable[str]) -> str | None:
+    """A module in `taken` (generated earlier in the same package) whose class is `name`'s.
+
+    `foo_` and `foo`, or `foo__bar` and `foo_bar`, would both define the class `Foo` /
+    `FooBar`; `name` itself in `taken` is the same module generated again, not a clash.
+    """
+    cls = class_name(name)
+    return next((m for m in sorted(set(taken)) if m != name and class_name(m) == cls), None)
+
+
+def clash_message(name: str, other: str) -> str:
+    """The error for `class_clash(name, ...) == other`."""
+    return (
+        f"{name} would be class {class_name(name)}, which {other} already defines; "
+        "choose another name"
+    )

@@ -1,12 +1,12 @@
 """The patterns otpgen can render: their metadata and typed options (`pattern.toml`)."""
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from otpgen._errors import OtpgenError
+from otpgen._files import read_toml
 
 OptionValue = str | int | float | bool
 
@@ -124,7 +124,15 @@ class Pattern:
 
 def _load(directory: Path) -> Pattern:
     where = directory / "pattern.toml"
-    data = tomllib.loads(where.read_text(encoding="utf-8"))
+    data = read_toml(where) or {}
+    try:
+        return _pattern(directory, where, data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        problem = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise OtpgenError(f"{where} is not a valid pattern: {problem}") from None
+
+
+def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
     options = tuple(_load_option(key, raw, where) for key, raw in data.get("options", {}).items())
     return Pattern(
         name=directory.name,
@@ -143,7 +151,9 @@ def _load(directory: Path) -> Pattern:
 def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
     kind = raw.get("type")
     if kind not in _TYPES:
-        raise ValueError(f"{where}: option {key}: type must be one of {_TYPES}, got {kind!r}")
+        raise OtpgenError(
+            f"{where}: option {key}: type must be one of {', '.join(_TYPES)}, got: {kind!r}"
+        )
     return Option(
         key=key,
         type=kind,

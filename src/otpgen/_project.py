@@ -1,10 +1,11 @@
 """Finding the user's project and the package generated modules go into."""
 
-import tomllib
+import keyword
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from otpgen._errors import OtpgenError
+from otpgen._files import brief, read_toml, table
 
 
 @dataclass(frozen=True)
@@ -28,25 +29,47 @@ def find_root(start: Path) -> Path:
 
 
 def _configured_package(root: Path) -> str | None:
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise OtpgenError(f"{root / 'pyproject.toml'} is not valid TOML: {exc}") from None
-    value = data.get("tool", {}).get("otpgen", {}).get("package")
-    if value is not None and not isinstance(value, str):
-        raise OtpgenError(f"[tool.otpgen] package must be a string, got: {value!r}")
+    pyproject = root / "pyproject.toml"
+    data = read_toml(pyproject) or {}
+    value = table(data, "tool.otpgen", str(pyproject)).get("package")
+    if value is not None and (not isinstance(value, str) or not value):
+        raise OtpgenError(
+            f"{pyproject}: expected [tool.otpgen] package to be a package name such as "
+            f"`billing`, got: {brief(value)}"
+        )
     return value
 
 
-def _package_dir(root: Path, package: str) -> PurePosixPath | None:
+def _check_package_name(package: str) -> list[str]:
     parts = package.split(".")
-    if not all(part.isidentifier() for part in parts):
-        raise OtpgenError(f"expected a dotted package name such as `billing`, got: {package!r}")
-    for base in (PurePosixPath("src"), PurePosixPath()):
-        candidate = base.joinpath(*parts)
-        if (root / candidate / "__init__.py").is_file():
-            return candidate
-    return None
+    if not package or not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts):
+        raise OtpgenError(
+            f"expected a dotted package name such as `billing` or `acme.billing`, "
+            f"got: {brief(package)}"
+        )
+    return parts
+
+
+def _importable(root: Path, base: PurePosixPath, parts: list[str]) -> PurePosixPath | None:
+    """`base/part/...` if every directory on the way is a package (has __init__.py)."""
+    for depth in range(1, len(parts) + 1):
+        if not (root / base.joinpath(*parts[:depth]) / "__init__.py").is_file():
+            return None
+    return base.joinpath(*parts)
+
+
+def _package_dir(root: Path, package: str) -> PurePosixPath | None:
+    """Where `package` is imported from: relative to src/ (src layout), else to the root.
+
+    Every component must be a package, so `src.shop` is not the package under src/shop
+    (that one imports as `shop`).
+    """
+    parts = _check_package_name(package)
+    if (root / "src").is_dir():
+        found = _importable(root, PurePosixPath("src"), parts)
+        if found is not None:
+            return found
+    return _importable(root, PurePosixPath(), parts)
 
 
 def _detect(root: Path) -> str:
@@ -74,11 +97,27 @@ def _detect(root: Path) -> str:
 def open_project(start: Path, package: str | None = None) -> Project:
     """The project around `start`, with `package` or the configured or detected one."""
     root = find_root(start.resolve())
-    chosen = package or _configured_package(root) or _detect(root)
+    if package is not None:
+        _check_package_name(package)
+    chosen = package if package is not None else _configured_package(root) or _detect(root)
     directory = _package_dir(root, chosen)
     if directory is None:
+        parts = chosen.split(".")
+        hint = ""
+        if parts[0] == "src" and len(parts) > 1 and _package_dir(root, ".".join(parts[1:])):
+            hint = f"; src/ is not part of the import path: pass --package {'.'.join(parts[1:])}"
         raise OtpgenError(
             f"package {chosen!r} not found: expected {root}/src/{chosen.replace('.', '/')}"
-            "/__init__.py or the same without src/"
+            f"/__init__.py or the same without src/, with an __init__.py at every level{hint}"
         )
     return Project(root=root, package=chosen, package_dir=directory)
+
+
+def shadowing_package(project: Project, module: str) -> PurePosixPath | None:
+    """`<package_dir>/<module>`, if that directory exists (relative to the project root).
+
+    A package (or namespace directory) there would be imported instead of the generated
+    `<module>.py`, so generating it would write a module nothing can import.
+    """
+    directory = project.package_dir / module
+    return directory if (project.root / directory).is_dir() else None

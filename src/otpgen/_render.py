@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from otpgen import _cache
 from otpgen._errors import OtpgenError
+from otpgen._files import read_text
 from otpgen._patterns import OptionValue, Pattern
 
 if TYPE_CHECKING:
@@ -83,16 +84,98 @@ def render_files(
     sources: dict[str, Path], targets: dict[str, PurePosixPath], context: dict[str, object]
 ) -> FileTree:
     """Render each template file (by name) to its target path, cached by content."""
-    texts_in = {t: path.read_text(encoding="utf-8") for t, path in sources.items()}
+    texts_in = {t: _source(path) for t, path in sources.items()}
     key = _cache.key(json.dumps(context, sort_keys=True), *texts_in.values())
     cached = _cache.read("render", key)
     if cached is not None:
         texts = json.loads(cached)
     else:
-        env = _environment(tuple(dict.fromkeys(path.parent for path in sources.values())))
-        texts = {t: env.get_template(t).render(context) for t in sources}
+        directories = tuple(dict.fromkeys(path.parent for path in sources.values()))
+        texts = {
+            # Each template's own directory first: an override of only the second template
+            # must not lose to the shipped one found in the first template's directory.
+            t: _render_one(_environment((path.parent, *directories)), t, path, context)
+            for t, path in sources.items()
+        }
         _cache.write("render", key, json.dumps(texts))
     return {targets[t]: texts[t] for t in sources}
+
+
+def template_name(path: Path) -> str:
+    """A template file as messages name it.
+
+    An override is named from the project root (`.otpgen/templates/...`); a shipped
+    template by its full path.
+    """
+    root = _project_root(path)
+    return path.relative_to(root).as_posix() if root is not None else str(path)
+
+
+def _project_root(path: Path) -> Path | None:
+    """The project an override file belongs to (the directory holding .otpgen/templates)."""
+    parts = path.parts
+    for index in range(len(parts) - 2, 0, -1):
+        if parts[index] == ".otpgen" and parts[index + 1] == "templates":
+            return Path(*parts[:index])
+    return None
+
+
+def _source(path: Path) -> str:
+    text = read_text(path, root=_project_root(path))
+    if text is None:
+        raise OtpgenError(f"the template {template_name(path)} is missing")
+    return text
+
+
+def _one_line(message: str, limit: int = 200) -> str:
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _render_one(
+    env: "jinja2.Environment", name: str, path: Path, context: dict[str, object]
+) -> str:
+    """One template rendered, or an OtpgenError naming the template file and line.
+
+    Templates may be the user's overrides, so anything they raise (a syntax error, an
+    undefined variable, `{{ 1 / 0 }}`, a failing filter) is their error, not otpgen's.
+    """
+    import jinja2
+
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = template_name(Path(exc.filename)) if exc.filename else template_name(path)
+        line = f":{exc.lineno}" if exc.lineno else ""
+        raise OtpgenError(f"{where}{line}: {_one_line(exc.message or str(exc))}") from None
+    except UnicodeDecodeError as exc:  # a template it includes is not UTF-8
+        raise OtpgenError(
+            f"a template {template_name(path)} uses is not UTF-8 text (invalid byte at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
+    except Exception as exc:
+        where = _failing_frame(exc, path, getattr(env.loader, "searchpath", []))
+        if isinstance(exc, jinja2.TemplateNotFound):
+            reason = f"template not found: {exc.name}"
+        elif isinstance(exc, jinja2.TemplateError):
+            reason = str(exc)
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        raise OtpgenError(f"{where}: {_one_line(reason)}") from None
+
+
+def _failing_frame(exc: BaseException, path: Path, directories: list[str]) -> str:
+    """`file:line` of the innermost template frame of `exc`'s traceback (jinja puts the
+    template's own file and line there), or the template's file if there is none."""
+    import traceback
+
+    templates = [Path(d) for d in directories]
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        file = Path(frame.filename)
+        if file == path or any(file.is_relative_to(d) for d in templates):
+            line = f":{frame.lineno}" if frame.lineno else ""
+            return f"{template_name(Path(frame.filename))}{line}"
+    return template_name(path)
 
 
 def render_pattern(
@@ -173,10 +256,7 @@ def kernel_sources(templates: Path, overrides: Path | None = None) -> dict[str, 
 
 def kernel_files(templates: Path, overrides: Path | None = None) -> dict[str, str]:
     """The kernel's files, verbatim, by file name."""
-    return {
-        name: path.read_text(encoding="utf-8")
-        for name, path in kernel_sources(templates, overrides).items()
-    }
+    return {name: _source(path) for name, path in kernel_sources(templates, overrides).items()}
 
 
 def render_kernel(

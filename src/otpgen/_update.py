@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath
 from otpgen import _manifest
 from otpgen._apply import recover
 from otpgen._errors import OtpgenError
+from otpgen._files import read_text
+from otpgen._format import formatter_fingerprint
 from otpgen._manifest import FileRecord, Manifest, Render, base_text, digest
 from otpgen._merge import has_conflict_markers, merge
 from otpgen._patterns import load_patterns
@@ -27,19 +29,9 @@ from otpgen._version import __version__
 
 
 def _read(root: Path, path: PurePosixPath) -> str | None:
-    try:
-        return (root / path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise OtpgenError(
-            f"{path} is a directory where otpgen generated a file; move it away"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise OtpgenError(
-            f"{path} is not UTF-8 text (byte {exc.start}); otpgen merges text only: fix the "
-            "file or restore it from version control"
-        ) from None
+    if (root / path).is_dir():
+        raise OtpgenError(f"{path} is a directory where otpgen generated a file; move it away")
+    return read_text(root / path, root=root)
 
 
 def _open(cwd: Path) -> tuple[Path, Manifest, list[str]]:
@@ -267,7 +259,9 @@ def plan_update(
         command="update",
         root=root,
         changes=changes,
-        manifest=Manifest(__version__, renders, manifest.formatter),
+        manifest=Manifest(
+            __version__, renders, formatter_fingerprint(root) if todo else manifest.formatter
+        ),
         previous=manifest,
         bases=bases,
         notes=notes,
@@ -298,6 +292,17 @@ def check(cwd: Path, templates: Path | None = None) -> list[Finding]:
     templates = templates or templates_dir()
     root, manifest, notes = _open(cwd)
     findings = [Finding(".otpgen/", note, "nothing: done", failing=False) for note in notes]
+    formatter = formatter_fingerprint(root)
+    if manifest.formatter and manifest.formatter != formatter:
+        findings.append(
+            Finding(
+                ".otpgen/manifest.json",
+                f"the formatter or its configuration changed ({manifest.formatter} -> "
+                f"{formatter}); not a template change",
+                "nothing: `otpgen update` formats only what the templates change",
+                failing=False,
+            )
+        )
     for key, r in _render_all(root, manifest, templates).items():
         old = manifest.renders[key]
         changed_from = f"the {r.template} template changed"
