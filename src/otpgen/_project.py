@@ -51,11 +51,18 @@ def _check_package_name(package: str) -> list[str]:
 
 
 def _importable(root: Path, base: PurePosixPath, parts: list[str]) -> PurePosixPath | None:
-    """`base/part/...` if every directory on the way is a package (has __init__.py)."""
-    for depth in range(1, len(parts) + 1):
-        if not (root / base.joinpath(*parts[:depth]) / "__init__.py").is_file():
+    """`base/part/...` if it is a package (has __init__.py) reached through directories.
+
+    The directories on the way may be namespace packages (no __init__.py, PEP 420), except a
+    top-level `src/` of the flat layout: that is the src layout's directory, not a package.
+    """
+    directory = base.joinpath(*parts)
+    if not (root / directory / "__init__.py").is_file():
+        return None
+    if base == PurePosixPath() and parts[0] == "src" and len(parts) > 1:
+        if not (root / "src" / "__init__.py").is_file():
             return None
-    return base.joinpath(*parts)
+    return directory
 
 
 def _package_dir(root: Path, package: str) -> PurePosixPath | None:
@@ -108,7 +115,7 @@ def open_project(start: Path, package: str | None = None) -> Project:
             hint = f"; src/ is not part of the import path: pass --package {'.'.join(parts[1:])}"
         raise OtpgenError(
             f"package {chosen!r} not found: expected {root}/src/{chosen.replace('.', '/')}"
-            f"/__init__.py or the same without src/, with an __init__.py at every level{hint}"
+            f"/__init__.py or the same without src/{hint}"
         )
     return Project(root=root, package=chosen, package_dir=directory)
 

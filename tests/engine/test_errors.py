@@ -50,15 +50,14 @@ def test_src_is_not_part_of_a_src_layout_packages_import_path(project: Path) -> 
         open_project(project, "src.demo")
 
 
-def test_a_flat_layout_package_needs_an_init_at_every_level(tmp_path: Path) -> None:
+def test_a_namespace_parent_package_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "acme"\n')
-    (tmp_path / "acme" / "billing").mkdir(parents=True)
-    (tmp_path / "acme" / "billing" / "__init__.py").write_text("")
-    with pytest.raises(OtpgenError, match=re.escape("an __init__.py at every level")):
-        open_project(tmp_path, "acme.billing")
-    (tmp_path / "acme" / "__init__.py").write_text("")
-    found = open_project(tmp_path, "acme.billing")
-    assert found.package_dir == PurePosixPath("acme/billing")
+    (tmp_path / "src" / "acme" / "billing").mkdir(parents=True)
+    (tmp_path / "src" / "acme" / "billing" / "__init__.py").write_text("")
+    found = open_project(tmp_path, "acme.billing")  # acme/ is a PEP 420 namespace package
+    assert found.package_dir == PurePosixPath("src/acme/billing")
+    with pytest.raises(OtpgenError, match=re.escape("pass --package acme.billing")):
+        open_project(tmp_path, "src.acme.billing")
 
 
 def test_a_keyword_is_not_a_package_name(project: Path) -> None:
