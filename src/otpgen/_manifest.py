@@ -48,6 +48,30 @@ class FileRecord:
 
     sha: str
     source: str | None = None  # None: recorded by otpgen 0.1, which kept no source hash
+    pending: "FileRecord | None" = None
+    """After `update --conflict rej`: the record of the new render, which becomes the base
+    once the user has merged the `.rej` by hand (until then the old base stays)."""
+    held: str | None = None  # the hash of the user's file when the `.rej` was written
+
+    def resolved(self, disk: str | None, rej_exists: bool) -> "FileRecord":
+        """The record in force now: the pending one once its `.rej` is merged and gone.
+
+        A `.rej` deleted while the file is still exactly as it was counts as not merged: the
+        old base stays, so the next update offers the template's change again.
+        """
+        if self.pending is None or rej_exists:
+            return self
+        if disk is not None and digest(disk) != self.held:
+            return self.pending
+        return FileRecord(self.sha, self.source)
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the manifest stores it."""
+        data: dict[str, Any] = {"sha": self.sha, "source": self.source}
+        if self.pending is not None:
+            data["pending"] = self.pending.to_json()
+            data["held"] = self.held
+        return data
 
 
 @dataclass(frozen=True)
@@ -83,8 +107,14 @@ class Manifest:
         return self.renders == other.renders and self.formatter == other.formatter
 
     def shas(self) -> set[str]:
-        """Every base the manifest refers to."""
-        return {record.sha for r in self.renders.values() for record in r.files.values()}
+        """Every base the manifest refers to (pending ones included)."""
+        found = set()
+        for render in self.renders.values():
+            for record in render.files.values():
+                found.add(record.sha)
+                if record.pending is not None:
+                    found.add(record.pending.sha)
+        return found
 
     def to_json(self) -> str:
         """The manifest file's text: stable order, so it diffs well in git."""
@@ -97,10 +127,7 @@ class Manifest:
                     "template": r.template,
                     "version": r.version,
                     "answers": r.answers,
-                    "files": {
-                        path: {"sha": rec.sha, "source": rec.source}
-                        for path, rec in sorted(r.files.items())
-                    },
+                    "files": {path: rec.to_json() for path, rec in sorted(r.files.items())},
                     **({"shadows": dict(sorted(r.shadows.items()))} if r.shadows else {}),
                 }
                 for name, r in sorted(self.renders.items())
@@ -136,9 +163,10 @@ def _record(raw: object, where: str) -> FileRecord:
     if isinstance(raw, str):  # otpgen 0.1: path -> sha
         return FileRecord(raw)
     if isinstance(raw, dict) and isinstance(raw.get("sha"), str):
-        source = raw.get("source")
-        if source is None or isinstance(source, str):
-            return FileRecord(raw["sha"], source)
+        source, held = raw.get("source"), raw.get("held")
+        pending = _record(raw["pending"], where) if raw.get("pending") is not None else None
+        if (source is None or isinstance(source, str)) and (held is None or isinstance(held, str)):
+            return FileRecord(raw["sha"], source, pending, held)
     raise OtpgenError(
         f"{MANIFEST} is damaged: {where} should be a hash, got {raw!r}; restore the file "
         "from version control"

@@ -59,9 +59,9 @@ def _importable(root: Path, base: PurePosixPath, parts: list[str]) -> PurePosixP
     directory = base.joinpath(*parts)
     if not (root / directory / "__init__.py").is_file():
         return None
-    if base == PurePosixPath() and parts[0] == "src" and len(parts) > 1:
-        if not (root / "src" / "__init__.py").is_file():
-            return None
+    flat_src = base == PurePosixPath() and parts[0] == "src" and len(parts) > 1
+    if flat_src and not (root / "src" / "__init__.py").is_file():
+        return None
     return directory
 
 

@@ -79,6 +79,17 @@ def _render_all(root: Path, manifest: Manifest, templates: Path) -> dict[str, Re
     return rendered
 
 
+def _in_force(root: Path, render: Render) -> dict[str, FileRecord]:
+    """Each file's record in force: a pending one once its `.rej` has been merged."""
+    return {
+        name: record.resolved(
+            _read(root, PurePosixPath(name)) if record.pending else None,
+            (root / rej_path(PurePosixPath(name))).exists(),
+        )
+        for name, record in render.files.items()
+    }
+
+
 def _stale(record: FileRecord | None, text: str) -> bool:
     """Whether a file's render differs from the one recorded (unknown counts as different)."""
     return record is None or record.source != digest(text)
@@ -142,9 +153,10 @@ def _decide(
     if not conflicted:
         why = "template changed; your edits kept"
         return _Decision(Change(path, Action.MERGE, disk, merged, why), fresh)
-    if rej:  # the old base stays until the .rej is resolved, so the change cannot be lost
+    if rej and old is not None:  # the old base stays until the .rej is merged by hand
         why = "overlapping edits: the new render is beside it as .rej"
-        return _Decision(Change(path, Action.CONFLICT, disk, disk, why, reject=new), old)
+        held = FileRecord(old.sha, old.source, pending=fresh, held=digest(disk))
+        return _Decision(Change(path, Action.CONFLICT, disk, disk, why, reject=new), held)
     why = "overlapping edits: resolve the conflict markers"
     return _Decision(Change(path, Action.CONFLICT, disk, merged, why), fresh)
 
@@ -181,16 +193,16 @@ def plan_update(
     _unresolved(root, manifest, chosen)
     rendered = _render_all(root, manifest, templates)
 
+    records = {key: _in_force(root, render) for key, render in manifest.renders.items()}
     # Format only what changed at its source (or is being restored): one ruff pass in all.
     todo: dict[str, Rendered] = {}
     for key, r in rendered.items():
-        old = manifest.renders[key]
         needed = {
             p: t
             for p, t in r.tree.items()
             if _selected(p.as_posix(), root, chosen)
             and (
-                _stale(old.files.get(p.as_posix()), t)
+                _stale(records[key].get(p.as_posix()), t)
                 or (restore_deleted and not (root / p).exists())
             )
         }
@@ -207,11 +219,11 @@ def plan_update(
         files: dict[str, FileRecord] = {}
         for path, text in r.tree.items():
             name = path.as_posix()
-            record = old.files.get(name)
             if not _selected(name, root, chosen):
-                if record is not None:
-                    files[name] = record
+                if name in old.files:
+                    files[name] = old.files[name]
                 continue
+            record = records[key].get(name)
             disk = _read(root, path)
             new = formatted.get(key, {}).get(path)
             if new is None:  # the same render as last time: nothing to take from it
@@ -237,8 +249,7 @@ def plan_update(
             changes.append(decision.change)
             if decision.record is not None:
                 files[name] = decision.record
-                if decision.record.sha == digest(new):
-                    bases[decision.record.sha] = new
+                bases[digest(new)] = new
         for name, record in old.files.items():
             path = PurePosixPath(name)
             if path in r.tree:
@@ -309,9 +320,10 @@ def check(cwd: Path, templates: Path | None = None) -> list[Finding]:
         if old.version != r.version:
             changed_from += f" (v{old.version} -> v{r.version})"
         legacy: dict[PurePosixPath, str] = {}
+        records = _in_force(root, old)
         for path, text in r.tree.items():
             name = path.as_posix()
-            record = old.files.get(name)
+            record = records.get(name)
             disk = _read(root, path)
             if record is None:
                 findings.append(Finding(name, f"new in the {r.template} templates", _UPDATE))

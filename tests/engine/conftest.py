@@ -1,9 +1,14 @@
-"""Engine tests render a small demo pattern beside the real kernel, in a scratch project."""
+"""Engine tests render a small demo pattern beside the real kernel, in a scratch project;
+the update tests render a `worker` pattern at v1, then upgrade it to v2."""
 
 import shutil
 from pathlib import Path
 
 import pytest
+from enginekit import TEST_TEMPLATE, V1_MODULE, V1_TOML, V2_MODULE, V2_TOML
+
+from otpgen._generate import NewRequest, plan_new
+from otpgen._plan import apply_plan
 
 REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -89,3 +94,34 @@ def project(tmp_path: Path) -> Path:
         '[tool.ruff.lint]\nselect = ["E", "F", "I", "UP"]\n'
     )
     return root
+
+
+def write_pattern(root: Path, toml: str, module: str) -> None:
+    pattern = root / "patterns" / "worker"
+    pattern.mkdir(parents=True, exist_ok=True)
+    (pattern / "pattern.toml").write_text(toml)
+    (pattern / "module.py.j2").write_text(module)
+    (pattern / "test_module.py.j2").write_text(TEST_TEMPLATE)
+
+
+@pytest.fixture
+def v1(templates: Path) -> Path:
+    write_pattern(templates, V1_TOML, V1_MODULE)
+    (templates / "kernel/otp/_legacy.py").write_text('"""Dropped in v2."""\n\nOLD = 1\n')
+    return templates
+
+
+@pytest.fixture
+def v2(v1: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "templates-v2"
+    shutil.copytree(v1, root)
+    write_pattern(root, V2_TOML, V2_MODULE)
+    (root / "kernel/otp/_legacy.py").unlink()
+    (root / "kernel/otp/_extra.py").write_text('"""New in v2."""\n\nNEW = 2\n')
+    return root
+
+
+@pytest.fixture
+def generated(project: Path, v1: Path) -> Path:
+    apply_plan(plan_new(NewRequest(pattern="worker", name="job", cwd=project), v1))
+    return project

@@ -6,132 +6,15 @@ renamed helper, a file new in the templates (a kernel module) and a file dropped
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from enginekit import snapshot
+from enginekit import MODULE, V1_MODULE, edit, failing, snapshot, update
 
 from otpgen._errors import OtpgenError
 from otpgen._generate import NewRequest, plan_new
 from otpgen._plan import Action, apply_plan
-from otpgen._update import Finding, check, plan_update
-
-V1_TOML = """\
-version = 1
-summary = "A worker."
-use_when = "testing updates"
-dont_use_when = "anywhere else"
-
-[options.limit]
-type = "int"
-default = 3
-help = "A limit."
-"""
-
-V1_MODULE = '''\
-{{ banner }}"""{{ class_name }}: version one of the docstring."""
-
-LIMIT = {{ options.limit }}
-
-
-def helper(value: int) -> int:
-    """Double it."""
-    return value * 2
-
-
-def first() -> int:
-    return helper(1)
-
-
-def second() -> int:
-    return helper(2)
-
-
-def third() -> int:
-    return helper(3)
-'''
-
-V2_TOML = (
-    V1_TOML.replace("version = 1", "version = 2")
-    + """
-[options.greeting]
-type = "str"
-default = "hello"
-help = "A greeting."
-"""
-)
-
-V2_MODULE = (
-    V1_MODULE.replace("version one of the docstring", "version two of the docstring")
-    .replace("def helper(", "def assist(")
-    .replace("return helper(", "return assist(")
-    + "\n\nGREETING = {{ options.greeting | tojson }}\n"
-)
-
-TEST_TEMPLATE = """\
-{{ banner }}from {{ package }}.{{ name }} import first
-
-
-def test_first() -> None:
-    assert first() == 2
-"""
-
-
-def write_pattern(root: Path, toml: str, module: str) -> None:
-    pattern = root / "patterns" / "worker"
-    pattern.mkdir(parents=True, exist_ok=True)
-    (pattern / "pattern.toml").write_text(toml)
-    (pattern / "module.py.j2").write_text(module)
-    (pattern / "test_module.py.j2").write_text(TEST_TEMPLATE)
-
-
-@pytest.fixture
-def v1(templates: Path) -> Path:
-    write_pattern(templates, V1_TOML, V1_MODULE)
-    (templates / "kernel/otp/_legacy.py").write_text('"""Dropped in v2."""\n\nOLD = 1\n')
-    return templates
-
-
-@pytest.fixture
-def v2(v1: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "templates-v2"
-    shutil.copytree(v1, root)
-    write_pattern(root, V2_TOML, V2_MODULE)
-    (root / "kernel/otp/_legacy.py").unlink()
-    (root / "kernel/otp/_extra.py").write_text('"""New in v2."""\n\nNEW = 2\n')
-    return root
-
-
-@pytest.fixture
-def generated(project: Path, v1: Path) -> Path:
-    apply_plan(plan_new(NewRequest(pattern="worker", name="job", cwd=project), v1))
-    return project
-
-
-MODULE = "src/demo/job.py"
-
-
-def statuses(project: Path, templates: Path, **kwargs: object) -> dict[str, Action]:
-    plan = plan_update(project, templates, **kwargs)  # type: ignore[arg-type]
-    return {f.path.as_posix(): f.action for f in plan.changes}
-
-
-def update(project: Path, templates: Path, **kwargs: object) -> dict[str, Action]:
-    plan = plan_update(project, templates, **kwargs)  # type: ignore[arg-type]
-    apply_plan(plan)
-    return {f.path.as_posix(): f.action for f in plan.changes}
-
-
-def failing(findings: list[Finding]) -> dict[str, str]:
-    return {f.path: f.cause for f in findings if f.failing}
-
-
-def edit(project: Path, path: str, old: str, new: str) -> None:
-    target = project / path
-    text = target.read_text()
-    assert old in text
-    target.write_text(text.replace(old, new))
+from otpgen._update import check, plan_update
 
 
 def test_an_unedited_file_is_replaced_by_the_new_render(generated: Path, v2: Path) -> None:
