@@ -17,6 +17,7 @@ from typing import Any
 from otpgen import _manifest
 from otpgen._apply import recover, recover_fresh
 from otpgen._errors import OtpgenError
+from otpgen._files import brief
 from otpgen._format import formatter_fingerprint
 from otpgen._manifest import JOURNAL, Manifest, digest
 from otpgen._names import module_name
@@ -88,6 +89,18 @@ def service_context(template: Path, settings: dict[str, str]) -> dict[str, str]:
 
 
 def _validate(context: dict[str, str]) -> None:
+    for key, value in context.items():
+        if any(not c.isprintable() and c not in "\n\t" for c in value):
+            raise OtpgenError(
+                f"expected {key} to be printable text (newlines and tabs allowed), got: "
+                f"{brief(value)}"
+            )
+    name = context.get("project_name", "")
+    if "\n" in name or "\\" in name or '"""' in name:
+        raise OtpgenError(
+            f"expected project_name on one line, without backslashes or triple quotes (it "
+            f"goes into docstrings), got: {brief(name)}"
+        )
     slug = context.get("project_slug")
     if slug is not None and not _SLUG.fullmatch(slug):
         raise OtpgenError(

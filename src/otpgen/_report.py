@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otpgen._plan import Action, Plan
-from otpgen._update import Finding
+from otpgen._update import DELETED, EDITED, Finding
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ _DONE = {
 }
 
 
-_QUIET = ("", "edited by you", "already as rendered")
+_QUIET = ("", EDITED, DELETED, "already as rendered")
 
 
 def _line(action: Action, path: str, why: str, dry_run: bool) -> str:
@@ -101,8 +101,8 @@ def check_report(findings: list[Finding]) -> Report:
         ],
     }
     out = [f"{f.path}: {f.cause}; fix: {f.fix}" for f in failing]
-    edited = [f for f in info if f.cause == "edited by you"]
-    out += [f"{f.path}: {f.cause}" for f in info if f.cause != "edited by you"]
+    edited = [f for f in info if f.cause == EDITED]
+    out += [f"{f.path}: {f.cause}" for f in info if f.cause != EDITED]
     if edited:
         out.append(
             f"{len(edited)} generated file(s) edited by you: fine, `otpgen update` keeps them"

@@ -27,6 +27,9 @@ from otpgen._renders import Rendered, format_renders, overrides_dir, render_reco
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 
+DELETED = "deleted by you: stays deleted; --restore-deleted brings it back"
+EDITED = "edited by you"
+
 
 def _read(root: Path, path: PurePosixPath) -> str | None:
     if (root / path).is_dir():
@@ -138,7 +141,7 @@ def _decide(
             return _Decision(Change(path, Action.CREATE, None, new, "new in the templates"), fresh)
         if restore_deleted:
             return _Decision(Change(path, Action.CREATE, None, new, "restored"), fresh)
-        why = "deleted by you: stays deleted (--restore-deleted brings it back)"
+        why = DELETED
         return _Decision(Change(path, Action.KEEP, None, None, why), fresh)
     if disk == new:
         return _Decision(Change(path, Action.KEEP, disk, disk), fresh)
@@ -148,7 +151,7 @@ def _decide(
     if disk == base:
         return _Decision(Change(path, Action.UPDATE, disk, new, "template changed"), fresh)
     if new == base:
-        return _Decision(Change(path, Action.KEEP, disk, disk, "edited by you"), fresh)
+        return _Decision(Change(path, Action.KEEP, disk, disk, EDITED), fresh)
     merged, conflicted = merge(base, disk, new, label)
     if not conflicted:
         why = "template changed; your edits kept"
@@ -228,9 +231,9 @@ def plan_update(
             new = formatted.get(key, {}).get(path)
             if new is None:  # the same render as last time: nothing to take from it
                 assert record is not None
-                why = "" if disk is None or digest(disk) == record.sha else "edited by you"
+                why = "" if disk is None or digest(disk) == record.sha else EDITED
                 if disk is None:
-                    why = "deleted by you: stays deleted (--restore-deleted brings it back)"
+                    why = DELETED
                 changes.append(Change(path, Action.KEEP, disk, disk, why))
                 files[name] = record
                 continue
@@ -372,5 +375,5 @@ def _file_state(
             Finding(name, "conflict markers left", "edit the file to resolve them (that is all)")
         )
     elif record is not None and disk is not None and digest(disk) != record.sha:
-        found.append(Finding(name, "edited by you", "nothing: update keeps it", failing=False))
+        found.append(Finding(name, EDITED, "nothing: update keeps it", failing=False))
     return found

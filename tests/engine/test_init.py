@@ -172,3 +172,31 @@ def test_a_user_templates_hooks_run_with_trust(tmp_path: Path) -> None:
     plan = plan_init(InitRequest(template=template, trust=True, cwd=tmp_path / "out"))
     assert not plan.details["hooks_skipped"]
     assert {c.path: c.new for c in plan.changes}[PurePosixPath("HOOK_RAN")] == "yes"
+
+
+@pytest.mark.parametrize(
+    "description",
+    ['He said "hi"', "back\\slash \\n \\u0041", "two\nlines", "tab\there 😀 it's <ok> & \\"],
+)
+def test_any_printable_description_makes_a_valid_pyproject_and_package(
+    tmp_path: Path, description: str
+) -> None:
+    import ast
+    import tomllib
+
+    root = init(tmp_path, settings={"description": description, "author": 'A "B" \\C'})
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert project["description"] == description
+    assert project["authors"] == [{"name": 'A "B" \\C'}]
+    package = (root / "src/my_service/__init__.py").read_text()
+    assert ast.get_docstring(ast.parse(package), clean=False) == description
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("description", "bell\a"), ("author", "nul\0"), ("project_name", 'a """ b')],
+)
+def test_values_that_cannot_be_written_are_refused(tmp_path: Path, key: str, value: str) -> None:
+    with pytest.raises(OtpgenError, match=f"expected {key}"):
+        plan_init(InitRequest(cwd=tmp_path, directory=Path("svc"), settings={key: value}))
+    assert list(tmp_path.iterdir()) == []
