@@ -107,13 +107,16 @@ FRAME = re.compile(r'^  File "([^"]+)", line \d+, in (\S+)$', re.MULTILINE)
 def _before_otpgen_started(stderr: str) -> bool:
     """A KeyboardInterrupt the interpreter reports while it starts, before otpgen's `main`.
 
-    Python installs its own SIGINT handler before it imports `site` and runs the console
-    script, whose first lines import `re` and then otpgen's entry module: a SIGINT landing
-    there is Python's to report, as for any Python program. Anything heavier (typer, the
-    engine) and everything from `main` on must come after otpgen's own handler.
+    Python installs its own SIGINT handler before it imports `site` (and the modules of the
+    .pth files) and runs the console script, whose first lines import `re` and then otpgen's
+    entry module: a SIGINT landing there is Python's to report, as for any Python program.
+    Anything heavier (typer, the engine) and everything from `main` on must come after
+    otpgen's own handler.
     """
     if not stderr.rstrip().endswith("KeyboardInterrupt"):
         return False
+    if stderr.startswith("Fatal Python error: init_"):  # the interpreter's own start-up
+        return True
     frames = FRAME.findall(stderr)
     return all(
         file.startswith("<frozen ")
