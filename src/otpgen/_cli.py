@@ -495,6 +495,8 @@ def advise(
         typer.echo(f"run: {command}")
 
 
-def main() -> None:
-    """Run the ``otpgen`` command line (the console script's entry point)."""
-    app(prog_name="otpgen")
+def main() -> NoReturn:
+    """Run the ``otpgen`` command line as the console script does (see `otpgen._entry`)."""
+    from otpgen._entry import main as run
+
+    run()

@@ -1,0 +1,296 @@
+"""The command line's edges: usage errors in one line, Ctrl-C without a traceback, a fast start."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clikit import otpgen, otpgen_exe, shop_project
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_cli_prompts import Terminal
+
+from otpgen import _entry
+
+COMMANDS = ["list", "show", "new", "init", "update", "check", "advise"]
+
+
+# Usage errors
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "command"),
+    [
+        (["--bogus"], "No such option: --bogus", "otpgen"),
+        (["nope"], "No such command 'nope'.", "otpgen"),
+        (["new"], "Missing argument 'pattern'.", "otpgen new"),
+        (
+            ["list", "--format", "xml"],
+            "Invalid value for '--format': 'xml' is not one of 'text', 'json'.",
+            "otpgen list",
+        ),
+        # click raises these two without a context: the command comes from the command line
+        (["new", "genserver", "--set"], "Option '--set' requires an argument.", "otpgen new"),
+        (["--version=3", "new"], "Option '--version' does not take a value.", "otpgen"),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_help_to_read(
+    args: list[str], message: str, command: str
+) -> None:
+    result = otpgen(*args)
+    assert result.returncode == 2
+    # (typer 0.26 writes the argument's metavar in capitals: 'PATTERN')
+    assert result.stderr.lower() == f"error: {message} (see `{command} --help`)\n".lower()
+    assert result.stdout == ""
+
+
+option_names = st.from_regex(r"--[a-z][a-z-]{0,12}", fullmatch=True)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(command=st.sampled_from(COMMANDS), option=option_names)
+def test_any_unknown_option_is_one_line_and_exit_2(
+    command: str, option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from typer.main import get_command
+
+    from otpgen._cli import app
+
+    params = get_command(app).commands[command].params  # type: ignore[attr-defined]
+    known = {"--help", *(name for p in params for name in (*p.opts, *p.secondary_opts))}
+    if option in known:
+        return
+    assert _entry._typer([command, option]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert re.fullmatch(
+        rf"error: No such option: {re.escape(option)}[^\n]* \(see `otpgen {command} --help`\)\n",
+        err,
+    ), err
+
+
+def test_help_and_version_still_succeed() -> None:
+    version = otpgen("--version")
+    assert (version.returncode, version.stderr) == (0, "")
+    assert version.stdout.startswith("otpgen ")
+    for args in ([], ["--help"], *([c, "--help"] for c in COMMANDS)):
+        result = otpgen(*args)
+        assert (result.returncode, result.stderr) == (0, ""), args
+        assert result.stdout.startswith("Usage: otpgen"), args
+
+
+def test_end_of_input_at_a_prompt_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    terminal = Terminal(["new", "genserver", "jobs"], shop_project(tmp_path))
+    terminal.expect("restart (permanent | transient | temporary) [permanent]:")
+    os.write(terminal.master, b"\x04")  # Ctrl-D: the end of the input
+    assert terminal.finish() == 1, terminal.seen
+    assert "error: aborted" in terminal.seen
+    assert "Traceback" not in terminal.seen
+    assert not (tmp_path / "src/shop/jobs.py").exists()
+
+
+# Ctrl-C
+
+STDLIB = sysconfig.get_paths()["stdlib"]
+OTPGEN_DIR = os.path.dirname(_entry.__file__)
+FRAME = re.compile(r'^  File "([^"]+)", line \d+, in (\S+)$', re.MULTILINE)
+
+
+def _before_otpgen_started(stderr: str) -> bool:
+    """A KeyboardInterrupt the interpreter reports while it starts, before otpgen's `main`.
+
+    Python installs its own SIGINT handler before it imports `site` (and the modules of the
+    .pth files) and runs the console script, whose first lines import `re` and then otpgen's
+    entry module: a SIGINT landing there is Python's to report, as for any Python program.
+    Anything heavier (typer, the engine) and everything from `main` on must come after
+    otpgen's own handler.
+    """
+    if not stderr.rstrip().endswith("KeyboardInterrupt"):
+        return False
+    if stderr.startswith("Fatal Python error: init_"):  # the interpreter's own start-up
+        return True
+    frames = FRAME.findall(stderr)
+    return all(
+        file.startswith("<frozen ")
+        or (file.startswith(STDLIB) and "site-packages" not in file)
+        or file == otpgen_exe()
+        or (file.startswith(OTPGEN_DIR) and function == "<module>")
+        for file, function in frames
+    )
+
+
+def _interrupt_at(delay: float, args: list[str], cwd: Path) -> tuple[int, str]:
+    process = subprocess.Popen(
+        [otpgen_exe(), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(delay)
+    os.kill(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+def _sweep(args: list[str], fresh_cwd: Iterator[Path], points: int = 15) -> set[int]:
+    """SIGINT `otpgen ARGS` at `points` delays from 0 to one uninterrupted run's duration."""
+    started = time.perf_counter()
+    subprocess.run([otpgen_exe(), *args], cwd=next(fresh_cwd), capture_output=True, check=True)
+    duration = time.perf_counter() - started
+    codes = set()
+    for i in range(points):
+        delay = duration * i / (points - 1)
+        code, stderr = _interrupt_at(delay, args, next(fresh_cwd))
+        where = f"SIGINT after {delay * 1e3:.0f} ms of {duration * 1e3:.0f} ms"
+        if code == -signal.SIGINT and stderr == "":  # before Python had a handler
+            continue
+        if _before_otpgen_started(stderr):
+            continue
+        assert "Traceback" not in stderr, f"{where}:\n{stderr}"
+        assert code in (0, 130), f"{where}: exit status {code}\n{stderr}"
+        if code == 130:
+            assert stderr == "error: interrupted\n", where
+        codes.add(code)
+    return codes
+
+
+def _projects(tmp_path: Path) -> Iterator[Path]:
+    for i in range(100):
+        yield shop_project(tmp_path / f"p{i}")
+
+
+def _directories(tmp_path: Path) -> Iterator[Path]:
+    for i in range(100):
+        (tmp_path / f"d{i}").mkdir()
+        yield tmp_path / f"d{i}"
+
+
+def test_ctrl_c_during_new_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    codes = _sweep(["new", "genserver", "inventory", "--no-input"], _projects(tmp_path))
+    assert 130 in codes
+
+
+def test_ctrl_c_during_init_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    codes = _sweep(["init", "svc", "--no-input"], _directories(tmp_path))
+    assert 130 in codes
+
+
+def test_ctrl_c_while_typer_is_imported_exits_130_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTPGEN_NO_CACHE", "1")  # the help screen through typer, every time
+    codes = _sweep(["--help"], _directories(tmp_path))
+    assert 130 in codes
+
+
+def test_ctrl_c_at_a_prompt_exits_130_in_one_line(tmp_path: Path) -> None:
+    terminal = Terminal(["new", "genserver", "jobs"], shop_project(tmp_path))
+    terminal.expect("restart (permanent | transient | temporary) [permanent]:")
+    os.kill(terminal.process.pid, signal.SIGINT)
+    assert terminal.finish() == 130, terminal.seen
+    after_prompt = terminal.seen.split("[permanent]:", 1)[1]
+    assert after_prompt.strip() == "error: interrupted", terminal.seen
+    assert not (tmp_path / "src/shop/jobs.py").exists()
+
+
+# A fast start: --version and the help screens without typer
+
+
+def _imports(*args: str, env: dict[str, str] | None = None) -> tuple[str, set[str]]:
+    """What `python -m otpgen ARGS` prints, and the modules it imported."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "otpgen", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
+    )
+    modules = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    return result.stdout, modules
+
+
+def test_version_does_not_import_typer() -> None:
+    stdout, modules = _imports("--version")
+    assert stdout == f"otpgen {_entry.__version__}\n"
+    assert "typer" not in modules
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["new", "--help"], ["advise", "--help"]])
+@pytest.mark.parametrize("columns", ["60", "100"])
+def test_a_help_screen_is_printed_again_without_typer_as_typer_printed_it(
+    args: list[str], columns: str
+) -> None:
+    env = {**os.environ, "COLUMNS": columns}
+    uncached, modules = _imports(*args, env={**env, "OTPGEN_NO_CACHE": "1"})
+    assert "typer" in modules
+    first, _ = _imports(*args, env=env)
+    again, modules = _imports(*args, env=env)
+    assert first == again == uncached
+    assert "typer" not in modules
+
+
+def test_a_help_screen_cached_under_another_key_is_not_printed(tmp_path: Path) -> None:
+    env = {**os.environ, "OTPGEN_CACHE_DIR": str(tmp_path), "COLUMNS": "80"}
+    truth = subprocess.run(
+        [otpgen_exe(), "--help"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    (stored,) = (tmp_path / "help").iterdir()
+    key = stored.read_text().split("\n", 1)[0]
+    stored.write_text(f"{key}\nfrom the cache\n")
+    served = subprocess.run(
+        [otpgen_exe(), "--help"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert served == "from the cache\n"  # the key matched: the cache is what was printed
+    stored.write_text(f"{key.replace('--help', '--other')}\nfrom the cache\n")
+    served = subprocess.run(
+        [otpgen_exe(), "--help"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert served == truth
+    assert stored.read_text() == f"{key}\n{truth}"
+
+
+def test_a_help_screen_key_changes_with_the_width_and_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTPGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COLUMNS", "80")
+    entry = _entry._help_entry(["--help"])
+    assert entry is not None
+    monkeypatch.setenv("COLUMNS", "70")
+    assert _entry._help_entry(["--help"]) != entry
+    (tmp_path / "a.py").write_text("x = 1\n")
+    stamp = _entry._files_stamp(str(tmp_path))
+    (tmp_path / "a.py").write_text("x = 10\n")
+    assert _entry._files_stamp(str(tmp_path)) != stamp
+
+
+def test_the_help_cache_lives_in_otpgens_cache_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from otpgen._cache import cache_dir
+
+    for name in ("OTPGEN_NO_CACHE", "OTPGEN_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert _entry._cache_dir() == str(cache_dir())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert _entry._cache_dir() == str(cache_dir())
+    monkeypatch.setenv("OTPGEN_CACHE_DIR", str(tmp_path / "own"))
+    assert _entry._cache_dir() == str(cache_dir())
+    monkeypatch.setenv("OTPGEN_NO_CACHE", "1")
+    assert _entry._cache_dir() is None
+    assert cache_dir() is None
+
+
+def test_shell_completion_still_answers() -> None:
+    env = {**os.environ, "_OTPGEN_COMPLETE": "complete_bash", "COMP_WORDS": "otpgen ne"}
+    result = subprocess.run(
+        [otpgen_exe()], env={**env, "COMP_CWORD": "1"}, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["new"]
