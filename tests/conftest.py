@@ -15,3 +15,12 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         del os.environ["OTPGEN_CACHE_DIR"]
     else:
         os.environ["OTPGEN_CACHE_DIR"] = previous
+
+
+# Under CI every property test draws the same examples, run after run: a failure there is
+# a real one, reproducible from the log. Locally, hypothesis keeps exploring.
+if os.environ.get("CI"):
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, database=None)
+    settings.load_profile("ci")
