@@ -2,6 +2,7 @@
 skeleton is upgraded like any generated file, and the merge bases stay out of every tool's way.
 """
 
+import json
 import shutil
 import subprocess
 import sys
@@ -115,3 +116,19 @@ def test_the_skeleton_is_upgraded_and_the_users_edits_kept(
     assert "# Added by the next template." in (service / "noxfile.py").read_text()
     assert 'dependencies = ["attrs"]' in pyproject.read_text()
     assert not any(f.failing for f in check(service, templates))
+
+
+def test_text_and_json_report_the_same_wiring_failure(service: Path) -> None:
+    app = service / "src/shop/application.py"
+    app.write_text(app.read_text().replace("def children()", "def processes()"))
+    text = otpgen("new", "agent", "hits", "--no-input", cwd=service)
+    assert text.returncode == 0, text.stderr
+    assert "could not wire it into src/shop/application.py" in text.stderr
+    data = json.loads(
+        otpgen("new", "agent", "tally", "--no-input", "--format", "json", cwd=service).stdout
+    )
+    assert any("could not wire it into src/shop/application.py" in n for n in data["notes"])
+    assert data["files"][:2] == [
+        {"path": "src/shop/tally.py", "action": "create", "why": ""},
+        {"path": "tests/test_tally.py", "action": "create", "why": ""},
+    ]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from otpgen._errors import OtpgenError
-from otpgen._manifest import DIRECTORY, JOURNAL
+from otpgen._manifest import BASES, DIRECTORY, JOURNAL
 
 
 @dataclass(frozen=True)
@@ -69,18 +69,58 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def _write_new(path: Path, data: bytes, mode: int | None) -> None:
-    """Create `path` (it must not exist) holding `data`, flushed to the disk."""
+def _write_new(path: Path, data: bytes, mode: int | None, flush: "_Flusher | None" = None) -> None:
+    """Create `path` (it must not exist) holding `data`, flushed to the disk.
+
+    With `flush`, the flush is handed to it (and done by the time it closes), so the files
+    of one run reach the disk together instead of one after another.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
     if mode is not None:
         os.chmod(path, mode)  # the umask may have narrowed it
+    if flush is None:
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    else:
+        flush.add(fd)
+
+
+class _Flusher:
+    """fsync and close file descriptors on a few threads: the filesystem commits them in
+    groups, which costs a fraction of flushing them one by one."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="otpgen-fsync")
+        self._pending: list[object] = []
+
+    def add(self, fd: int) -> None:
+        self._pending.append(self._pool.submit(self._flush, fd))
+
+    @staticmethod
+    def _flush(fd: int) -> None:
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> "_Flusher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
+        for future in self._pending:
+            future.result()  # type: ignore[attr-defined]  # re-raise the first failure
 
 
 def _atomic_json(path: Path, data: object) -> None:
@@ -175,13 +215,14 @@ def apply(root: Path, writes: Sequence[Write], command: str) -> None:
     try:
         for directory in dirs:
             (root / directory).mkdir(exist_ok=True)
-        for write, entry in zip(writes, entries, strict=True):
-            if write.data is None:
-                continue
-            target = root / write.path
-            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
-            _write_new(root / str(entry["stage"]), write.data, mode)
-            _step()
+        with _Flusher() as flush:
+            for write, entry in zip(writes, entries, strict=True):
+                if write.data is None:
+                    continue
+                target = root / write.path
+                mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+                _write_new(root / str(entry["stage"]), write.data, mode, flush)
+                _step()
     except BaseException:
         _roll_back(root, journal)
         raise
@@ -205,6 +246,9 @@ def _roll_forward(root: Path, journal: dict[str, object]) -> None:
             if target.exists() or target.is_symlink():
                 target.unlink()
                 _step()
+            if entry["path"].startswith(f"{BASES}/"):  # a base no longer needed: tidy its fan-out
+                with contextlib.suppress(OSError):
+                    target.parent.rmdir()
         else:
             stage = root / entry["stage"]
             if stage.exists():
@@ -312,13 +356,14 @@ def apply_fresh(target: Path, writes: Sequence[Write]) -> None:
             directory.mkdir()
         staging.mkdir()
         _step()
-        for write in writes:
-            if write.data is None:
-                continue
-            path = staging / write.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_new(path, write.data, None)
-            _step()
+        with _Flusher() as flush:
+            for write in writes:
+                if write.data is None:
+                    continue
+                path = staging / write.path
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _write_new(path, write.data, None, flush)
+                _step()
         _fsync_dir(staging)
         with _signals_deferred():
             os.rename(staging, target)  # replaces an empty directory, refuses a full one

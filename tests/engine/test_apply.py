@@ -45,13 +45,13 @@ def test_a_failure_while_staging_leaves_the_tree_as_it_was(
     real = _apply._write_new
     calls = 0
 
-    def failing(path: Path, data: bytes, mode: int | None) -> None:
+    def failing(path: Path, data: bytes, mode: int | None, flush: object = None) -> None:
         nonlocal calls
         if not path.name.startswith("journal"):
             calls += 1
             if calls == fail_at:
                 raise error
-        real(path, data, mode)
+        real(path, data, mode, flush)
 
     monkeypatch.setattr(_apply, "_write_new", failing)
     new = writes(("a.py", "new a\n"), ("pkg/b.py", "b\n"), ("c.py", "c\n"))
@@ -103,11 +103,11 @@ def test_a_crash_while_staging_is_rolled_back_by_the_next_run(
     before = snapshot(tmp_path)
     monkeypatch.setattr(_apply, "_roll_back", lambda root, journal: None)  # the process died
 
-    def die(path: Path, data: bytes, mode: int | None) -> None:
+    def die(path: Path, data: bytes, mode: int | None, flush: object = None) -> None:
         if "otpgen-" in path.name:
             path.write_bytes(data[:2])  # half a staged file
             raise SystemExit("killed")
-        real(path, data, mode)
+        real(path, data, mode, flush)
 
     real = _apply._write_new
     monkeypatch.setattr(_apply, "_write_new", die)
@@ -192,12 +192,12 @@ def test_a_fresh_directory_appears_whole_or_not_at_all(
     real = _apply._write_new
     calls = 0
 
-    def failing(path: Path, data: bytes, mode: int | None) -> None:
+    def failing(path: Path, data: bytes, mode: int | None, flush: object = None) -> None:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise OSError(28, "No space left on device")
-        real(path, data, mode)
+        real(path, data, mode, flush)
 
     monkeypatch.setattr(_apply, "_write_new", failing)
     with pytest.raises(OSError, match="No space"):

@@ -17,7 +17,7 @@ SERVICE = templates_dir() / "service"
 
 
 def init(tmp_path: Path, **kwargs: object) -> Path:
-    request = InitRequest(**{"cwd": tmp_path, **kwargs})  # type: ignore[arg-type]
+    request = InitRequest(**{"cwd": tmp_path, **kwargs})
     plan = plan_init(request)
     apply_plan(plan)
     return plan.root
@@ -109,12 +109,12 @@ def test_a_failure_midway_leaves_nothing_behind(
     real_write = _apply._write_new
     calls = 0
 
-    def full_disk(path: Path, data: bytes, mode: int | None) -> None:
+    def full_disk(path: Path, data: bytes, mode: int | None, flush: object = None) -> None:
         nonlocal calls
         calls += 1
         if calls == 10:
             raise OSError(28, "No space left on device")
-        real_write(path, data, mode)
+        real_write(path, data, mode, flush)
 
     monkeypatch.setattr(_apply, "_write_new", full_disk)
     with pytest.raises(OSError, match="No space left"):
