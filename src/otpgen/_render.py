@@ -286,19 +286,30 @@ def cookiecutter_env() -> "jinja2.Environment":
 
 
 def render_skeleton(template: Path, context: dict[str, str]) -> FileTree:
-    """The built-in service template rendered in memory, as cookiecutter renders it."""
+    """The built-in service template rendered in memory, as cookiecutter renders it.
+
+    Cached by content like every render: `update` and `check` render it again on every
+    run, and a cache hit does not even import jinja2.
+    """
     roots = [p for p in template.iterdir() if p.is_dir() and "{{" in p.name]
     if len(roots) != 1:
         raise OtpgenError(f"{template} must hold exactly one {{{{cookiecutter.*}}}} directory")
+    sources = {
+        path.relative_to(roots[0]).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(p for p in roots[0].rglob("*") if p.is_file())
+        if "__pycache__" not in path.parts  # pip byte-compiles installed package data
+    }
+    key = _cache.key("skeleton", json.dumps(context, sort_keys=True), json.dumps(sources))
+    cached = _cache.read("render", key)
+    if cached is not None:
+        return {PurePosixPath(p): t for p, t in json.loads(cached).items()}
     env = cookiecutter_env()
     tree: FileTree = {}
-    for path in sorted(p for p in roots[0].rglob("*") if p.is_file()):
-        parts = path.relative_to(roots[0]).parts
-        if "__pycache__" in parts:  # pip byte-compiles installed package data
-            continue
+    for relative, text in sources.items():
+        parts = relative.split("/")
         rendered = [env.from_string(part).render(cookiecutter=context) for part in parts]
-        text = path.read_text(encoding="utf-8")
         tree[PurePosixPath(*rendered)] = env.from_string(text).render(cookiecutter=context)
+    _cache.write("render", key, json.dumps({p.as_posix(): t for p, t in tree.items()}))
     return tree
 
 
