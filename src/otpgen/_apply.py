@@ -317,7 +317,14 @@ def recover(root: Path) -> str | None:
                 raise OtpgenError(f"{JOURNAL} names a path outside the project; delete it")
     if state == "commit":
         leftover.unlink(missing_ok=True)
-        _roll_forward(root, journal)
+        try:
+            _roll_forward(root, journal)
+        except OSError as exc:
+            raise OtpgenError(
+                f"could not finish an interrupted `otpgen {command}` ({exc.strerror or exc}: "
+                f"{exc.filename}); some of its files are written, and {JOURNAL} lists the "
+                "rest: fix the cause and run otpgen again"
+            ) from None
         return (
             f"finished an interrupted `otpgen {command}` ({len(entries)} files): every file it "
             "meant to write is now written"

@@ -9,19 +9,19 @@ from otpgen._apply import recover
 from otpgen._errors import OtpgenError
 from otpgen._files import read_text
 from otpgen._format import formatter_fingerprint
-from otpgen._manifest import Manifest, Render, digest
-from otpgen._names import clash_message, class_clash, class_name, module_name
-from otpgen._patterns import Pattern, find_pattern, load_patterns
-from otpgen._plan import Action, Change, Plan
-from otpgen._project import Project, open_project, shadowing_package
-from otpgen._render import APPLICATION_TEMPLATE, KERNEL_TEMPLATE, Answers, FileTree
-from otpgen._renders import (
-    Rendered,
+from otpgen._instances import (
+    Instance,
     format_renders,
     overrides_dir,
     render_answers,
     render_kernel_record,
 )
+from otpgen._manifest import Manifest, RenderRecord, digest
+from otpgen._names import clash_message, class_clash, class_name, module_name
+from otpgen._patterns import Pattern, find_pattern, load_patterns
+from otpgen._plan import Action, Change, Plan
+from otpgen._project import Project, open_project, shadowing_package
+from otpgen._render import APPLICATION_TEMPLATE, KERNEL_TEMPLATE, Answers, FileTree
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 from otpgen._wire import NotWireable, Wiring, instructions, wire
@@ -159,13 +159,13 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     _check_name(project, manifest, answers)
     overrides = overrides_dir(project.root)
 
-    rendered: dict[str, Rendered] = {
+    rendered: dict[str, Instance] = {
         owner: render_answers(pattern, answers, project.package_dir, templates, overrides)
     }
     kernel = render_kernel_record(templates, project.package, project.package_dir, overrides)
     earlier = manifest.renders.get(KERNEL_TEMPLATE)
     if earlier is not None:  # vendored earlier (`update` upgrades it): restore deleted files
-        kernel = Rendered(
+        kernel = Instance(
             {p: t for p, t in kernel.tree.items() if not (project.root / p).exists()},
             earlier.template,
             earlier.version,
@@ -193,7 +193,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
         )
         fresh = kernel.record(formatted[KERNEL_TEMPLATE])
         if earlier is not None:  # the rest of the record stands
-            fresh = Render(
+            fresh = RenderRecord(
                 earlier.template,
                 earlier.version,
                 earlier.answers,

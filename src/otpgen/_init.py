@@ -19,6 +19,13 @@ from otpgen._apply import recover, recover_fresh
 from otpgen._errors import OtpgenError
 from otpgen._files import brief
 from otpgen._format import formatter_fingerprint
+from otpgen._instances import (
+    Instance,
+    format_renders,
+    overrides_dir,
+    render_application_record,
+    render_kernel_record,
+)
 from otpgen._manifest import JOURNAL, Manifest, digest
 from otpgen._names import module_name
 from otpgen._plan import Action, Change, Plan
@@ -30,13 +37,6 @@ from otpgen._render import (
     cookiecutter_env,
     render_skeleton,
     skeleton_version,
-)
-from otpgen._renders import (
-    Rendered,
-    format_renders,
-    overrides_dir,
-    render_application_record,
-    render_kernel_record,
 )
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
@@ -241,11 +241,11 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
             ),
         }
         if request.template is None:  # the built-in skeleton is upgraded by `update` too
-            rendered[SERVICE_TEMPLATE] = Rendered(
+            rendered[SERVICE_TEMPLATE] = Instance(
                 tree, SERVICE_TEMPLATE, skeleton_version(source), dict(context), {}
             )
         else:  # a user's template: otpgen does not know how to render it again
-            rendered["skeleton"] = Rendered(tree, "skeleton", "0", {}, {})
+            rendered["skeleton"] = Instance(tree, "skeleton", "0", {}, {})
         formatted = format_renders(rendered, staging)
         formatter = formatter_fingerprint(staging)
     renders = {key: r.record(formatted[key]) for key, r in rendered.items() if key != "skeleton"}

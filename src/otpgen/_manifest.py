@@ -75,7 +75,7 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
-class Render:
+class RenderRecord:
     """One recorded render: a pattern instance, the kernel, the application or the skeleton."""
 
     template: str
@@ -91,10 +91,10 @@ class Manifest:
     """The whole manifest; `renders` is keyed like `kernel` or `genserver:chat`."""
 
     otpgen: str
-    renders: dict[str, Render] = field(default_factory=dict)
+    renders: dict[str, RenderRecord] = field(default_factory=dict)
     formatter: str = ""  # what formatted the recorded renders (ruff version and config)
 
-    def owner(self, path: PurePosixPath) -> tuple[str, Render] | None:
+    def owner(self, path: PurePosixPath) -> tuple[str, RenderRecord] | None:
         """The render that wrote `path`, if any."""
         key = path.as_posix()
         for name, render in self.renders.items():
@@ -173,7 +173,7 @@ def _record(raw: object, where: str) -> FileRecord:
     )
 
 
-def _render(key: str, raw: Any) -> Render:
+def _render_record(key: str, raw: Any) -> RenderRecord:
     try:
         files = {
             project_path(path, f"the render {key!r}").as_posix(): _record(
@@ -184,7 +184,7 @@ def _render(key: str, raw: Any) -> Render:
         answers = raw["answers"]
         if not isinstance(answers, dict):
             raise TypeError("answers must be an object")
-        return Render(
+        return RenderRecord(
             template=str(raw["template"]),
             version=str(raw["version"]),
             answers=dict(answers),
@@ -220,7 +220,7 @@ def load(root: Path, otpgen_version: str) -> Manifest:
             f"{MANIFEST} is damaged: expected an object with `renders`; restore it from "
             "version control"
         )
-    renders = {str(key): _render(str(key), raw) for key, raw in data["renders"].items()}
+    renders = {str(key): _render_record(str(key), raw) for key, raw in data["renders"].items()}
     return Manifest(
         otpgen=str(data.get("otpgen", otpgen_version)),
         renders=renders,

@@ -17,13 +17,13 @@ from otpgen._apply import recover
 from otpgen._errors import OtpgenError
 from otpgen._files import read_text
 from otpgen._format import formatter_fingerprint
-from otpgen._manifest import FileRecord, Manifest, Render, base_text, digest
+from otpgen._instances import Instance, format_renders, overrides_dir, render_recorded
+from otpgen._manifest import FileRecord, Manifest, RenderRecord, base_text, digest
 from otpgen._merge import has_conflict_markers, merge
 from otpgen._patterns import load_patterns
 from otpgen._plan import Action, Change, Plan, rej_path
 from otpgen._project import find_root, open_project
 from otpgen._render import FileTree
-from otpgen._renders import Rendered, format_renders, overrides_dir, render_recorded
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 
@@ -68,11 +68,11 @@ def _selected(path: str, root: Path, chosen: list[Path]) -> bool:
     return any(target == p or p in target.parents for p in chosen)
 
 
-def _render_all(root: Path, manifest: Manifest, templates: Path) -> dict[str, Rendered]:
+def _render_all(root: Path, manifest: Manifest, templates: Path) -> dict[str, Instance]:
     """Every recorded render, rendered again (not formatted)."""
     patterns = load_patterns(templates)
     overrides = overrides_dir(root)
-    rendered: dict[str, Rendered] = {}
+    rendered: dict[str, Instance] = {}
     for key, render in manifest.renders.items():
         package = str(render.answers.get("package", ""))
         project = open_project(root, package or None)
@@ -82,7 +82,7 @@ def _render_all(root: Path, manifest: Manifest, templates: Path) -> dict[str, Re
     return rendered
 
 
-def _in_force(root: Path, render: Render) -> dict[str, FileRecord]:
+def _in_force(root: Path, render: RenderRecord) -> dict[str, FileRecord]:
     """Each file's record in force: a pending one once its `.rej` has been merged."""
     return {
         name: record.resolved(
@@ -198,7 +198,7 @@ def plan_update(
 
     records = {key: _in_force(root, render) for key, render in manifest.renders.items()}
     # Format only what changed at its source (or is being restored): one ruff pass in all.
-    todo: dict[str, Rendered] = {}
+    todo: dict[str, Instance] = {}
     for key, r in rendered.items():
         needed = {
             p: t
@@ -210,12 +210,12 @@ def plan_update(
             )
         }
         if needed:
-            todo[key] = Rendered(needed, r.template, r.version, r.answers, r.shadows)
+            todo[key] = Instance(needed, r.template, r.version, r.answers, r.shadows)
     formatted: dict[str, FileTree] = format_renders(todo, root) if todo else {}
 
     changes: list[Change] = []
     bases: dict[str, str] = {}
-    renders: dict[str, Render] = {}
+    renders: dict[str, RenderRecord] = {}
     for key, r in rendered.items():
         old = manifest.renders[key]
         label = f"{r.template} template v{r.version}"
@@ -262,7 +262,7 @@ def plan_update(
                 continue
             disk = _read(root, path)
             changes.append(_dropped(path, record, _base(root, name, record, disk), disk))
-        renders[key] = Render(r.template, r.version, r.answers, files, r.shadows)
+        renders[key] = RenderRecord(r.template, r.version, r.answers, files, r.shadows)
         notes += [
             f"review .otpgen/templates/{shadow}: the shipped template it overrides changed"
             for shadow, sha in r.shadows.items()
@@ -336,7 +336,7 @@ def check(cwd: Path, templates: Path | None = None) -> list[Finding]:
                 findings.append(Finding(name, changed_from, _UPDATE))
             findings += _file_state(root, path, record, disk)
         if legacy:
-            probe = Rendered(legacy, r.template, r.version, r.answers, r.shadows)
+            probe = Instance(legacy, r.template, r.version, r.answers, r.shadows)
             for path, text in format_renders({key: probe}, root)[key].items():
                 record = old.files[path.as_posix()]
                 if digest(text) != record.sha:

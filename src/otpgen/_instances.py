@@ -1,8 +1,10 @@
-"""Rendering what the manifest records: a pattern instance or the kernel, with its answers.
+"""Template instances: a template rendered with its answers, as the manifest records it.
 
-`new` renders one pattern (and the kernel on first use); `update` and `check` render every
-recorded one again with the templates installed now, honouring the project's overrides in
-`.otpgen/templates/` and noting which shipped templates those overrides shadow.
+An `Instance` is one pattern instance (`genserver:chat`), the kernel, the application or the
+service skeleton: its rendered files (not yet formatted) plus the template, version, answers
+and shadowed overrides the manifest records for it. `new` and `init` make instances from
+answers; `update` and `check` make them again from the manifest with the templates installed
+now, honouring the project's overrides in `.otpgen/templates/`.
 """
 
 import hashlib
@@ -11,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from otpgen._errors import OtpgenError
-from otpgen._manifest import DIRECTORY, FileRecord, Render, digest
+from otpgen._manifest import DIRECTORY, FileRecord, RenderRecord, digest
 from otpgen._names import class_name
 from otpgen._patterns import Pattern
 from otpgen._render import (
@@ -33,8 +35,9 @@ from otpgen._render import (
 
 
 @dataclass(frozen=True)
-class Rendered:
-    """One render's files (not yet formatted) and what the manifest records about it."""
+class Instance:
+    """A template rendered with its answers: its files (not yet formatted) and what the
+    manifest records about it."""
 
     tree: FileTree
     template: str
@@ -42,9 +45,9 @@ class Rendered:
     answers: dict[str, Any]
     shadows: dict[str, str]
 
-    def record(self, formatted: FileTree) -> Render:
+    def record(self, formatted: FileTree) -> RenderRecord:
         """The manifest entry for these files once formatted."""
-        return Render(
+        return RenderRecord(
             template=self.template,
             version=self.version,
             answers=self.answers,
@@ -80,7 +83,7 @@ def render_answers(
     package_dir: PurePosixPath,
     templates: Path,
     overrides: Path | None,
-) -> Rendered:
+) -> Instance:
     """A pattern rendered with these answers."""
     sources = pattern_sources(pattern, overrides)
     shadows = {
@@ -88,7 +91,7 @@ def render_answers(
         for name, path in sources.items()
         if path != pattern.directory / name
     }
-    return Rendered(
+    return Instance(
         tree=render_pattern(pattern, answers, package_dir, overrides),
         template=pattern.name,
         version=str(pattern.version),
@@ -99,11 +102,11 @@ def render_answers(
 
 def render_kernel_record(
     templates: Path, package: str, package_dir: PurePosixPath, overrides: Path | None
-) -> Rendered:
+) -> Instance:
     """The kernel vendored into `package`."""
     shipped = kernel_sources(templates)
     effective = kernel_sources(templates, overrides)
-    return Rendered(
+    return Instance(
         tree=render_kernel(templates, package_dir, overrides),
         template=KERNEL_TEMPLATE,
         version=kernel_version(templates),
@@ -122,11 +125,11 @@ def render_application_record(
     project_name: str,
     package_dir: PurePosixPath,
     overrides: Path | None,
-) -> Rendered:
+) -> Instance:
     """A service's application.py."""
     shipped = application_sources(templates, None)
     effective = application_sources(templates, overrides)
-    return Rendered(
+    return Instance(
         tree=render_application(templates, package, project_name, package_dir, overrides),
         template=APPLICATION_TEMPLATE,
         version=str(application_version(templates)),
@@ -141,12 +144,12 @@ def render_application_record(
 
 def render_recorded(
     key: str,
-    render: Render,
+    render: RenderRecord,
     patterns: dict[str, Pattern],
     templates: Path,
     package_dir: PurePosixPath,
     overrides: Path | None,
-) -> Rendered:
+) -> Instance:
     """A recorded render, rendered again with the templates installed now.
 
     Options the templates added since take their defaults; options they dropped are
@@ -155,7 +158,7 @@ def render_recorded(
     if render.template == SERVICE_TEMPLATE:
         skeleton = templates / "service"
         context = {str(k): str(v) for k, v in render.answers.items()}
-        return Rendered(
+        return Instance(
             render_skeleton(skeleton, context),
             SERVICE_TEMPLATE,
             skeleton_version(skeleton),
@@ -180,7 +183,7 @@ def render_recorded(
     return render_answers(pattern, answers, package_dir, templates, overrides)
 
 
-def format_renders(renders: dict[str, Rendered], root: Path) -> dict[str, FileTree]:
+def format_renders(renders: dict[str, Instance], root: Path) -> dict[str, FileTree]:
     """Each render's files formatted with the project's ruff (one ruff pass for all of them);
     files that are not Python are left as rendered."""
     from otpgen._format import format_tree
