@@ -22,6 +22,7 @@ and the caller prints the lines to add by hand.
 
 import ast
 import functools
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -243,7 +244,7 @@ def _wanted(line: str) -> Iterator[_Name]:
     except SyntaxError:
         body = []
     if len(body) != 1 or not isinstance(body[0], Import) or _level(body[0]):
-        raise ValueError(f"expected one absolute import statement, got: {line!r}")
+        raise NotWireable(f"expected one absolute import statement to add, got: {line!r}")
     node = body[0]
     for alias in node.names:
         if isinstance(node, ast.Import):
@@ -411,11 +412,13 @@ def _add_import(text: str, wanted: _Name) -> str:
     if not blocks:
         return _first_import(tree, lines, _written(wanted, newline), newline)
     block = next((b for b in blocks if any(_first_party(n, package) for n in b)), blocks[0])
-    if wanted.name is not None and not wanted.asname:
-        for node in block:
-            merged = _merge(lines, node, wanted, newline)
-            if merged is not None:
-                return "".join(merged)
+    # isort keeps one `from m import a, b` per module; where a file has two, it is not
+    # isort's and a statement of its own changes no line of it
+    same = [node for node in block if _joinable(node, wanted)]
+    if len(same) == 1:
+        merged = _merge(lines, same[0], wanted, newline)
+        if merged is not None:
+            return "".join(merged)
     ours = [node for node in block if _first_party(node, package)]
     written = _written(wanted, newline)
     if ours:  # at its sorted place among the package's imports
@@ -441,16 +444,22 @@ def _add_import(text: str, wanted: _Name) -> str:
     return "".join(lines)
 
 
+def _joinable(node: Import, wanted: _Name) -> bool:
+    """Whether isort would write `wanted` into `node`: `from` the same module, no `as`."""
+    return (
+        isinstance(node, ast.ImportFrom)
+        and not node.level
+        and node.module == wanted.module
+        and not any(alias.asname or alias.name == "*" for alias in node.names)
+        and wanted.name is not None
+        and not wanted.asname
+    )
+
+
 def _merge(lines: list[str], node: Import, wanted: _Name, newline: str) -> list[str] | None:
     """`lines` with the name added to `node`, a `from` import of the same module, or None
-    when `node` is another import or written in a layout isort would not write."""
-    if (
-        not isinstance(node, ast.ImportFrom)
-        or node.level
-        or node.module != wanted.module
-        or any(alias.asname or alias.name == "*" for alias in node.names)
-        or wanted.name is None
-    ):
+    when `node` is written in a layout isort would not write."""
+    if not isinstance(node, ast.ImportFrom) or wanted.name is None:
         return None
     first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
     lines = list(lines)
@@ -511,11 +520,12 @@ def _first_import(tree: ast.Module, lines: list[str], written: list[str], newlin
         at = 0
         while at < len(lines) and _comment(lines[at]):
             at += 1
+    following = next((n for n in tree.body if n.lineno > at), None)
     after: list[str] = []
-    if at < len(lines) and not _blank(lines[at]):
-        following = next((n for n in tree.body if n.lineno > at), None)
+    if following is not None:  # the blank lines ruff wants between imports and code
         spaced = isinstance(following, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        after = [newline] * (2 if spaced else 1)
+        blank = len(list(itertools.takewhile(_blank, lines[at:])))
+        after = [newline] * max(0, (2 if spaced else 1) - blank)
     before = [newline] if docstring else []
     if at and not lines[at - 1].endswith("\n"):
         lines[at - 1] += newline
