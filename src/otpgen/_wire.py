@@ -10,9 +10,9 @@ write them: a file that passed `ruff check` (isort's `I001` included) and `ruff 
 
 Two kinds of line may change rather than only gain neighbours, because ruff leaves no other
 choice: a one-line list (`return []`, `return [a, b]`) is opened up, one element a line,
-and a one-line `from pkg import a` of the module being imported from takes the new name in
-(isort allows one `from pkg import` statement per module). After that first wiring, every
-later one is a pure insertion.
+and a one-line `from pkg import a`, the file's only one of the module imported from, takes
+the new name in (isort keeps one such statement per module; a file with two is not isort's,
+and gets a third). After that first wiring, every later one is a pure insertion.
 
 (libcst would do the same at an import cost of about 150 ms per run, more than the whole
 budget of `otpgen new`.) Wiring twice adds nothing twice; a file restructured so the list
@@ -48,7 +48,8 @@ class Wiring:
 
 
 class NotWireable(Exception):
-    """The children list could not be found; the message says what was looked for."""
+    """The children list could not be found, or the import's name is taken; the message
+    says what was looked for."""
 
 
 def wire(text: str, wiring: Wiring) -> str:
@@ -309,9 +310,6 @@ class _Natural:
 
     def __lt__(self, other: "_Natural") -> bool:
         return _natural(self.text, other.text) < 0
-
-    def __hash__(self) -> int:
-        return hash(self.text)
 
 
 def _member_key(name: str, asname: str | None = None) -> tuple[object, ...]:
