@@ -294,3 +294,12 @@ def test_shell_completion_still_answers() -> None:
         [otpgen_exe()], env={**env, "COMP_CWORD": "1"}, capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["new"]
+
+
+def test_every_ctrl_c_interrupts_not_only_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_entry, "_interrupted", False)
+    # Python drops a KeyboardInterrupt raised inside __del__ or a weakref callback; if later
+    # ones were ignored, a prompt would then wait for good.
+    for _ in range(2):
+        with pytest.raises(KeyboardInterrupt):
+            _entry._on_interrupt(signal.SIGINT, None)

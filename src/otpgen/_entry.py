@@ -59,10 +59,11 @@ def main() -> "NoReturn":
 def _on_interrupt(signum: int, frame: "FrameType | None") -> None:
     global _interrupted
     _interrupted = True
-    # One Ctrl-C is enough. Ignore the next ones while this one unwinds: cleanups run (files
-    # are written all or nothing), and a second KeyboardInterrupt raised inside one of them
-    # would end in a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Every Ctrl-C interrupts, the second as the first. Ignoring the later ones would hang
+    # otpgen for good whenever Python swallows the first (a KeyboardInterrupt raised inside a
+    # __del__ or a weakref callback is printed as "ignored" and dropped) while it waits at a
+    # prompt. Files need no such shield: the apply step holds SIGINT back while it commits,
+    # and a half-staged write is rolled back by the next command.
     raise KeyboardInterrupt
 
 
