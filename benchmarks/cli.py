@@ -33,6 +33,7 @@ not a test: the exit status is 0 whether the targets are met or not.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import os
 import platform
@@ -46,6 +47,7 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 
+import otpgen
 from otpgen._names import class_name
 from otpgen._templates import templates_dir
 
@@ -62,6 +64,20 @@ def names() -> Iterator[str]:
     """stock0001, stock0002, ...: new names, each as long as REFERENCE."""
     for n in itertools.count(1):
         yield f"stock{n:04d}"
+
+
+def _uncompiled() -> list[str]:
+    """otpgen's modules that have no bytecode beside them, which every run compiles afresh.
+
+    pip compiles a wheel it installs; an editable install under PYTHONDONTWRITEBYTECODE=1
+    never gets compiled, and its figures would carry some 15 ms no user pays.
+    """
+    package = Path(otpgen.__file__).parent
+    return [
+        p.name
+        for p in sorted(package.glob("*.py"))
+        if not Path(importlib.util.cache_from_source(str(p))).is_file()
+    ]
 
 
 def _tool(name: str) -> str:
@@ -315,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 2:
         parser.error("--rounds must be at least 2")
     started, load_before = time.perf_counter(), os.getloadavg()
+    uncompiled = _uncompiled()
     with tempfile.TemporaryDirectory(prefix="otpgen-bench-cli-") as tmp:
         base = Path(tmp)
         config = base / "cookiecutter.yaml"
@@ -350,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
         f"project, {len(bench.first)} in a fresh one; peers' output checked byte-identical"
     )
     print(f"{args.rounds} rounds, interleaved; median (quartiles), ms")
+    if uncompiled:
+        print(
+            f"WARNING: {len(uncompiled)} of otpgen's modules have no bytecode (editable install "
+            "with PYTHONDONTWRITEBYTECODE?), so every run compiles them: install it with "
+            "`pip install .` in a fresh venv as docs/benchmarks.md says"
+        )
     for name, values in samples.items():
         q1, _, q3 = statistics.quantiles(values, n=4)
         print(f"  {name:32} {medians[name] * 1e3:7.1f}  ({q1 * 1e3:.1f} to {q3 * 1e3:.1f})")
