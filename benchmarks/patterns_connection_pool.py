@@ -13,7 +13,9 @@ side, interleaved round by round so every contender sees the same machine load:
 - 1,000 tasks over 10 connections to a real TCP echo server on loopback, each checking
   out, doing one echo round trip and checking in: throughput, and the spread of the wait
   for a connection (median, p90, p99, max) and how many tasks were served out of arrival
-  order; beside the same run over an `asyncio.Queue` of the same 10 connections.
+  order; beside the floor, the same run over a bare `asyncio.Queue` of 10 connections
+  (`await queue.get()`, then `queue.put_nowait(conn)`), and that floor with the checkout
+  under `asyncio.timeout(5.0)`, as the generated pool's has a timeout.
 
 Every figure is the median over the rounds. Targets are reported as met or missed; the
 exit status is 0 either way.
@@ -40,6 +42,8 @@ from typing import Any
 PACKAGE = "benchshop"
 TASKS = 1000
 CONNECTIONS = 10
+FLOOR = "asyncio.Queue (floor)"
+TIMED_FLOOR = "asyncio.Queue + timeout"
 UNCONTENDED_TARGET_US = 5.0
 
 Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -166,18 +170,26 @@ async def contended(acquire: Callable[[], Any]) -> tuple[float, list[float], int
 
 
 class QueueBorrow:
-    """The naive pool's checkout: an asyncio.Queue of connections, a timeout on the get."""
+    """The floor's checkout: a bare asyncio.Queue of connections, get then put."""
 
     def __init__(self, queue: asyncio.Queue[Conn]) -> None:
         self.queue = queue
 
     async def __aenter__(self) -> Conn:
-        async with asyncio.timeout(5.0):
-            self.conn = await self.queue.get()
+        self.conn = await self.queue.get()
         return self.conn
 
     async def __aexit__(self, *exc: object) -> None:
         self.queue.put_nowait(self.conn)
+
+
+class TimedQueueBorrow(QueueBorrow):
+    """The floor plus a checkout timeout, as the generated pool has (for reference)."""
+
+    async def __aenter__(self) -> Conn:
+        async with asyncio.timeout(5.0):
+            self.conn = await self.queue.get()
+        return self.conn
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -221,7 +233,8 @@ async def measure(
     }
     heavy: dict[str, Callable[[], Any]] = {
         "generated pool": pool.connection,
-        "asyncio.Queue pool": lambda: QueueBorrow(queue),
+        FLOOR: lambda: QueueBorrow(queue),
+        TIMED_FLOOR: lambda: TimedQueueBorrow(queue),
     }
     try:
         for bench in uncontended.values():  # warm up
@@ -268,16 +281,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:36} {median[key]:7.2f}  (min {min(values):.2f}, max {max(values):.2f})")
     print(f"\n{TASKS:,} tasks over {CONNECTIONS} TCP connections, one echo round trip each")
     header = ("checkouts/s", "wait p50", "p90", "p99", "max", "unfair")
-    print(f"  {'':22} {header[0]:>12} " + " ".join(f"{h:>8}" for h in header[1:]))
+    print(f"  {'':24} {header[0]:>12} " + " ".join(f"{h:>8}" for h in header[1:]))
     waits = ("wait p50", "wait p90", "wait p99", "wait max")
-    for label in ("generated pool", "asyncio.Queue pool"):
+    for label in ("generated pool", FLOOR, TIMED_FLOOR):
         row = [median[f"{label}: {part}"] for part in waits]
         print(
-            f"  {label:22} {median[f'{label}: throughput']:12,.0f} "
+            f"  {label:24} {median[f'{label}: throughput']:12,.0f} "
             + " ".join(f"{value:6.2f}ms" for value in row)
             + f" {median[f'{label}: out of order']:8.0f}"
         )
     print("  (unfair: tasks served out of arrival order)")
+    print(
+        f"  floor / generated pool, throughput: "
+        f"{median[f'{FLOOR}: throughput'] / median['generated pool: throughput']:.2f}x"
+    )
 
     uncontended = median["async with pool.connection()"]
     print("\ntargets:")

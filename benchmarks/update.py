@@ -1,13 +1,22 @@
-"""Benchmark `otpgen update` against `copier update` and `cruft update` on 200 generated files.
+"""Benchmark `otpgen update` against `copier update` and `cruft update` on 200 generated files,
+and otpgen alone on 50, 200 and 800 files (its cost per file as a project grows).
 
 Run: python benchmarks/update.py [--rounds N] [--ref REF] [--keep]
 
-Targets (from the issue), over 200 generated files: a no-op update takes at most 150 ms, and
-an update that changes and merges the generated files takes at most 1 s.
+Targets (from the issue): over 200 generated files, a no-op `otpgen update` at least 3x
+faster than `cruft update`, and an update that merges a template change into 190 edited
+files at least 3x faster than cruft's; and otpgen's cost per file flat from 50 to 800
+files. "Flat" is judged on the marginal cost, the growth in time per file added (from 50
+to 200 files, then from 200 to 800), since a fixed start-up (interpreter, imports) makes
+the plain time per file fall with size anyway: the report prints both, and calls the cost
+flat when the 200->800 marginal is at most 1.25x the 50->200 one.
 
 What is generated. An otpgen project (`[project] name = "shop"`, `src/shop/__init__.py`) gets
 95 genserver renders, `otpgen new genserver m0 --no-input` ... `m94`: 190 files (a module
-and its test each) plus the 10 kernel files in `src/shop/otp/`, 200 generated files.
+and its test each) plus the 10 kernel files in `src/shop/otp/`, 200 generated files. The
+first comes from the `otpgen new` command, the others from otpgen's engine called the same
+way in one process, to keep the (untimed) build short. The sweep's projects are made alike
+with 20 and 395 modules (50 and 800 files); each has a cache directory of its own.
 
 How the peers are made equivalent. The copier template (a git repository tagged v1) and the
 cookiecutter template used by cruft (a git repository, v1 on its default branch) hold those
@@ -15,7 +24,8 @@ same 200 files, read back from otpgen's output, as jinja templates: each file's 
 `{% raw %}`, with the package name `shop` turned into the template variable. Every tool
 therefore renders 200 templates, and the script checks that copier and cookiecutter write
 files byte-identical to otpgen's. The peers' projects are git repositories with the
-generated files committed (both tools need that to update); otpgen's is not.
+generated files committed (both tools need that to update); otpgen's is not. The peers are
+timed at 200 files only.
 
 The two cases, timed as the wall time of one command-line process (interpreter start-up
 included, the same for all three tools), median and spread of N rounds. Each round times
@@ -25,14 +35,15 @@ every tool in turn, so that a slow spell of the machine falls on all of them:
   `cruft update --skip-apply-ask`. The project is left as it is between rounds, and is
   checked to be unchanged afterwards.
 - change + merge: the templates change one line in every module (the docstring's first
-  line) and one in every test (the test docstring), and the user has edited all 190 of
-  those files apart from that change (a line appended at the end). otpgen gets the change
-  from a template override, `.otpgen/templates/patterns/genserver/*.j2`, that edits the
-  shipped templates; the new renders it produces become the peers' v2 templates, a commit
-  tagged v2 (the user's edits are committed in the peers' projects). Before each round the
+  line) and one in every test (the test docstring), and the user has edited all of those
+  files apart from that change (a line appended at the end). otpgen gets the change from a
+  template override, `.otpgen/templates/patterns/genserver/*.j2`, that edits the shipped
+  templates; the new renders it produces become the peers' v2 templates, a commit tagged
+  v2 (the user's edits are committed in the peers' projects). Before each round the
   project is restored from a pristine copy, outside the timing; after each round every
-  file must hold both the template's change and the user's edit (190 merged, 10 kernel
-  files unchanged), and otpgen's statuses are printed from one `--format json` run.
+  file must hold both the template's change and the user's edit (the pattern files merged,
+  the 10 kernel files unchanged), and otpgen's statuses are printed from one
+  `--format json` run.
 
 otpgen runs from a copy of this checkout's `src/otpgen` and `templates` taken at the start
 (the working tree, or the commit `--ref` names), first on PYTHONPATH, so that edits made to
@@ -41,10 +52,10 @@ as pip compiles an installed wheel (and copier's and cruft's own code).
 
 otpgen caches renders and formatted files by content (`OTPGEN_CACHE_DIR`, a directory of
 the run's own). Its main figures use the cache as a user's would be: holding the renders of
-the templates the project was generated with. It is also timed with an empty cache (no-op)
-and with the new templates' renders already cached (change + merge, as after a pre-commit
-`otpgen check`). copier and cruft keep no such cache; both clone the template repository
-(a local path here, so no network) on every update.
+the templates the project was generated with. At 200 files it is also timed with an empty
+cache (no-op) and with the new templates' renders already cached (change + merge, as after
+a pre-commit `otpgen check`). copier and cruft keep no such cache; both clone the template
+repository (a local path here, so no network) on every update.
 """
 
 from __future__ import annotations
@@ -77,9 +88,13 @@ PACKAGE = "shop"
 PATTERN_FILES = 2 * MODULES
 KERNEL_FILES = 10
 GENERATED_FILES = PATTERN_FILES + KERNEL_FILES
-NOOP_TARGET = 0.150
-CHANGE_TARGET = 1.0
-DEFAULT_ROUNDS = 7
+SWEEP = (50, 200, 800)
+"""Project sizes (generated files) otpgen alone is also timed at, for its cost per file."""
+CRUFT_TARGET = 3.0
+"""cruft's median / otpgen's, in both cases, at least (the issue's targets)."""
+FLAT_TARGET = 1.25
+"""The marginal cost per file from 200 to 800 files / from 50 to 200, at most ("flat")."""
+DEFAULT_ROUNDS = 5
 NOOP = "no-op update"
 CHANGE = "change + merge"
 CASES = (NOOP, CHANGE)
@@ -103,6 +118,17 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCES = ("src/otpgen", "templates")
 """What otpgen is run from: its code and its templates, in this repository."""
 PACKAGE_WORD = re.compile(rf"\b{PACKAGE}\b")
+
+
+GENERATE = """\
+import sys
+from pathlib import Path
+from otpgen._generate import NewRequest, apply_new, plan_new
+root = Path(sys.argv[1])
+for i in range(int(sys.argv[2]), int(sys.argv[3])):
+    apply_new(plan_new(NewRequest("genserver", f"m{i}", cwd=root)))
+"""
+"""`otpgen new genserver mI` for I in [argv[2], argv[3]), in one process (the build only)."""
 
 
 # Processes, timing and statistics.
@@ -396,28 +422,44 @@ class Tool(ABC):
 
 
 class Otpgen(Tool):
-    """otpgen: the project, its 95 renders, and the template upgrade as an override."""
+    """otpgen: the project, its genserver renders, and the template upgrade as an override.
+
+    The main instance has the 200 files every tool has; the sweep's instances (named
+    `otpgen@N`) have N files and only otpgen's own main figures.
+    """
 
     name = "otpgen"
     EMPTY_CACHE = "otpgen, empty cache"
     NEW_RENDERS_CACHED = "otpgen, new renders cached"
 
-    def __init__(self, work: Path, env: dict[str, str], ref: str | None) -> None:
+    def __init__(
+        self, work: Path, env: dict[str, str], source: Path, files: int = GENERATED_FILES
+    ) -> None:
+        self.files = files
+        self.modules = (files - KERNEL_FILES) // 2
+        self.variants = files == GENERATED_FILES  # the empty and warm cache figures too
+        if files != GENERATED_FILES:
+            self.name = f"otpgen@{files}"
         super().__init__(work, env)
-        self.source = self.work / "source"
-        self.provenance = snapshot_source(self.source, ref, env)
+        self.source = source
+        self.provenance = ""  # which otpgen source was measured, set by main
         path = [str(self.source / "src"), *filter(None, [env.get("PYTHONPATH")])]
-        self.env = {**env, "PYTHONPATH": os.pathsep.join(path)}
+        self.cache = self.work / "cache"  # its own, so instances do not share renders
+        self.env = {**env, "PYTHONPATH": os.pathsep.join(path), "OTPGEN_CACHE_DIR": str(self.cache)}
         self.exe = executable("otpgen")
         self.project = self.work / "project"
-        self.cache = Path(env["OTPGEN_CACHE_DIR"])
         self.cache_v1 = self.work / "cache-v1"
         self.edited = self.work / "project-edited"
         self.statuses: collections.Counter[str] = collections.Counter()
         self.noop_tree: dict[str, bytes] = {}
 
     def build(self) -> Corpus:
-        """Generate the project; the corpus every tool generates comes from it."""
+        """Generate the project; the corpus every tool generates comes from it.
+
+        The first module comes from the `otpgen new` command; the others from its engine
+        called in one process, as the command calls it (the build is not timed, and one
+        process per module would take minutes at 800 files).
+        """
         imported = run(
             [sys.executable, "-c", "import otpgen; print(otpgen.__file__)"], REPO, self.env
         )
@@ -425,12 +467,13 @@ class Otpgen(Tool):
             raise CommandFailed(f"otpgen is imported from {imported.stdout.strip()}, not the copy")
         self.project.mkdir()
         make_project(self.project)
-        for i in range(MODULES):
-            run([self.exe, "new", "genserver", f"m{i}", "--no-input"], self.project, self.env)
+        run([self.exe, "new", "genserver", "m0", "--no-input"], self.project, self.env)
+        batch = [sys.executable, "-c", GENERATE, str(self.project), "1", str(self.modules)]
+        run(batch, self.project, self.env)
         base = self.project / ".otpgen" / "base"
         paths = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-        if len(paths) != GENERATED_FILES:
-            raise CommandFailed(f"otpgen generated {len(paths)} files, not {GENERATED_FILES}")
+        if len(paths) != self.files:
+            raise CommandFailed(f"otpgen generated {len(paths)} files, not {self.files}")
         v1 = read_files(self.project, paths)
         shutil.copytree(self.cache, self.cache_v1)
         self.noop_tree = tree_digest(self.project)
@@ -443,12 +486,19 @@ class Otpgen(Tool):
         v2 = read_files(scratch, paths)
         shutil.rmtree(scratch)
         pattern_paths = [p for p in paths if v1[p] != v2[p]]
-        if len(pattern_paths) != PATTERN_FILES or any(
+        if len(pattern_paths) != 2 * self.modules or any(
             changed_lines(v1[p], v2[p]) != 1 for p in pattern_paths
         ):
-            raise CommandFailed("the override does not change exactly one line of 190 files")
+            raise CommandFailed(
+                f"the override does not change exactly one line of {2 * self.modules} files"
+            )
         merged = {p: v2[p] + USER_EDIT if p in pattern_paths else v2[p] for p in paths}
-        return Corpus(paths, pattern_paths, v1, v2, merged)
+        self.corpus = Corpus(paths, pattern_paths, v1, v2, merged)
+        return self.corpus
+
+    def build_only(self) -> None:
+        """`build`, for a sweep instance: its corpus is its own, kept in `self.corpus`."""
+        self.build()
 
     def install_override(self, project: Path) -> None:
         """Shadow the shipped genserver templates with copies changing one line each."""
@@ -465,14 +515,16 @@ class Otpgen(Tool):
         """Done by `build`, which every other tool depends on."""
 
     def noop_round(self) -> dict[str, Timing]:
-        warm = timed([self.exe, "update"], self.project, self.env)
-        shutil.rmtree(self.cache)
-        empty = timed([self.exe, "update"], self.project, self.env)
+        figures = {self.name: timed([self.exe, "update"], self.project, self.env)}
+        if self.variants:
+            shutil.rmtree(self.cache)
+            figures[self.EMPTY_CACHE] = timed([self.exe, "update"], self.project, self.env)
         if tree_digest(self.project) != self.noop_tree:
             raise CommandFailed("a no-op `otpgen update` changed the project")
-        return {self.name: warm, self.EMPTY_CACHE: empty}
+        return figures
 
     def prepare_change(self, corpus: Corpus) -> None:
+        corpus = self.corpus  # its own size's (the same as the peers' for the main instance)
         shutil.copytree(self.project, self.edited)
         corpus.user_edits(self.edited)
         self.install_override(self.edited)
@@ -483,14 +535,16 @@ class Otpgen(Tool):
         require_files(self.project, corpus.merged, "otpgen update --format json")
 
     def change_round(self, corpus: Corpus) -> dict[str, Timing]:
+        corpus = self.corpus
         restore(self.cache_v1, self.cache)
         restore(self.edited, self.project)
-        cold = timed([self.exe, "update"], self.project, self.env)
+        figures = {self.name: timed([self.exe, "update"], self.project, self.env)}
         require_files(self.project, corpus.merged, "otpgen update")
-        restore(self.edited, self.project)
-        warm = timed([self.exe, "update"], self.project, self.env)
-        require_files(self.project, corpus.merged, "otpgen update (new renders cached)")
-        return {self.name: cold, self.NEW_RENDERS_CACHED: warm}
+        if self.variants:
+            restore(self.edited, self.project)
+            figures[self.NEW_RENDERS_CACHED] = timed([self.exe, "update"], self.project, self.env)
+            require_files(self.project, corpus.merged, "otpgen update (new renders cached)")
+        return figures
 
 
 class GitPeer(Tool):
@@ -643,8 +697,10 @@ def progress(message: str) -> None:
     print(f"... {message}", file=sys.stderr, flush=True)
 
 
-def report(tools: list[Tool], subject: Otpgen, rounds: int, python_start: Samples) -> None:
-    """Print every case with its ratio to otpgen, and whether otpgen meets the targets."""
+def report(
+    tools: list[Tool], subject: Otpgen, sweep: list[Otpgen], rounds: int, python_start: Samples
+) -> None:
+    """Print every case with its ratio to otpgen, the sweep, and the targets."""
     print(
         f"otpgen update vs copier update vs cruft update on {GENERATED_FILES} generated files "
         f"({MODULES} genserver modules and their tests, {KERNEL_FILES} kernel files)"
@@ -692,11 +748,54 @@ def report(tools: list[Tool], subject: Otpgen, rounds: int, python_start: Sample
         print()
     counts = ", ".join(f"{status} {n}" for status, n in sorted(subject.statuses.items()))
     print(f"otpgen update --format json, change + merge (once, untimed): {counts}")
-    print("otpgen against the targets (median):")
-    for case, target in ((NOOP, NOOP_TARGET), (CHANGE, CHANGE_TARGET)):
-        median = subject.samples[case][subject.name].median
-        verdict = "met" if median <= target else "NOT met"
-        print(f"  {case:<16}<= {ms(target):>8}: {ms(median):>8}  {verdict}")
+    print()
+
+    sizes = sorted([subject, *sweep], key=lambda tool: tool.files)
+    measured = [tool for tool in sizes if tool.unavailable is None]
+    print("otpgen alone by project size: median; ms per generated file; marginal ms per file")
+    print("(the marginal cost is the growth from the next smaller size over the files added)")
+    for tool in sizes:
+        if tool.unavailable is not None:
+            print(f"  {tool.files:>4} files  not measured: {tool.unavailable}")
+    for case in CASES:
+        print(f"  {case}")
+        previous: Otpgen | None = None
+        for tool in measured:
+            median = tool.samples[case][tool.name].median
+            per_file = median * 1e3 / tool.files
+            line = f"    {tool.files:>4} files {ms(median):>9}  {per_file:6.2f} ms/file"
+            if previous is not None:
+                line += f"  {marginal(previous, tool, case) * 1e3:6.2f} ms/file marginal"
+            print(line)
+            previous = tool
+    print()
+
+    print("targets (ratios of medians):")
+    for case in CASES:
+        cruft = next((t for t in tools if isinstance(t, Cruft)), None)
+        if cruft is None or cruft.unavailable is not None:
+            print(f"  cruft / otpgen, {case}: cruft not measured")
+            continue
+        faster = cruft.samples[case][cruft.name].median / subject.samples[case][subject.name].median
+        verdict = "met" if faster >= CRUFT_TARGET else "MISSED"
+        print(f"  cruft / otpgen, {case:<16}{faster:6.2f}x  >= {CRUFT_TARGET:g}  {verdict}")
+    if len(measured) == len(SWEEP):
+        for case in CASES:
+            low = marginal(measured[0], measured[1], case)
+            high = marginal(measured[1], measured[2], case)
+            growth = high / low if low > 0 else float("inf")
+            verdict = "met" if growth <= FLAT_TARGET else "MISSED"
+            print(
+                f"  marginal ms/file {measured[1].files}->{measured[2].files} / "
+                f"{measured[0].files}->{measured[1].files}, {case:<16}{growth:6.2f}x  "
+                f"<= {FLAT_TARGET:g}  {verdict}"
+            )
+
+
+def marginal(small: Otpgen, large: Otpgen, case: str) -> float:
+    """Seconds per file added from the project of `small` to that of `large`."""
+    grow = large.samples[case][large.name].median - small.samples[case][small.name].median
+    return grow / (large.files - small.files)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -716,14 +815,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         env = environment(work)
         python_start = Samples([timed([sys.executable, "-c", "pass"], work, env) for _ in range(5)])
-        progress(f"otpgen: {MODULES} x `otpgen new genserver mN --no-input`, then the upgrade")
+        progress(f"otpgen: {MODULES} x `otpgen new genserver mN`, then the upgrade")
         try:
-            subject = Otpgen(work, env, args.ref)
+            source = work / "source"
+            provenance = snapshot_source(source, args.ref, env)
+            subject = Otpgen(work, env, source)
+            subject.provenance = provenance
             corpus = subject.build()
         except (CommandFailed, Unavailable) as exc:
             print(f"otpgen failed: {exc}", file=sys.stderr)
             return 1
-        tools: list[Tool] = [subject, Copier(work, env), Cruft(work, env)]
+        sweep = [Otpgen(work, env, source, files) for files in SWEEP if files != GENERATED_FILES]
+        for member in sweep:
+            progress(
+                f"{member.name}: {member.modules} x `otpgen new genserver mN`, then the upgrade"
+            )
+            member.attempt("set-up", member.build_only)
+        tools: list[Tool] = [subject, *sweep, Copier(work, env), Cruft(work, env)]
         for tool in tools:
             progress(f"{tool.name}: template v1 and the project")
             tool.attempt("set-up", partial(tool.setup, corpus))
@@ -741,7 +849,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if subject.unavailable is not None:
             print(f"otpgen failed: {subject.unavailable}", file=sys.stderr)
             return 1
-        report(tools, subject, args.rounds, python_start)
+        report(
+            [tool for tool in tools if tool not in sweep], subject, sweep, args.rounds, python_start
+        )
         load = (
             f"load average (1 min) at the start {load_before:.2f}, "
             f"at the end {os.getloadavg()[0]:.2f} (this run's own processes included)"
