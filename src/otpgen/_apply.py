@@ -25,7 +25,6 @@ otpgen itself at the N-th disk step (nothing else reads it).
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import stat
@@ -123,13 +122,24 @@ class _Flusher:
             future.result()  # type: ignore[attr-defined]  # re-raise the first failure
 
 
-def _atomic_json(path: Path, data: object) -> None:
+def _atomic_json(path: Path, data: object, durable: bool = True) -> None:
+    """Replace `path` with `data` as JSON in one step; `durable` waits for the disk.
+
+    The staging journal need not be durable: if the power fails before the commit, its
+    temporaries are lost or left as hidden `.otpgen-` files, and no target was touched.
+    The commit journal must be on the disk before the first target is replaced.
+    """
     staged = path.with_name(path.name + ".tmp")
     staged.unlink(missing_ok=True)
-    _write_new(staged, json.dumps(data, indent=1).encode(), None)
+    payload = json.dumps(data, indent=1).encode()
+    if durable:
+        _write_new(staged, payload, None)
+    else:
+        staged.write_bytes(payload)
     _step()
     os.replace(staged, path)
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     _step()
 
 
@@ -178,7 +188,7 @@ def check_writable(root: Path, writes: Sequence[Write]) -> None:
 
 
 def _token() -> str:
-    return f"{os.getpid()}-{secrets.token_hex(3)}"
+    return f"{os.getpid()}-{os.urandom(3).hex()}"
 
 
 def _stage_name(path: PurePosixPath, token: str) -> PurePosixPath:
@@ -211,7 +221,7 @@ def apply(root: Path, writes: Sequence[Write], command: str) -> None:
         "dirs": [d.as_posix() for d in dirs],
         "entries": entries,
     }
-    _atomic_json(root / JOURNAL, journal)
+    _atomic_json(root / JOURNAL, journal, durable=False)
     try:
         for directory in dirs:
             (root / directory).mkdir(exist_ok=True)

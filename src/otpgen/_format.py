@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -42,6 +43,23 @@ def ruff_config(root: Path) -> Path | None:
     return None
 
 
+@cache
+def _ruff_version() -> str:
+    """The installed ruff's version, from its dist-info directory's name.
+
+    importlib.metadata would scan every distribution on the path (about 20 ms); ruff's own
+    metadata sits beside its package.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("ruff")
+    if spec is not None and spec.submodule_search_locations:
+        site = Path(next(iter(spec.submodule_search_locations))).parent
+        for info in site.glob("ruff-*.dist-info"):
+            return info.name.removeprefix("ruff-").removesuffix(".dist-info")
+    return "(version unknown)"  # pragma: no cover - ruff is a dependency of otpgen
+
+
 def formatter_fingerprint(root: Path) -> str:
     """What formats a render, as a short stable line: the ruff version and its configuration.
 
@@ -50,12 +68,7 @@ def formatter_fingerprint(root: Path) -> str:
     (ruff's default target version) only, so bumping the project's version changes nothing.
     Files a configuration `extend`s are not followed. No process is started.
     """
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        ruff = f"ruff {version('ruff')}"
-    except PackageNotFoundError:  # pragma: no cover - ruff is a dependency of otpgen
-        ruff = "ruff (version unknown)"
+    ruff = f"ruff {_ruff_version()}"
     config = ruff_config(root)
     if config is None:
         return f"{ruff}, no config"
