@@ -123,10 +123,11 @@ PACKAGE_WORD = re.compile(rf"\b{PACKAGE}\b")
 GENERATE = """\
 import sys
 from pathlib import Path
-from otpgen._generate import NewRequest, apply_new, plan_new
+from otpgen._generate import NewRequest, plan_new
+from otpgen._plan import apply_plan
 root = Path(sys.argv[1])
 for i in range(int(sys.argv[2]), int(sys.argv[3])):
-    apply_new(plan_new(NewRequest("genserver", f"m{i}", cwd=root)))
+    apply_plan(plan_new(NewRequest("genserver", f"m{i}", cwd=root)))
 """
 """`otpgen new genserver mI` for I in [argv[2], argv[3]), in one process (the build only)."""
 
@@ -470,8 +471,8 @@ class Otpgen(Tool):
         run([self.exe, "new", "genserver", "m0", "--no-input"], self.project, self.env)
         batch = [sys.executable, "-c", GENERATE, str(self.project), "1", str(self.modules)]
         run(batch, self.project, self.env)
-        base = self.project / ".otpgen" / "base"
-        paths = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        manifest = json.loads((self.project / ".otpgen" / "manifest.json").read_text())
+        paths = sorted(path for r in manifest["renders"].values() for path in r["files"])
         if len(paths) != self.files:
             raise CommandFailed(f"otpgen generated {len(paths)} files, not {self.files}")
         v1 = read_files(self.project, paths)
@@ -531,7 +532,7 @@ class Otpgen(Tool):
         # Once, outside the timing: what `update` reports for each file.
         restore(self.edited, self.project)
         proc = run([self.exe, "update", "--format", "json"], self.project, self.env)
-        self.statuses.update(f["status"] for f in json.loads(proc.stdout)["files"])
+        self.statuses.update(f["action"] for f in json.loads(proc.stdout)["files"])
         require_files(self.project, corpus.merged, "otpgen update --format json")
 
     def change_round(self, corpus: Corpus) -> dict[str, Timing]:

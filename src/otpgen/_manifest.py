@@ -12,6 +12,7 @@ rewrites them, whatever the user's configuration, and identical renders are stor
 
 import hashlib
 import json
+import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -33,8 +34,10 @@ def digest(text: str) -> str:
 
 
 def blob_path(sha: str) -> PurePosixPath:
-    """Where the base with hash `sha` is stored, relative to the project root."""
-    return BASES / sha[:2] / sha[2:]
+    """Where the base with hash `sha` is stored, relative to the project root (one flat
+    directory: a project holds hundreds of bases, not millions, and a fan-out would cost a
+    directory per base)."""
+    return BASES / sha
 
 
 def blob(text: str) -> bytes:
@@ -244,13 +247,11 @@ def base_text(root: Path, path: str, record: FileRecord) -> str | None:
 
 def stored_blobs(root: Path) -> set[str]:
     """The hashes of every base stored under .otpgen/bases."""
-    found: set[str] = set()
-    directory = root / BASES
-    if directory.is_dir():
-        for sub in directory.iterdir():
-            if sub.is_dir() and len(sub.name) == 2:
-                found.update(sub.name + p.name for p in sub.iterdir())
-    return found
+    try:
+        names = os.listdir(root / BASES)
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    return {name for name in names if len(name) == 64 and not name.startswith(".")}
 
 
 def legacy_bases(root: Path) -> list[PurePosixPath]:
