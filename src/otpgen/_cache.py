@@ -5,6 +5,7 @@ Everything in it can be rebuilt, so every failure to read or write it is ignored
 """
 
 import contextlib
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -12,13 +13,21 @@ from pathlib import Path
 
 def cache_dir() -> Path | None:
     """The cache directory, or None when caching is off."""
-    if os.environ.get("OTPGEN_NO_CACHE"):
+    return _cache_dir(
+        os.environ.get("OTPGEN_NO_CACHE", ""),
+        os.environ.get("OTPGEN_CACHE_DIR", ""),
+        os.environ.get("XDG_CACHE_HOME", ""),
+    )
+
+
+@functools.cache
+def _cache_dir(off: str, explicit: str, xdg: str) -> Path | None:
+    # Memoised on the variables it reads: Path.home() looks the user up every time.
+    if off:
         return None
-    explicit = os.environ.get("OTPGEN_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "otpgen"
+    return Path(xdg or Path.home() / ".cache") / "otpgen"
 
 
 def key(*parts: bytes | str) -> str:

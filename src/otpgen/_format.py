@@ -102,18 +102,32 @@ def format_tree(tree: FileTree, root: Path) -> FileTree:
         " ".join(p.as_posix() for p in packages),
     )
     keys = {path: _cache.key(*salt, path.as_posix(), text) for path, text in tree.items()}
+    # A large batch (an update) is cached as one entry: one file to read or write instead
+    # of hundreds, and `update --dry-run` then `update` formats once. A small one (`new`)
+    # is cached per file, so the kernel is formatted once for every project.
+    batch = len(tree) > _PER_FILE
+    whole = _cache.key(*keys.values()) if batch else ""
+    if batch and (cached := _cache.read("format", whole)) is not None:
+        texts = json.loads(cached)
+        return {path: texts[keys[path]] for path in tree}
     done: FileTree = {}
-    for path, name in keys.items():
-        cached = _cache.read("format", name)
-        if cached is not None:
-            done[path] = cached
+    if not batch:
+        for path, name in keys.items():
+            if (text := _cache.read("format", name)) is not None:
+                done[path] = text
     todo = {path: text for path, text in tree.items() if path not in done}
     if todo:
         fresh = _run_ruff(ruff, todo, config, packages)
-        for path, text in fresh.items():
-            _cache.write("format", keys[path], text)
         done.update(fresh)
+        if batch:
+            _cache.write("format", whole, json.dumps({keys[p]: t for p, t in done.items()}))
+        else:
+            for path, text in fresh.items():
+                _cache.write("format", keys[path], text)
     return {path: done[path] for path in tree}
+
+
+_PER_FILE = 32  # batches up to this size are cached file by file
 
 
 def _packages(root: Path) -> list[PurePosixPath]:

@@ -73,11 +73,13 @@ def _render_all(root: Path, manifest: Manifest, templates: Path) -> dict[str, In
     patterns = load_patterns(templates)
     overrides = overrides_dir(root)
     rendered: dict[str, Instance] = {}
+    package_dirs: dict[str, PurePosixPath] = {}
     for key, render in manifest.renders.items():
         package = str(render.answers.get("package", ""))
-        project = open_project(root, package or None)
+        if package not in package_dirs:
+            package_dirs[package] = open_project(root, package or None).package_dir
         rendered[key] = render_recorded(
-            key, render, patterns, templates, project.package_dir, overrides
+            key, render, patterns, templates, package_dirs[package], overrides
         )
     return rendered
 
@@ -98,7 +100,12 @@ def _stale(record: FileRecord | None, text: str) -> bool:
     return record is None or record.source != digest(text)
 
 
-def _unresolved(root: Path, manifest: Manifest, chosen: list[Path]) -> None:
+def _read_generated(
+    root: Path, manifest: Manifest, chosen: list[Path]
+) -> dict[str, str | None]:
+    """Every selected generated file's text (None: absent), or an error while one still
+    holds conflict markers or has a `.rej` beside it."""
+    disks: dict[str, str | None] = {}
     for render in manifest.renders.values():
         for name in render.files:
             if not _selected(name, root, chosen):
@@ -109,12 +116,13 @@ def _unresolved(root: Path, manifest: Manifest, chosen: list[Path]) -> None:
                     f"{rej_path(path)} is left from `otpgen update --conflict rej`: merge it into "
                     f"{name} by hand and delete it, then run `otpgen update` again"
                 )
-            text = _read(root, path)
+            disks[name] = text = _read(root, path)
             if text is not None and has_conflict_markers(text):
                 raise OtpgenError(
                     f"{name} still has conflict markers from an earlier update: resolve them "
                     "(edit the file), then run `otpgen update` again"
                 )
+    return disks
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ def plan_update(
     templates = templates or templates_dir()
     root, manifest, notes = _open(cwd)
     chosen = _chosen(root, cwd.resolve(), paths or [])
-    _unresolved(root, manifest, chosen)
+    disks = _read_generated(root, manifest, chosen)
     rendered = _render_all(root, manifest, templates)
 
     records = {key: _in_force(root, render) for key, render in manifest.renders.items()}
@@ -227,7 +235,7 @@ def plan_update(
                     files[name] = old.files[name]
                 continue
             record = records[key].get(name)
-            disk = _read(root, path)
+            disk = disks[name] if name in disks else _read(root, path)
             new = formatted.get(key, {}).get(path)
             if new is None:  # the same render as last time: nothing to take from it
                 assert record is not None
@@ -260,7 +268,7 @@ def plan_update(
             if not _selected(name, root, chosen):
                 files[name] = record
                 continue
-            disk = _read(root, path)
+            disk = disks[name] if name in disks else _read(root, path)
             changes.append(_dropped(path, record, _base(root, name, record, disk), disk))
         renders[key] = RenderRecord(r.template, r.version, r.answers, files, r.shadows)
         notes += [
