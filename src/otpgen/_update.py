@@ -9,6 +9,7 @@ the new render. Nothing a user wrote is dropped: a file either takes the new ren
 not edited), merges cleanly, or is reported as a conflict with both sides.
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -32,9 +33,12 @@ EDITED = "edited by you"
 
 
 def _read(root: Path, path: PurePosixPath) -> str | None:
-    if (root / path).is_dir():
-        raise OtpgenError(f"{path} is a directory where otpgen generated a file; move it away")
-    return read_text(root / path, root=root)
+    try:
+        return read_text(root / path, root=root)
+    except IsADirectoryError:
+        raise OtpgenError(
+            f"{path} is a directory where otpgen generated a file; move it away"
+        ) from None
 
 
 def _open(cwd: Path) -> tuple[Path, Manifest, list[str]]:
@@ -87,9 +91,10 @@ def _render_all(root: Path, manifest: Manifest, templates: Path) -> dict[str, In
 def _in_force(root: Path, render: RenderRecord) -> dict[str, FileRecord]:
     """Each file's record in force: a pending one once its `.rej` has been merged."""
     return {
-        name: record.resolved(
-            _read(root, PurePosixPath(name)) if record.pending else None,
-            (root / rej_path(PurePosixPath(name))).exists(),
+        name: record
+        if record.pending is None
+        else record.resolved(
+            _read(root, PurePosixPath(name)), (root / rej_path(PurePosixPath(name))).exists()
         )
         for name, record in render.files.items()
     }
@@ -100,18 +105,22 @@ def _stale(record: FileRecord | None, text: str) -> bool:
     return record is None or record.source != digest(text)
 
 
-def _read_generated(
-    root: Path, manifest: Manifest, chosen: list[Path]
-) -> dict[str, str | None]:
+def _read_generated(root: Path, manifest: Manifest, chosen: list[Path]) -> dict[str, str | None]:
     """Every selected generated file's text (None: absent), or an error while one still
     holds conflict markers or has a `.rej` beside it."""
     disks: dict[str, str | None] = {}
+    listed: dict[PurePosixPath, set[str]] = {}  # each directory listed once, for `.rej` files
     for render in manifest.renders.values():
         for name in render.files:
             if not _selected(name, root, chosen):
                 continue
             path = PurePosixPath(name)
-            if (root / rej_path(path)).exists():
+            if path.parent not in listed:
+                try:
+                    listed[path.parent] = set(os.listdir(root / path.parent))
+                except (FileNotFoundError, NotADirectoryError):
+                    listed[path.parent] = set()
+            if rej_path(path).name in listed[path.parent]:
                 raise OtpgenError(
                     f"{rej_path(path)} is left from `otpgen update --conflict rej`: merge it into "
                     f"{name} by hand and delete it, then run `otpgen update` again"
