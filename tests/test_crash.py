@@ -135,3 +135,36 @@ def test_update_killed_at_any_step_keeps_the_users_edits(service: Path, tmp_path
     steps, said = kill_everywhere(copy_of(edited), ["update"], tmp_path)
     assert steps > 5
     assert any("finished an interrupted `otpgen update`" in text for text in said)
+
+
+def test_two_runs_at_once_never_lose_each_others_work(service: Path, tmp_path: Path) -> None:
+    """Two `otpgen new` in one project at the same moment: each either lands whole or is
+    refused with nothing written; what landed is all in the manifest and the tree."""
+    for round_ in range(6):
+        work = tmp_path / f"race{round_}"
+        shutil.copytree(service, work)
+        env = {**os.environ}
+        procs = [
+            subprocess.Popen(
+                [otpgen_exe(), "new", "genserver", name, "--no-input"],
+                cwd=work,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name in ("left", "right")
+        ]
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+        manifest = (work / ".otpgen/manifest.json").read_text()
+        app = (work / "src/shop/application.py").read_text()
+        for (code, err), name in zip(results, ("left", "right"), strict=True):
+            assert code in (0, 2), err
+            landed = f"genserver:{name}" in manifest
+            assert landed == (code == 0), (code, err)
+            assert (work / f"src/shop/{name}.py").exists() == landed
+            assert (f"from shop.{name} import" in app) == landed
+            if code:
+                assert err.startswith("error: "), err
+                assert "nothing was written" in err, err
+        assert run(["check"], work).returncode == 0

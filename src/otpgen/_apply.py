@@ -38,10 +38,17 @@ from otpgen._manifest import BASES, DIRECTORY, JOURNAL
 
 @dataclass(frozen=True)
 class Write:
-    """One target: its new bytes, or None to remove it."""
+    """One target: its new bytes, or None to remove it.
+
+    With `guard`, the target must still hold `expect` (None: be absent) when the write
+    begins: what the plan was computed from. A file changed meanwhile — by an editor, or by
+    another otpgen — is never overwritten blind.
+    """
 
     path: PurePosixPath
     data: bytes | None
+    guard: bool = False
+    expect: bytes | None = None
 
 
 class _Steps:
@@ -136,14 +143,18 @@ class _Flusher:
         self.flush()
 
 
-def _atomic_json(path: Path, data: object, durable: bool = True) -> None:
+def _atomic_json(
+    path: Path, data: object, *, durable: bool = True, exclusive: bool = False
+) -> None:
     """Replace `path` with `data` as JSON in one step; `durable` waits for the disk.
 
     The staging journal need not be durable: if the power fails before the commit, its
     temporaries are lost or left as hidden `.otpgen-` files, and no target was touched.
     The commit journal must be on the disk before the first target is replaced.
+    `exclusive` creates `path` only if it does not exist (FileExistsError otherwise): the
+    journal is also the lock that keeps two otpgen runs from writing one project at once.
     """
-    staged = path.with_name(path.name + ".tmp")
+    staged = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     staged.unlink(missing_ok=True)
     payload = json.dumps(data, indent=1).encode()
     if durable:
@@ -151,10 +162,45 @@ def _atomic_json(path: Path, data: object, durable: bool = True) -> None:
     else:
         staged.write_bytes(payload)
     _step()
-    os.replace(staged, path)
+    if exclusive:
+        try:
+            os.link(staged, path)  # atomic, and refuses an existing journal
+        finally:
+            staged.unlink()
+    else:
+        os.replace(staged, path)
     if durable:
         _fsync_dir(path.parent)
     _step()
+
+
+def _busy(root: Path) -> OtpgenError:
+    """The error for a journal found where this run meant to create its own."""
+    try:
+        pid = json.loads((root / JOURNAL).read_text(encoding="utf-8")).get("pid")
+    except (OSError, ValueError, AttributeError):
+        pid = None
+    who = f"another otpgen (pid {pid})" if isinstance(pid, int) else "another otpgen"
+    return OtpgenError(
+        f"{who} is writing in this project; nothing was written: wait for it, then run the "
+        "command again"
+    )
+
+
+def _check_unchanged(root: Path, writes: Sequence[Write]) -> None:
+    """Refuse when a guarded target no longer holds what the plan was computed from."""
+    for write in writes:
+        if not write.guard:
+            continue
+        try:
+            now: bytes | None = (root / write.path).read_bytes()
+        except FileNotFoundError:
+            now = None
+        if now != write.expect:
+            raise OtpgenError(
+                f"{write.path.as_posix()} changed while otpgen was working (an editor, or "
+                "another otpgen?); nothing was written: run the command again"
+            )
 
 
 @contextlib.contextmanager
@@ -183,6 +229,7 @@ def check_writable(root: Path, writes: Sequence[Write]) -> None:
     """Refuse, before anything is written, a target otpgen must not or cannot replace."""
     real_root = root.resolve()
     directories: dict[PurePosixPath, None] = {}  # the parents already checked
+    _check_directory(root, real_root, JOURNAL.parent, JOURNAL.as_posix())  # .otpgen itself
     for write in writes:
         name = write.path.as_posix()
         parent = write.path.parent
@@ -250,8 +297,12 @@ def apply(root: Path, writes: Sequence[Write], command: str) -> None:
         "dirs": [d.as_posix() for d in dirs],
         "entries": entries,
     }
-    _atomic_json(root / JOURNAL, journal, durable=False)
     try:
+        _atomic_json(root / JOURNAL, journal, durable=False, exclusive=True)
+    except FileExistsError:
+        raise _busy(root) from None
+    try:
+        _check_unchanged(root, writes)
         for directory in dirs:
             (root / directory).mkdir(exist_ok=True)
         with _Flusher() as flush:
@@ -328,10 +379,14 @@ def _alive(pid: int) -> bool:
 def recover(root: Path) -> str | None:
     """Finish or roll back a write that a crash interrupted; say what was done, if anything."""
     path = root / JOURNAL
-    leftover = path.with_name(path.name + ".tmp")
-    if leftover.exists() and not path.exists():
-        leftover.unlink()
-        return f"removed {leftover.relative_to(root)}, left by an interrupted otpgen run"
+    removed = []
+    for leftover in path.parent.glob(f"{path.name}.*.tmp") if path.parent.is_dir() else []:
+        pid = leftover.name.split(".")[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover.name)
+    if removed and not path.exists():
+        return f"removed {', '.join(removed)}, left in .otpgen/ by an interrupted otpgen run"
     try:
         journal = json.loads(path.read_text(encoding="utf-8"))
         state, command = journal["state"], journal["command"]
@@ -347,15 +402,15 @@ def recover(root: Path) -> str | None:
         ) from None
     if isinstance(journal.get("pid"), int) and _alive(journal["pid"]):
         raise OtpgenError(
-            f"another otpgen (pid {journal['pid']}) is writing in this project; wait for it to "
-            f"finish (or, if it is gone, delete {JOURNAL} after checking the files it lists)"
+            f"another otpgen (pid {journal['pid']}) is writing in this project; nothing was "
+            f"written: wait for it to finish (or, if it is gone, delete {JOURNAL} after checking "
+            "the files it lists)"
         )
     for entry in entries:  # the journal names only paths inside the project
         for key in ("path", "stage"):
             if entry[key] is not None and not _inside(root, root / entry[key]):
                 raise OtpgenError(f"{JOURNAL} names a path outside the project; delete it")
     if state == "commit":
-        leftover.unlink(missing_ok=True)
         try:
             _roll_forward(root, journal)
         except OSError as exc:

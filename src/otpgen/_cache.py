@@ -45,7 +45,7 @@ def read(section: str, name: str) -> str | None:
     if root is None:
         return None
     try:
-        return (root / section / name[:2] / name).read_text(encoding="utf-8")
+        return (root / section / name[:2] / name).read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -59,5 +59,5 @@ def write(section: str, name: str, text: str) -> None:
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True)
         staged = target.with_name(f"{name}.{os.getpid()}.tmp")
-        staged.write_text(text, encoding="utf-8")
+        staged.write_bytes(text.encode("utf-8"))
         os.replace(staged, target)

@@ -149,7 +149,7 @@ def _run_ruff(
         for path, text in tree.items():
             target = base / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            target.write_bytes(text.encode("utf-8"))
         # Mirror the project's packages (empty __init__.py files), so ruff sorts imports of
         # the project's own packages as first-party exactly as it will in the project.
         for marker in packages:
@@ -181,7 +181,7 @@ def _run_ruff(
                 f"ruff could not format the generated code: {_ruff_failure(result.stderr, base)}"
                 f"{where}"
             )
-        return {path: (base / path).read_text(encoding="utf-8") for path in tree}
+        return {path: (base / path).read_bytes().decode("utf-8") for path in tree}
 
 
 def _relative(text: str, base: Path) -> str:

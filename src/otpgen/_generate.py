@@ -64,15 +64,6 @@ def resolve_answers(pattern: Pattern, request: NewRequest, package: str) -> Answ
     )
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        return "\ufffd"  # not text: never equal to a render, always "edited"
-
-
 def plan_files(
     root: Path,
     tree: FileTree,
@@ -93,7 +84,7 @@ def plan_files(
         target = root / path
         if target.is_symlink() or (target.exists() and not target.is_file()):
             raise OtpgenError(f"{path} exists and is not a regular file; move it away first")
-        old = _read(target)
+        old = read_text(target, root=root)
         recorded = manifest.owner(path)
         if old is None:
             changes.append(Change(path, Action.CREATE, None, text))

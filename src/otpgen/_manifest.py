@@ -96,6 +96,9 @@ class Manifest:
     otpgen: str
     renders: dict[str, RenderRecord] = field(default_factory=dict)
     formatter: str = ""  # what formatted the recorded renders (ruff version and config)
+    raw: str | None = field(default=None, compare=False)
+    """The manifest file's text as read (None: there was none), so that a write can check
+    nobody changed it since."""
 
     def owner(self, path: PurePosixPath) -> tuple[str, RenderRecord] | None:
         """The render that wrote `path`, if any."""
@@ -205,7 +208,7 @@ def load(root: Path, otpgen_version: str) -> Manifest:
     """The project's manifest, or an empty one if otpgen never wrote there."""
     path = root / MANIFEST
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return Manifest(otpgen=otpgen_version)
     except UnicodeDecodeError as exc:
@@ -228,6 +231,7 @@ def load(root: Path, otpgen_version: str) -> Manifest:
         otpgen=str(data.get("otpgen", otpgen_version)),
         renders=renders,
         formatter=str(data.get("formatter", "")),
+        raw=text,
     )
 
 
@@ -239,7 +243,7 @@ def base_text(root: Path, path: str, record: FileRecord) -> str | None:
         text = None
     if text is None:  # otpgen 0.1's plain-text base, if a tool has not rewritten it
         try:
-            text = (root / LEGACY_BASES / path).read_text(encoding="utf-8")
+            text = (root / LEGACY_BASES / path).read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError):
             return None
     return text if digest(text) == record.sha else None

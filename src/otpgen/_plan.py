@@ -85,13 +85,19 @@ class Plan:
 
     def writes(self) -> list[Write]:
         """Every disk write the plan makes, the manifest last; empty when nothing changes."""
+        guard = not self.fresh  # nothing to guard in a directory that does not exist yet
         writes = [
-            Write(c.path, None if c.new is None else c.new.encode("utf-8"))
+            Write(
+                c.path,
+                None if c.new is None else c.new.encode("utf-8"),
+                guard=guard,
+                expect=None if c.old is None else c.old.encode("utf-8"),
+            )
             for c in self.changes
             if c.new != c.old
         ]
         writes += [
-            Write(rej_path(c.path), c.reject.encode("utf-8"))
+            Write(rej_path(c.path), c.reject.encode("utf-8"), guard=guard)
             for c in self.changes
             if c.reject is not None
         ]
@@ -105,7 +111,15 @@ class Plan:
         if self.fresh or not self.manifest.same_as(self.previous):
             writes += [Write(_manifest.blob_path(sha), None) for sha in sorted(stored - needed)]
             writes += [Write(p, None) for p in _manifest.legacy_bases(self.root)]
-            writes.append(Write(_manifest.MANIFEST, self.manifest.to_json().encode("utf-8")))
+            previous = self.previous.raw
+            writes.append(
+                Write(
+                    _manifest.MANIFEST,
+                    self.manifest.to_json().encode("utf-8"),
+                    guard=guard,
+                    expect=None if previous is None else previous.encode("utf-8"),
+                )
+            )
         return writes
 
 

@@ -154,3 +154,32 @@ def test_a_template_change_to_the_test_only_leaves_the_module_alone(
 def test_a_module_regenerated_under_the_same_name_is_no_clash(generated: Path, v1: Path) -> None:
     again = plan_new(NewRequest(pattern="worker", name="job", cwd=generated), v1)
     assert all(c.action is Action.KEEP for c in again.changes)
+
+
+def test_a_file_changed_between_plan_and_write_is_never_overwritten(
+    generated: Path, v2: Path
+) -> None:
+    plan = plan_update(generated, v2)
+    (generated / MODULE).write_text("# saved by the editor meanwhile\n")
+    before = snapshot(generated)
+    with pytest.raises(OtpgenError, match="changed while otpgen was working"):
+        apply_plan(plan)
+    assert snapshot(generated) == before  # nothing written, no journal left
+
+
+def test_a_manifest_changed_by_another_run_meanwhile_is_not_clobbered(
+    generated: Path, v1: Path
+) -> None:
+    first = plan_new(NewRequest(pattern="worker", name="alpha", cwd=generated), v1)
+    apply_plan(plan_new(NewRequest(pattern="worker", name="beta", cwd=generated), v1))
+    with pytest.raises(OtpgenError, match=r"manifest\.json changed while otpgen was working"):
+        apply_plan(first)
+    assert "worker:beta" in json.loads((generated / ".otpgen/manifest.json").read_text())["renders"]
+
+
+def test_crlf_files_are_updated_and_merged(generated: Path, v2: Path) -> None:
+    path = generated / MODULE
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n") + b"# mine\r\n")
+    result = update(generated, v2)
+    assert result[MODULE] in (Action.MERGE, Action.CONFLICT)
+    assert b"# mine" in path.read_bytes()
