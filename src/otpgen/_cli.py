@@ -5,7 +5,6 @@ The CLI only parses arguments, calls the engine and prints. Keep this module's i
 command imports the engine inside its function.
 """
 
-import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -41,23 +40,21 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _engine(action: Callable[[], T]) -> T:
-    """Run an engine call, turning its errors into one line and an exit code."""
-    from otpgen._errors import OtpgenError
+def _typer_exit(action: Callable[[], T]) -> T:
+    """Run a `_commands` call; its exit status becomes typer's."""
+    from otpgen import _commands
 
     try:
         return action()
-    except OtpgenError as exc:
-        _fail(str(exc), exc.exit_code)
-    except (typer.Exit, typer.Abort):
-        raise
-    except OSError as exc:  # the disk said no (permissions, a full disk): nothing was written
-        where = f": {exc.filename}" if exc.filename else ""
-        _fail(f"{exc.strerror or exc}{where}; nothing was written")
-    except Exception as exc:
-        if os.environ.get("OTPGEN_DEBUG"):
-            raise
-        _fail(f"internal error: {exc!r}; rerun with OTPGEN_DEBUG=1 for the traceback", 3)
+    except _commands.Exit as exit_:
+        raise typer.Exit(exit_.code) from None
+
+
+def _engine(action: Callable[[], T]) -> T:
+    """Run an engine call, turning its errors into one line and an exit code."""
+    from otpgen import _commands
+
+    return _typer_exit(lambda: _commands.engine(action))
 
 
 def _print_version(value: bool) -> None:
@@ -245,47 +242,24 @@ def new(
 
     Example: otpgen new genserver inventory --set restart=transient
     """
-    from otpgen._generate import NewRequest, parse_settings, plan_new
+    from otpgen import _commands
 
-    request = NewRequest(
-        pattern=pattern,
-        name=name,
-        package=package,
-        settings=_engine(lambda: parse_settings(set_ or [])),
-        force=force,
-        overwrite_edited=overwrite_edited,
-        wire=not no_wire,
+    interactive = not no_input and format is Format.text and not stdout and sys.stdin.isatty()
+    _typer_exit(
+        lambda: _commands.new(
+            pattern=pattern,
+            name=name,
+            package=package,
+            settings=set_ or [],
+            dry_run=dry_run,
+            force=force,
+            overwrite_edited=overwrite_edited,
+            stdout=stdout,
+            as_json=format is Format.json,
+            wire=not no_wire,
+            ask=_prompt_options if interactive else None,
+        )
     )
-    if not no_input and format is Format.text and not stdout and sys.stdin.isatty():
-        request = _engine(lambda: _prompt_options(request))
-    plan = _engine(lambda: plan_new(request))
-    if stdout:
-        typer.echo(plan.details["module"], nl=False)
-        return
-    kernel = f"{plan.changes[0].path.parent.as_posix()}/otp/"
-    _emit(plan, dry_run=dry_run, format=format, fold=(kernel, f"{kernel} (the kernel)"))
-
-
-def _emit(
-    plan: Any, *, dry_run: bool, format: "Format", fold: tuple[str, str] | None = None
-) -> None:
-    """Apply the plan (unless a dry run) and print its one report; exit with its status."""
-    from otpgen._plan import apply_plan
-    from otpgen._report import plan_report
-
-    if not dry_run:
-        _engine(lambda: apply_plan(plan))
-    _print_report(plan_report(plan, dry_run=dry_run, fold=fold), format)
-
-
-def _print_report(report: Any, format: "Format") -> None:
-    out, err = report.render(format is Format.json)
-    if out:
-        typer.echo(out, nl=False)
-    if err:
-        typer.echo(err, nl=False, err=True)
-    if report.exit_code:
-        raise typer.Exit(report.exit_code)
 
 
 @app.command()
@@ -320,6 +294,7 @@ def init(
     and stop the application, noxfile.py, CI, a pre-commit hook running `otpgen check`.
     Example: otpgen init billing-service --set description="Invoices and payments"
     """
+    from otpgen import _commands
     from otpgen._generate import parse_settings
     from otpgen._init import InitRequest, plan_init
 
@@ -335,7 +310,10 @@ def init(
     plan = _engine(lambda: plan_init(request))
     if plan.details["hooks_skipped"]:
         typer.echo("the template's hooks were not run; pass --trust to run them", err=True)
-    _emit(plan, dry_run=False, format=format, fold=("", plan.details["where"]))
+    fold = ("", plan.details["where"])
+    _typer_exit(
+        lambda: _commands.emit(plan, dry_run=False, as_json=format is Format.json, fold=fold)
+    )
 
 
 def _prompt_init(request: Any) -> Any:
@@ -390,17 +368,17 @@ def update(
     nothing to do), 1 conflicts left, 2 error.
     Example: otpgen update --dry-run
     """
-    from otpgen._update import plan_update
+    from otpgen import _commands
 
-    plan = _engine(
-        lambda: plan_update(
-            Path.cwd(),
-            paths=paths,
+    _typer_exit(
+        lambda: _commands.update(
+            paths=paths or [],
+            dry_run=dry_run,
             rej=conflict is ConflictStyle.rej,
             restore_deleted=restore_deleted,
+            as_json=format is Format.json,
         )
     )
-    _emit(plan, dry_run=dry_run, format=format)
 
 
 @app.command()
@@ -412,10 +390,9 @@ def check(
     Cheap enough for a pre-commit hook or CI. Your own edits are not a failure.
     Example: otpgen check
     """
-    from otpgen._report import check_report
-    from otpgen._update import check as run_check
+    from otpgen import _commands
 
-    _print_report(check_report(_engine(lambda: run_check(Path.cwd()))), format)
+    _typer_exit(lambda: _commands.check(as_json=format is Format.json))
 
 
 def _flag(key: str) -> Any:
