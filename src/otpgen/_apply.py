@@ -124,10 +124,25 @@ class _Flusher:
             for fd in fds:
                 self._flush(fd)
             return
-        from concurrent.futures import ThreadPoolExecutor
+        import threading
 
-        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="otpgen-fsync") as pool:
-            list(pool.map(self._flush, fds))
+        lanes = [fds[i::8] for i in range(min(8, len(fds)))]
+        failures: list[BaseException] = []
+
+        def lane(part: list[int]) -> None:
+            for fd in part:
+                try:
+                    self._flush(fd)
+                except BaseException as exc:  # reported once every lane is done
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=lane, args=(part,)) for part in lanes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
 
     @staticmethod
     def _flush(fd: int) -> None:

@@ -72,6 +72,12 @@ def _run(args: list[str]) -> int | str | None:
         return _typer(args)
     if args == ["--version"]:
         return _print(f"{PROG} {__version__}\n")
+    if args and args[0] in ("new", "update", "check"):  # the fast path: no typer
+        from otpgen import _fastpath
+
+        parsed = _fastpath.parse(args)
+        if parsed is not None:
+            return _fastpath.run(*parsed)
     entry = _help_entry(args)
     if entry is None:
         return _typer(args)

@@ -50,13 +50,13 @@ def _ruff_version() -> str:
     importlib.metadata would scan every distribution on the path (about 20 ms); ruff's own
     metadata sits beside its package.
     """
-    import importlib.util
-
-    spec = importlib.util.find_spec("ruff")
-    if spec is not None and spec.submodule_search_locations:
-        site = Path(next(iter(spec.submodule_search_locations))).parent
-        for info in site.glob("ruff-*.dist-info"):
-            return info.name.removeprefix("ruff-").removesuffix(".dist-info")
+    try:
+        import ruff  # type: ignore[import-untyped]  # an empty package: cheap to import
+    except ImportError:  # pragma: no cover - ruff is a dependency of otpgen
+        return "(version unknown)"
+    site = Path(next(iter(ruff.__path__))).parent
+    for info in site.glob("ruff-*.dist-info"):
+        return info.name.removeprefix("ruff-").removesuffix(".dist-info")
     return "(version unknown)"  # pragma: no cover - ruff is a dependency of otpgen
 
 
