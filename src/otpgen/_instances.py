@@ -69,6 +69,15 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _shadows(prefix: str, shipped: dict[str, Path], effective: dict[str, Path]) -> dict[str, str]:
+    """The shipped templates an override replaces (`prefix/name`), with their hashes."""
+    return {
+        f"{prefix}/{name}": _sha(shipped[name])
+        for name, path in effective.items()
+        if path != shipped[name]
+    }
+
+
 def kernel_version(templates: Path) -> str:
     """A short content hash of the shipped kernel."""
     digest = hashlib.sha256()
@@ -86,11 +95,8 @@ def render_answers(
 ) -> Instance:
     """A pattern rendered with these answers."""
     sources = pattern_sources(pattern, overrides)
-    shadows = {
-        f"patterns/{pattern.name}/{name}": _sha(pattern.directory / name)
-        for name, path in sources.items()
-        if path != pattern.directory / name
-    }
+    shipped = {name: pattern.directory / name for name in sources}
+    shadows = _shadows(f"patterns/{pattern.name}", shipped, sources)
     return Instance(
         tree=render_pattern(pattern, answers, package_dir, overrides),
         template=pattern.name,
@@ -111,11 +117,7 @@ def render_kernel_record(
         template=KERNEL_TEMPLATE,
         version=kernel_version(templates),
         answers={"package": package},
-        shadows={
-            f"kernel/otp/{name}": _sha(shipped[name])
-            for name, path in effective.items()
-            if path != shipped[name]
-        },
+        shadows=_shadows("kernel/otp", shipped, effective),
     )
 
 
@@ -134,11 +136,7 @@ def render_application_record(
         template=APPLICATION_TEMPLATE,
         version=str(application_version(templates)),
         answers={"package": package, "project_name": project_name},
-        shadows={
-            f"application/{name}": _sha(shipped[name])
-            for name, path in effective.items()
-            if path != shipped[name]
-        },
+        shadows=_shadows("application", shipped, effective),
     )
 
 
