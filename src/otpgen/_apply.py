@@ -314,8 +314,13 @@ def apply(root: Path, writes: Sequence[Write], command: str) -> None:
     }
     try:
         _atomic_json(root / JOURNAL, journal, durable=False, exclusive=True)
-    except FileExistsError:
-        raise _busy(root) from None
+    except BaseException as exc:
+        if DIRECTORY in dirs:  # made for this run: leave nothing behind
+            with contextlib.suppress(OSError):
+                (root / DIRECTORY).rmdir()
+        if isinstance(exc, FileExistsError):
+            raise _busy(root) from None
+        raise
     try:
         _check_unchanged(root, writes)
         for directory in dirs:
