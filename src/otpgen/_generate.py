@@ -24,7 +24,6 @@ from otpgen._project import Project, open_project, shadowing_package
 from otpgen._render import APPLICATION_TEMPLATE, KERNEL_TEMPLATE, Answers, FileTree
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
-from otpgen._wire import NotWireable, Wiring, instructions, wire
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     test = f"tests/test_{answers.name}.py"
     next_step = f"run `pytest {test}`"
     if wiring is not None and request.wire and APPLICATION_TEMPLATE in manifest.renders:
-        change, unwired = _wire_application(project, Wiring(*wiring))
+        change, unwired = _wire_application(project, *wiring)
         changes += [change] if change else []
         notes += [unwired] if unwired else []
     elif wiring is not None:
@@ -222,11 +221,16 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     )
 
 
-def _wire_application(project: Project, spec: Wiring) -> tuple[Change | None, str | None]:
+def _wire_application(
+    project: Project, imports: tuple[str, ...], child: str
+) -> tuple[Change | None, str | None]:
     """The change that adds the new module to application.py, or the lines to add by hand.
 
     Only the inserted lines are new: the rest of the user's file is kept byte for byte.
     """
+    from otpgen._wire import NotWireable, Wiring, instructions, wire  # ast: only when wiring
+
+    spec = Wiring(imports, child)
     path = project.package_dir / "application.py"
     try:
         old = read_text(project.root / path, root=project.root)

@@ -58,6 +58,20 @@ class Change:
         )
 
 
+DELETED = "deleted by you: stays deleted; --restore-deleted brings it back"
+EDITED = "edited by you"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One difference `otpgen check` found, its cause, and what resolves it."""
+
+    path: str
+    cause: str
+    fix: str
+    failing: bool = True  # whether it makes `check` exit 1 (your own edits do not)
+
+
 def rej_path(path: PurePosixPath) -> PurePosixPath:
     """Where `--conflict rej` puts the new render of `path`."""
     return path.with_name(path.name + ".rej")

@@ -8,8 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from otpgen._plan import Action, Plan
-from otpgen._update import DELETED, EDITED, Finding
+from otpgen._plan import DELETED, EDITED, Action, Finding, Plan
 
 
 @dataclass(frozen=True)

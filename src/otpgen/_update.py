@@ -22,14 +22,11 @@ from otpgen._instances import Instance, format_renders, overrides_dir, render_re
 from otpgen._manifest import FileRecord, Manifest, RenderRecord, base_text, digest
 from otpgen._merge import has_conflict_markers, merge
 from otpgen._patterns import load_patterns
-from otpgen._plan import Action, Change, Plan, rej_path
+from otpgen._plan import DELETED, EDITED, Action, Change, Finding, Plan, rej_path
 from otpgen._project import find_root, open_project
 from otpgen._render import FileTree
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
-
-DELETED = "deleted by you: stays deleted; --restore-deleted brings it back"
-EDITED = "edited by you"
 
 
 def _read(root: Path, path: PurePosixPath) -> str | None:
@@ -303,16 +300,6 @@ def plan_update(
             else None
         ),
     )
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One difference `otpgen check` found, its cause, and what resolves it."""
-
-    path: str
-    cause: str
-    fix: str
-    failing: bool = True  # whether it makes `check` exit 1 (your own edits do not)
 
 
 _UPDATE = "run `otpgen update`"

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from otpgen._plan import Action, apply_plan
-from otpgen._update import Finding, plan_update
+from otpgen._plan import Action, Finding, apply_plan
+from otpgen._update import plan_update
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
