@@ -13,8 +13,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from otpgen._errors import OtpgenError
-from otpgen._manifest import DIRECTORY, FileRecord, RenderRecord, digest
-from otpgen._names import class_name
+from otpgen._files import brief
+from otpgen._manifest import DIRECTORY, MANIFEST, FileRecord, RenderRecord, digest
+from otpgen._names import class_name, module_name
 from otpgen._patterns import Pattern
 from otpgen._render import (
     APPLICATION_TEMPLATE,
@@ -163,11 +164,11 @@ def render_recorded(
             dict(render.answers),
             {},
         )
-    package = str(render.answers["package"])
+    package = _answer(key, render, "package")
     if render.template == KERNEL_TEMPLATE:
         return render_kernel_record(templates, package, package_dir, overrides)
     if render.template == APPLICATION_TEMPLATE:
-        project_name = str(render.answers["project_name"])
+        project_name = _answer(key, render, "project_name")
         return render_application_record(templates, package, project_name, package_dir, overrides)
     pattern = patterns.get(render.template)
     if pattern is None:
@@ -175,10 +176,43 @@ def render_recorded(
             f"{key} was generated from the pattern {render.template!r}, which this otpgen "
             "no longer has; remove its entry from .otpgen/manifest.json to stop updating it"
         )
-    name = str(render.answers["name"])
-    options = {o.key: render.answers.get(o.key, o.default) for o in pattern.options}
+    name = _answer(key, render, "name")
+    try:
+        module_name(name)
+        options = {
+            o.key: o.parse(_as_typed(render.answers[o.key]))
+            if o.key in render.answers
+            else o.default
+            for o in pattern.options
+        }
+    except OtpgenError as exc:
+        raise OtpgenError(
+            f"{MANIFEST} is damaged: the render {key!r} records a bad answer ({exc}); restore "
+            "the file from version control"
+        ) from None
     answers = Answers(pattern.name, name, class_name(name), package, options)
     return render_answers(pattern, answers, package_dir, templates, overrides)
+
+
+def _answer(key: str, render: RenderRecord, name: str) -> str:
+    """A recorded answer that must be a non-empty string, or the manifest is damaged."""
+    value = render.answers.get(name)
+    if not isinstance(value, str) or not value:
+        raise OtpgenError(
+            f"{MANIFEST} is damaged: the render {key!r} has no {name!r} answer (got "
+            f"{brief(value)}); restore the file from version control"
+        )
+    return value
+
+
+def _as_typed(value: object) -> str:
+    """A recorded option value as it would be typed after `--set key=`, to parse it again
+    (so a value of the wrong type is caught, not rendered)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    return repr(value)  # a list or an object: refused by every option's parser
 
 
 def format_renders(renders: dict[str, Instance], root: Path) -> dict[str, FileTree]:
