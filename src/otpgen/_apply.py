@@ -31,6 +31,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from otpgen._errors import OtpgenError
 from otpgen._manifest import BASES, DIRECTORY, JOURNAL
@@ -348,9 +349,9 @@ def apply(root: Path, writes: Sequence[Write], command: str) -> None:
             ) from None
 
 
-def _roll_forward(root: Path, journal: dict[str, object]) -> None:
+def _roll_forward(root: Path, journal: dict[str, Any]) -> None:
     touched: set[Path] = set()
-    for entry in journal["entries"]:  # type: ignore[attr-defined]
+    for entry in journal["entries"]:
         target = root / entry["path"]
         if entry["stage"] is None:
             if target.exists() or target.is_symlink():
@@ -372,11 +373,11 @@ def _roll_forward(root: Path, journal: dict[str, object]) -> None:
     _step()
 
 
-def _roll_back(root: Path, journal: dict[str, object]) -> None:
-    for entry in journal["entries"]:  # type: ignore[attr-defined]
+def _roll_back(root: Path, journal: dict[str, Any]) -> None:
+    for entry in journal["entries"]:
         if entry["stage"] is not None:
             (root / entry["stage"]).unlink(missing_ok=True)
-    for directory in reversed(journal["dirs"]):  # type: ignore[call-overload]
+    for directory in reversed(journal.get("dirs", [])):
         with contextlib.suppress(OSError):  # not empty after all: leave it
             (root / directory).rmdir()
     (root / JOURNAL).unlink(missing_ok=True)
@@ -385,7 +386,7 @@ def _roll_back(root: Path, journal: dict[str, object]) -> None:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
+    if pid == os.getpid() or not 0 < pid < 1 << 31:
         return False
     try:
         os.kill(pid, 0)
@@ -394,6 +395,33 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _relative(value: object) -> bool:
+    """Whether `value` is a relative path with no `..`, as otpgen writes them."""
+    if not isinstance(value, str) or not value or "\\" in value or "\0" in value:
+        return False
+    return not value.startswith("/") and all(p not in ("", ".", "..") for p in value.split("/"))
+
+
+def _well_formed(journal: object) -> bool:
+    """Whether `journal` has the shape `apply` writes (anything else is not followed)."""
+    if not isinstance(journal, dict):
+        return False
+    entries, dirs = journal.get("entries"), journal.get("dirs", [])
+    return (
+        journal.get("state") in ("staging", "commit")
+        and isinstance(journal.get("command"), str)
+        and isinstance(entries, list)
+        and all(
+            isinstance(e, dict)
+            and _relative(e.get("path"))
+            and (e.get("stage") is None or _relative(e.get("stage")))
+            for e in entries
+        )
+        and isinstance(dirs, list)
+        and all(_relative(d) for d in dirs)
+    )
 
 
 def recover(root: Path) -> str | None:
@@ -408,18 +436,17 @@ def recover(root: Path) -> str | None:
     if removed and not path.exists():
         return f"removed {', '.join(removed)}, left in .otpgen/ by an interrupted otpgen run"
     try:
-        journal = json.loads(path.read_text(encoding="utf-8"))
-        state, command = journal["state"], journal["command"]
-        entries = journal["entries"]
-        for entry in entries:
-            PurePosixPath(entry["path"])  # shape check
+        journal = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         return None
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
+        journal = str(exc)
+    if not _well_formed(journal):
         raise OtpgenError(
-            f"{JOURNAL} is damaged ({exc}); an otpgen run was interrupted: check the files "
-            "it lists, then delete it"
-        ) from None
+            f"{JOURNAL} is damaged; an otpgen run was interrupted: check the files it lists, "
+            "then delete it"
+        )
+    state, command, entries = journal["state"], journal["command"], journal["entries"]
     if isinstance(journal.get("pid"), int) and _alive(journal["pid"]):
         raise OtpgenError(
             f"another otpgen (pid {journal['pid']}) is writing in this project; nothing was "
@@ -429,7 +456,9 @@ def recover(root: Path) -> str | None:
     for entry in entries:  # the journal names only paths inside the project
         for key in ("path", "stage"):
             if entry[key] is not None and not _inside(root, root / entry[key]):
-                raise OtpgenError(f"{JOURNAL} names a path outside the project; delete it")
+                raise OtpgenError(
+                    f"{JOURNAL} names a path outside the project; check it, then delete it"
+                )
     if state == "commit":
         try:
             _roll_forward(root, journal)

@@ -1,5 +1,6 @@
 """The apply step: a journal makes every write end old or new; the next run finishes it."""
 
+import contextlib
 import json
 import os
 import stat
@@ -7,6 +8,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 from enginekit import snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from otpgen import _apply
 from otpgen._apply import Write, apply, apply_fresh, recover, recover_fresh
@@ -139,7 +142,7 @@ def test_a_journal_naming_paths_outside_the_project_is_refused(tmp_path: Path) -
     entries = [{"path": "../victim.txt", "stage": None}]
     journal = {"state": "commit", "command": "t", "pid": 1 << 30, "dirs": [], "entries": entries}
     (project / ".otpgen/journal.json").write_text(json.dumps(journal))
-    with pytest.raises(OtpgenError, match="outside the project"):
+    with pytest.raises(OtpgenError, match="is damaged"):  # never followed out of the project
         recover(project)
     assert (tmp_path / "victim.txt").read_text() == "keep me\n"
 
@@ -216,3 +219,44 @@ def test_a_dead_inits_staging_directory_is_removed(tmp_path: Path) -> None:
     assert message is not None
     assert "interrupted `otpgen init`" in message
     assert list(tmp_path.iterdir()) == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    where=st.sampled_from(["state", "command", "pid", "dirs", "entries", "entry", "path"]),
+    value=json_values,
+)
+def test_a_damaged_journal_is_an_error_line_and_nothing_outside_is_touched(
+    tmp_path_factory: pytest.TempPathFactory, where: str, value: object
+) -> None:
+    base = tmp_path_factory.mktemp("journal")
+    project = base / "p"
+    (project / ".otpgen").mkdir(parents=True)
+    (project / "a.py").write_text("a\n")
+    (base / "victim.txt").write_text("keep\n")
+    entry: dict[str, object] = {"path": "a.py", "stage": ".a.py.otpgen-1-abcdef"}
+    journal: dict[str, object] = {
+        "state": "commit",
+        "command": "update",
+        "pid": 1 << 30,
+        "dirs": [],
+        "entries": [entry],
+    }
+    if where == "entry":
+        journal["entries"] = [value]
+    elif where == "path":
+        entry["path"] = value
+    else:
+        journal[where] = value
+    (project / ".otpgen/journal.json").write_text(json.dumps(journal))
+    with contextlib.suppress(OtpgenError):
+        recover(project)
+    assert (base / "victim.txt").read_text() == "keep\n"
+    assert (project / "a.py").read_text() == "a\n"
