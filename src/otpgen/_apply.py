@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from otpgen._errors import OtpgenError
-from otpgen._manifest import BASES, DIRECTORY, JOURNAL
+from otpgen._manifest import DIRECTORY, JOURNAL
 
 
 @dataclass(frozen=True)
@@ -357,9 +357,7 @@ def _roll_forward(root: Path, journal: dict[str, Any]) -> None:
             if target.exists() or target.is_symlink():
                 target.unlink()
                 _step()
-            if entry["path"].startswith(f"{BASES}/"):  # a base no longer needed: tidy its fan-out
-                with contextlib.suppress(OSError):
-                    target.parent.rmdir()
+            _tidy(root, PurePosixPath(entry["path"]))
         else:
             stage = root / entry["stage"]
             if stage.exists():
@@ -371,6 +369,19 @@ def _roll_forward(root: Path, journal: dict[str, Any]) -> None:
     (root / JOURNAL).unlink(missing_ok=True)
     _fsync_dir(root / DIRECTORY)
     _step()
+
+
+def _tidy(root: Path, removed: PurePosixPath) -> None:
+    """Remove the directories of otpgen's own state that `removed` left empty (old bases)."""
+    if removed.parts[0] != DIRECTORY.as_posix():
+        return  # the user's directories are theirs, empty or not
+    for parent in removed.parents:
+        if parent in (DIRECTORY, PurePosixPath(".")):
+            return
+        try:
+            (root / parent).rmdir()
+        except OSError:  # not empty: its parents are not either
+            return
 
 
 def _roll_back(root: Path, journal: dict[str, Any]) -> None:

@@ -183,3 +183,33 @@ def test_crlf_files_are_updated_and_merged(generated: Path, v2: Path) -> None:
     result = update(generated, v2)
     assert result[MODULE] in (Action.MERGE, Action.CONFLICT)
     assert b"# mine" in path.read_bytes()
+
+
+def test_a_manifest_of_otpgen_0_1_is_read_and_migrated(generated: Path, v1: Path) -> None:
+    """0.1 kept `path: sha` entries and plain-text bases in `.otpgen/base/`."""
+    import shutil
+
+    from otpgen._manifest import FileRecord, base_text
+
+    path = generated / ".otpgen/manifest.json"
+    data = json.loads(path.read_text())
+    for render in data["renders"].values():
+        for name, record in render["files"].items():
+            text = base_text(generated, name, FileRecord(record["sha"]))
+            assert text is not None
+            legacy = generated / ".otpgen/base" / name
+            legacy.parent.mkdir(parents=True, exist_ok=True)
+            legacy.write_text(text)
+            render["files"][name] = record["sha"]
+    del data["format"], data["formatter"]
+    path.write_text(json.dumps(data))
+    shutil.rmtree(generated / BASES)
+    edit(generated, MODULE, "LIMIT = 3\n", "LIMIT = 3\nMINE = 1\n")
+    files = {p: p.read_bytes() for p in (generated / "src").rglob("*.py")}
+    assert failing(check(generated, v1)) == {}
+    update(generated, v1)
+    assert {p: p.read_bytes() for p in (generated / "src").rglob("*.py")} == files
+    migrated = json.loads(path.read_text())
+    assert migrated["format"] == 2
+    assert not (generated / ".otpgen/base").exists()
+    assert plan_update(generated, v1).writes() == []
