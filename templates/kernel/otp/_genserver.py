@@ -379,12 +379,24 @@ class GenServer:
         if name is not None:
             self._register_name(name)
         started: asyncio.Future[None] = loop.create_future()
-        self._task = loop.create_task(self._run(started, args, kwargs), name=cls.__qualname__)
+        task = self._task = loop.create_task(
+            self._run(started, args, kwargs), name=cls.__qualname__
+        )
+
+        def ended_unstarted(_: asyncio.Task[None]) -> None:
+            # Cancelled before its first step, `_run` never ran: clean up for it here.
+            if self._state is not _EXITED:
+                self._exit(KILLED, report=False)
+            if not started.done():
+                started.set_exception(NoProcess(f"{self!r} was killed before init", KILLED))
+
+        task.add_done_callback(ended_unstarted)
         try:
             await started
         except asyncio.CancelledError:
             self._kill()
             raise
+        task.remove_done_callback(ended_unstarted)
         return self
 
     @classmethod
