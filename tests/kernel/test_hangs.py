@@ -7,15 +7,19 @@ Every test runs on looptime's fake loop clock; a test that hangs fails (idle_tim
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from helpers import Attempts, Worker, child, crash
 from otp import (
+    ChildNotFound,
     ChildSpec,
     DynamicSupervisor,
     GenServer,
     NoProcess,
+    Ok,
     Supervisor,
+    TaskSupervisor,
     whereis,
 )
 
@@ -84,4 +88,61 @@ async def test_a_dynamic_supervisor_whose_restarted_child_is_killed_early_goes_o
     assert info.process is not None
     assert info.process.alive
     assert whereis("w") is info.process
+    await sup.stop()
+
+
+# 2. A supervisor found by name while it is starting
+
+
+async def starting(cls: type[GenServer], name: str) -> tuple[asyncio.Task[Any], GenServer]:
+    """Start `cls` under `name` in a task and return as soon as the name is registered,
+    before its init has run: what a client finds just after a parent restarted it."""
+    task = asyncio.create_task(cls.start(name=name))
+    await asyncio.sleep(0)  # the start registered the name; the process has not run yet
+    process = whereis(name)
+    assert process is not None
+    return task, process
+
+
+async def test_a_dynamic_supervisor_found_while_starting_answers_once_it_is_up() -> None:
+    task, found = await starting(DynamicSupervisor, "dyn")
+    assert isinstance(found, DynamicSupervisor)
+    counts = await found.count_children()
+    assert counts.active == 0
+    w = await found.start_child(Worker.child_spec("w", name="w"))
+    assert [info.process for info in await found.which_children()] == [w]
+    sup = await task
+    assert sup is found
+    await found.terminate_child(w)
+    assert not w.alive
+    await sup.stop()
+
+
+async def test_each_dynamic_supervisor_api_waits_for_init() -> None:
+    for use in ("which_children", "count_children", "terminate_child"):
+        task, found = await starting(DynamicSupervisor, "dyn")
+        assert isinstance(found, DynamicSupervisor)
+        if use == "terminate_child":
+            with pytest.raises(ChildNotFound):
+                await found.terminate_child(found)
+        else:
+            await getattr(found, use)()
+        await (await task).stop()
+
+
+async def test_a_task_supervisor_found_while_starting_runs_work() -> None:
+    task, found = await starting(TaskSupervisor, "tasks")
+    assert isinstance(found, TaskSupervisor)
+    ran: list[str] = []
+
+    async def job() -> str:
+        ran.append("job")
+        return "done"
+
+    fire = found.start_child(job)
+    handle = found.async_nolink(job)
+    sup = await task
+    await fire
+    assert await handle.yield_() == Ok("done")
+    assert ran == ["job", "job"]
     await sup.stop()

@@ -5,11 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Final, Self
 
 from ._childspec import SUPERVISOR, ChildSpec, ChildType
 from ._errors import AlreadyStarted, ChildNotFound, ChildSpecError, MaxChildren, NoProcess
-from ._genserver import SHUTDOWN, GenServer, Stop, is_normal, shutdown_process
+from ._genserver import (
+    _STARTING,
+    SHUTDOWN,
+    Caller,
+    GenServer,
+    Stop,
+    is_normal,
+    shutdown_process,
+)
 from ._supervisor import (
     ChildCounts,
     ChildInfo,
@@ -19,6 +27,9 @@ from ._supervisor import (
 )
 
 log = logging.getLogger(__package__ or "otp")
+
+
+_UP: Final = object()  # a call that is answered once init has returned
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +76,7 @@ class DynamicSupervisor(GenServer):
         """
         if not isinstance(spec, ChildSpec):
             raise ChildSpecError(f"start_child needs a ChildSpec, got: {spec!r}")
+        await self._until_up()
         if not self._accepting():
             raise NoProcess(f"{self!r} is not running")
         limit = self._max_children
@@ -84,6 +96,7 @@ class DynamicSupervisor(GenServer):
 
     async def terminate_child(self, process: GenServer) -> None:
         """Stop `process` within its shutdown budget; it is not restarted."""
+        await self._until_up()
         spec = self._children.pop(process, None)
         if spec is None:
             raise ChildNotFound(f"{process!r} is not a child of {self!r}")
@@ -92,6 +105,7 @@ class DynamicSupervisor(GenServer):
 
     async def which_children(self) -> list[ChildInfo]:
         """The running children (their ids are their specs' ids)."""
+        await self._until_up()
         return [
             ChildInfo(spec.id, process, spec.type, spec.restart)
             for process, spec in self._children.items()
@@ -99,9 +113,16 @@ class DynamicSupervisor(GenServer):
 
     async def count_children(self) -> ChildCounts:
         """Counts of children; `specs` includes the ones waiting to be restarted."""
+        await self._until_up()
         sups = sum(1 for spec in self._children.values() if spec.type is SUPERVISOR)
         active = len(self._children)
         return ChildCounts(active + self._restarting, active, sups, active - sups)
+
+    async def _until_up(self) -> None:
+        # Found by name while it is starting (just restarted by its parent): wait for its
+        # init, as a call to an Elixir process does. NoProcess if init fails.
+        if self._state is _STARTING:
+            await self.call(_UP, timeout=None)
 
     def _size(self) -> int:
         return len(self._children) + self._restarting
@@ -124,6 +145,11 @@ class DynamicSupervisor(GenServer):
         self._children: dict[GenServer, ChildSpec] = {}
         self._restarting = 0
         self._starting = 0
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if request is _UP:
+            return None
+        return await super().handle_call(request, caller)
 
     async def handle_info(self, msg: Any) -> Stop | None:
         if type(msg) is not _Restart:

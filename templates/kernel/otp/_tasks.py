@@ -105,8 +105,13 @@ class TaskSupervisor(GenServer):
         """`TaskSupervisor.start(name=None)`."""
         return await super().start(*args, **kwargs)
 
-    async def init(self) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        # Set before init: a TaskSupervisor found by name while it starts takes work at once.
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def init(self) -> None:
+        return None
 
     # Client API
 
