@@ -7,10 +7,11 @@ Every test runs on looptime's fake loop clock; a test that hangs fails (idle_tim
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
-from helpers import Attempts, Worker, child, crash
+from helpers import Attempts, Worker, child, crash, worker_spec
 from otp import (
     ChildNotFound,
     ChildSpec,
@@ -146,3 +147,47 @@ async def test_a_task_supervisor_found_while_starting_runs_work() -> None:
     assert await handle.yield_() == Ok("done")
     assert ran == ["job", "job"]
     await sup.stop()
+
+
+# 3. Restarts that fail without awaiting
+
+
+class Ticker:
+    """A task that counts loop steps while it runs."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self.ticks += 1
+            await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.wait((self.task,))
+
+
+@pytest.mark.parametrize("kind", ["supervisor", "dynamic"])
+async def test_a_supervisor_burning_through_its_restarts_lets_other_tasks_run(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.CRITICAL)  # thousands of failed restarts are logged
+    attempts = Attempts(fail=lambda n: n > 1)  # every restart fails before any await
+    spec = worker_spec("w", attempts=attempts)
+    sup: GenServer
+    if kind == "supervisor":
+        sup = await Supervisor.start([spec], max_restarts=2000)
+        w = await child(sup, "w")
+    else:
+        sup = await DynamicSupervisor.start(max_restarts=2000)
+        w = await sup.start_child(spec)
+    ticker = Ticker()
+    await crash(w)
+    before = ticker.ticks
+    await sup.wait_exit()
+    during = ticker.ticks - before
+    await ticker.stop()
+    assert attempts.count > 2000  # it did give up after its restarts
+    assert during > 1000, f"the ticker ran {during} times while the supervisor restarted"

@@ -155,6 +155,7 @@ class DynamicSupervisor(GenServer):
         if type(msg) is not _Restart:
             await super().handle_info(msg)
             return None
+        await asyncio.sleep(0)  # a start that fails without awaiting must not starve the loop
         if not self._intensity.add():
             return self._intensity.give_up(self)
         spec = msg.spec

@@ -261,6 +261,9 @@ class Supervisor(GenServer):
         if type(msg) is _ChildExit:
             return await self._child_exited(msg.process, msg.reason)
         if type(msg) is _RetryRestart:
+            # A start that fails without awaiting would otherwise retry in a tight loop
+            # that starves every other task until the intensity runs out.
+            await asyncio.sleep(0)
             child = msg.child
             if child.pending and child.process is None and child in self._children:
                 return await self._restart(child)
