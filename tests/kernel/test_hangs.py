@@ -7,11 +7,13 @@ Every test runs on looptime's fake loop clock; a test that hangs fails (idle_tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 from typing import Any
 
 import pytest
-from helpers import Attempts, Worker, child, crash, worker_spec
+from helpers import Attempts, Events, Worker, child, crash, worker_spec
 from otp import (
     ChildNotFound,
     ChildSpec,
@@ -23,6 +25,7 @@ from otp import (
     TaskSupervisor,
     whereis,
 )
+from otp._genserver import KILL_GRACE
 
 pytestmark = pytest.mark.looptime(idle_timeout=2)  # a hang fails instead of hanging
 
@@ -191,3 +194,120 @@ async def test_a_supervisor_burning_through_its_restarts_lets_other_tasks_run(
     await ticker.stop()
     assert attempts.count > 2000  # it did give up after its restarts
     assert during > 1000, f"the ticker ran {during} times while the supervisor restarted"
+
+
+# 4. Children that swallow their cancellation
+
+
+async def wait_ignoring_cancellation(release: asyncio.Event) -> None:
+    """Wait for `release`, swallowing every cancellation meanwhile (a badly written child)."""
+    while not release.is_set():
+        with contextlib.suppress(asyncio.CancelledError):
+            await release.wait()
+
+
+class Stubborn(GenServer):
+    """Its terminate ignores cancellation until `release` is set."""
+
+    async def init(self, release: asyncio.Event) -> None:
+        self.release = release
+
+    async def terminate(self, reason: object) -> None:
+        await wait_ignoring_cancellation(self.release)
+
+
+async def stop_or_release(sup: GenServer, release: asyncio.Event) -> None:
+    """Stop `sup`; if that fails (it hangs: 60 s on the fake clock), release the stubborn one
+    so the test fails instead of hanging."""
+    try:
+        async with asyncio.timeout(60):
+            await sup.stop()
+    except BaseException:
+        release.set()
+        raise
+
+
+def abandoned(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR and "abandoning" in r.getMessage()
+    ]
+
+
+@pytest.mark.parametrize("kind", ["supervisor", "dynamic"])
+async def test_a_child_swallowing_its_cancellation_is_abandoned_and_the_rest_stop(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: Events = []
+    release = asyncio.Event()
+    stubborn = dataclasses.replace(
+        Stubborn.child_spec(release, name="stubborn"), id="stubborn", shutdown=1.0
+    )
+    sup: GenServer
+    if kind == "supervisor":
+        sup = await Supervisor.start([worker_spec("a", events), stubborn])
+        stuck = await child(sup, "stubborn")
+    else:
+        sup = await DynamicSupervisor.start()
+        await sup.start_child(worker_spec("a", events))
+        stuck = await sup.start_child(stubborn)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await stop_or_release(sup, release)
+    assert loop.time() - began == pytest.approx(1.0 + KILL_GRACE)
+    assert ("stop", "a") in events  # the rest of the tree stopped
+    (message,) = abandoned(caplog)
+    assert "'stubborn'" in message
+    assert "budget 1.0s" in message
+    assert stuck._task is not None
+    assert not stuck._task.done()  # abandoned: it runs until released
+    release.set()
+    await stuck.wait_exit()
+
+
+async def test_a_task_supervisor_abandons_a_task_swallowing_its_cancellation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        await wait_ignoring_cancellation(release)
+
+    sup = await TaskSupervisor.start()
+    task = sup.start_child(stubborn)
+    await asyncio.sleep(0)
+    await stop_or_release(sup, release)
+    (message,) = abandoned(caplog)
+    assert "stubborn" in message
+    assert not task.done()
+    release.set()
+    await task
+
+
+async def test_an_async_stream_closed_early_abandons_a_task_swallowing_its_cancellation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = asyncio.Event()
+
+    async def work(n: int) -> int:
+        if n == 0:
+            return n
+        await wait_ignoring_cancellation(release)
+        return n
+
+    sup = await TaskSupervisor.start()
+    try:
+        async with asyncio.timeout(60):
+            stream = sup.async_stream([0, 1], work, timeout=None)
+            async with contextlib.aclosing(stream):
+                async for result in stream:
+                    assert result == Ok(0)
+                    break
+    finally:
+        release.set()
+    (message,) = abandoned(caplog)
+    assert "work" in message
+    release.set()
+    await asyncio.sleep(0)
+    await sup.stop()

@@ -11,11 +11,13 @@ from ._childspec import SUPERVISOR, ChildSpec, ChildType
 from ._errors import AlreadyStarted, ChildNotFound, ChildSpecError, MaxChildren, NoProcess
 from ._genserver import (
     _STARTING,
+    KILL_GRACE,
     SHUTDOWN,
     Caller,
     GenServer,
     Stop,
     is_normal,
+    log_abandoned,
     shutdown_process,
 )
 from ._supervisor import (
@@ -88,7 +90,7 @@ class DynamicSupervisor(GenServer):
         finally:
             self._starting -= 1
         if not self._accepting():
-            await shutdown_process(process, spec.shutdown)
+            await shutdown_process(process, spec.shutdown, spec.id)
             raise NoProcess(f"{self!r} stopped while {spec.id!r} was starting")
         self._children[process] = spec
         process._link(self)
@@ -101,7 +103,7 @@ class DynamicSupervisor(GenServer):
         if spec is None:
             raise ChildNotFound(f"{process!r} is not a child of {self!r}")
         process._unlink(self)
-        await shutdown_process(process, spec.shutdown)
+        await shutdown_process(process, spec.shutdown, spec.id)
 
     async def which_children(self) -> list[ChildInfo]:
         """The running children (their ids are their specs' ids)."""
@@ -178,10 +180,10 @@ class DynamicSupervisor(GenServer):
 
     async def terminate(self, reason: object) -> None:
         children, self._children = self._children, {}
-        budgets: dict[float | None, list[GenServer]] = {}
+        budgets: dict[float | None, list[tuple[GenServer, ChildSpec]]] = {}
         for process, spec in children.items():
             process._unlink(self)
-            budgets.setdefault(spec.shutdown, []).append(process)
+            budgets.setdefault(spec.shutdown, []).append((process, spec))
         try:
             await asyncio.gather(*(_stop_many(group, t) for t, group in budgets.items()))
         except BaseException:
@@ -202,19 +204,21 @@ class DynamicSupervisor(GenServer):
             self.send(_Restart(spec, reason))
 
 
-async def _stop_many(processes: list[GenServer], shutdown: float | None) -> None:
+async def _stop_many(children: list[tuple[GenServer, ChildSpec]], shutdown: float | None) -> None:
     """Stop processes concurrently, like shutdown_process on each."""
-    if len(processes) == 1:
-        await shutdown_process(processes[0], shutdown)
+    if len(children) == 1:
+        process, spec = children[0]
+        await shutdown_process(process, shutdown, spec.id)
         return
-    tasks = [p._task for p in processes if p._task is not None and not p._task.done()]
-    if not tasks:
+    ids = {p._task: spec.id for p, spec in children if p._task is not None and not p._task.done()}
+    if not ids:
         return
+    tasks = list(ids)
     if shutdown == 0:
-        for p in processes:
+        for p, _ in children:
             p._kill()
     else:
-        for p in processes:
+        for p, _ in children:
             p._request_stop(SHUTDOWN)
         _, pending = await asyncio.wait(tasks, timeout=shutdown)
         if not pending:
@@ -222,4 +226,6 @@ async def _stop_many(processes: list[GenServer], shutdown: float | None) -> None
         for task in pending:
             task.cancel()
         tasks = list(pending)
-    await asyncio.wait(tasks)
+    _, stuck = await asyncio.wait(tasks, timeout=KILL_GRACE)
+    for task in stuck:
+        log_abandoned(task, ids[task], shutdown)

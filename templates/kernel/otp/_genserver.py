@@ -815,11 +815,31 @@ def _describe(message: object) -> str:
     return "none"
 
 
-async def shutdown_process(process: GenServer, shutdown: float | None) -> None:
+KILL_GRACE: Final = 5.0
+"""Seconds a cancelled child gets to exit before a supervisor abandons it (it swallowed
+its CancelledError: Python cannot kill a task, but the tree must still stop)."""
+
+
+def log_abandoned(what: object, child_id: object, shutdown: float | None) -> None:
+    """Log loudly that `what` (a process or task) ignored its cancellation and is abandoned."""
+    log.error(
+        "child %r (%r, shutdown budget %rs) still runs %ss after it was cancelled: it "
+        "swallowed its CancelledError; abandoning it and going on",
+        child_id,
+        what,
+        shutdown,
+        KILL_GRACE,
+    )
+
+
+async def shutdown_process(
+    process: GenServer, shutdown: float | None, child_id: object = None
+) -> None:
     """Stop `process` the way a supervisor does and wait until it has exited.
 
     `shutdown` seconds for `terminate` to finish (None: wait forever), then cancellation;
-    0 cancels at once (brutal kill).
+    0 cancels at once (brutal kill). A process still running KILL_GRACE seconds after its
+    cancellation is logged as an error and abandoned.
     """
     if shutdown == 0:
         process._kill()
@@ -828,4 +848,5 @@ async def shutdown_process(process: GenServer, shutdown: float | None) -> None:
         if await process._wait_exit(shutdown):
             return
         process._kill()
-    await process._wait_exit(None)
+    if not await process._wait_exit(KILL_GRACE):
+        log_abandoned(process, process.name if child_id is None else child_id, shutdown)

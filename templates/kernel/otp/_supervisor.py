@@ -341,7 +341,7 @@ class Supervisor(GenServer):
         process._unlink(self)
         log.debug("%r: stopping child %r: %r", self, child.spec.id, process)
         try:
-            await shutdown_process(process, child.spec.shutdown)
+            await shutdown_process(process, child.spec.shutdown, child.spec.id)
         except BaseException:
             process._kill()  # we were cancelled meanwhile: do not leave it running
             raise
