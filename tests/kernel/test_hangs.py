@@ -311,3 +311,50 @@ async def test_an_async_stream_closed_early_abandons_a_task_swallowing_its_cance
     release.set()
     await asyncio.sleep(0)
     await sup.stop()
+
+
+# 5. A killed supervisor waits for its children
+
+
+class SlowToDie(GenServer):
+    """Its terminate takes a few loop steps to clean up even when it is cancelled."""
+
+    async def terminate(self, reason: object) -> None:
+        try:
+            await asyncio.sleep(1)
+        finally:
+            for _ in range(10):
+                await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("kind", ["supervisor", "dynamic"])
+async def test_a_killed_supervisor_exits_after_its_children_so_its_restart_finds_names_free(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # parent -> sub -> inner -> w, every one named; sub is killed and parent restarts it.
+    inner_spec = Supervisor.child_spec([SlowToDie.child_spec(name="w")], name="inner")
+    if kind == "supervisor":
+        sub_spec = Supervisor.child_spec([inner_spec], name="sub")
+    else:
+
+        async def start_sub() -> GenServer:
+            sub = await DynamicSupervisor.start(name="sub")
+            await sub.start_child(inner_spec)
+            return sub
+
+        sub_spec = ChildSpec("sub", start_sub, shutdown=None)
+    parent = await Supervisor.start([sub_spec], max_restarts=1)
+    old = [whereis(name) for name in ("sub", "inner", "w")]
+    assert all(p is not None and p.alive for p in old)
+    old_sub = old[0]
+    assert old_sub is not None
+    old_sub._kill()
+    await old_sub.wait_exit()
+    assert [p.alive for p in old if p is not None] == [False, False, False]
+    for _ in range(5):
+        await parent.count_children()
+    assert parent.alive
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    new = [whereis(name) for name in ("sub", "inner", "w")]
+    assert all(p is not None and p.alive and p not in old for p in new)
+    await parent.stop()

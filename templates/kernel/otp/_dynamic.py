@@ -16,6 +16,7 @@ from ._genserver import (
     Caller,
     GenServer,
     Stop,
+    await_killed,
     is_normal,
     log_abandoned,
     shutdown_process,
@@ -187,9 +188,11 @@ class DynamicSupervisor(GenServer):
         try:
             await asyncio.gather(*(_stop_many(group, t) for t, group in budgets.items()))
         except BaseException:
-            # Cancelled while waiting: kill the rest rather than orphan them.
+            # Cancelled while waiting (killed): kill the rest rather than orphan them, and
+            # exit only once they have, so whoever restarts us finds their names free.
             for process in children:
                 process._kill()
+            await await_killed((p, spec.id, spec.shutdown) for p, spec in children.items())
             raise
 
     def _process_exited(self, process: GenServer, reason: object) -> None:

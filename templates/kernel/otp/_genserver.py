@@ -17,7 +17,7 @@ import enum
 import logging
 import weakref
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
@@ -830,6 +830,21 @@ def log_abandoned(what: object, child_id: object, shutdown: float | None) -> Non
         shutdown,
         KILL_GRACE,
     )
+
+
+async def await_killed(killed: Iterable[tuple[GenServer, object, float | None]]) -> None:
+    """Wait until killed processes, given as (process, child id, shutdown budget), have
+    exited; the ones still running after KILL_GRACE seconds are logged and abandoned."""
+    waiting = {
+        p._task: (p, child_id, budget)
+        for p, child_id, budget in killed
+        if p._task is not None and not p._task.done()
+    }
+    if not waiting:
+        return
+    _, stuck = await asyncio.wait(waiting, timeout=KILL_GRACE)
+    for task in stuck:
+        log_abandoned(*waiting[task])
 
 
 async def shutdown_process(

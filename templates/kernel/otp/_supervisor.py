@@ -30,7 +30,16 @@ from ._errors import (
     OTPError,
     StartChildError,
 )
-from ._genserver import NOREPLY, Caller, GenServer, Shutdown, Stop, is_normal, shutdown_process
+from ._genserver import (
+    NOREPLY,
+    Caller,
+    GenServer,
+    Shutdown,
+    Stop,
+    await_killed,
+    is_normal,
+    shutdown_process,
+)
 
 log = logging.getLogger(__package__ or "otp")
 
@@ -343,7 +352,10 @@ class Supervisor(GenServer):
         try:
             await shutdown_process(process, child.spec.shutdown, child.spec.id)
         except BaseException:
-            process._kill()  # we were cancelled meanwhile: do not leave it running
+            # We were cancelled meanwhile (killed): kill it too, and exit only once it has,
+            # so whoever restarts us finds its name free.
+            process._kill()
+            await await_killed([(process, child.spec.id, child.spec.shutdown)])
             raise
 
     async def _stop_all(self) -> None:
@@ -352,10 +364,16 @@ class Supervisor(GenServer):
             try:
                 await self._terminate(children[index])
             except BaseException:
-                # Cancelled while waiting: kill the rest rather than orphan them.
-                for child in children[:index]:
-                    if child.process is not None:
-                        child.process._kill()
+                # Cancelled while waiting: kill the rest rather than orphan them, and wait
+                # until they have exited.
+                killed = [
+                    (c.process, c.spec.id, c.spec.shutdown)
+                    for c in children[:index]
+                    if c.process is not None
+                ]
+                for process, _, _ in killed:
+                    process._kill()
+                await await_killed(killed)
                 raise
 
     # The API, inside the supervisor
