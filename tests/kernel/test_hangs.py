@@ -358,3 +358,28 @@ async def test_a_killed_supervisor_exits_after_its_children_so_its_restart_finds
     new = [whereis(name) for name in ("sub", "inner", "w")]
     assert all(p is not None and p.alive and p not in old for p in new)
     await parent.stop()
+
+
+# 6. A stop while the tree is starting (the signals themselves: test_app.py)
+
+
+async def test_cancelling_a_supervisor_start_returns_once_the_started_children_stopped() -> None:
+    events: Events = []
+    starting = asyncio.create_task(
+        Supervisor.start(
+            [
+                worker_spec("a", events, terminate_delay=0.5),
+                worker_spec("b", events, init_delay=100),
+                worker_spec("c", events),
+            ],
+            name="root",
+        )
+    )
+    await asyncio.sleep(1)  # a has started; b is in its init
+    assert events == [("start", "a")]
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+    assert events == [("start", "a"), ("stop", "a")]  # a's terminate ran to its end
+    assert whereis("root") is None
+    assert whereis("a") is None

@@ -371,7 +371,8 @@ class GenServer:
         `name=` (a string or `via(registry, key)`) registers it before `init` runs, so a
         second start under the same name raises AlreadyStarted carrying the live one.
         Every other argument is passed to `init`. If `init` raises, so does `start`, and
-        nothing is left behind. Cancelling `start` kills the half-started process.
+        nothing is left behind. Cancelling `start` kills the half-started process and
+        returns once it has exited. A process killed before `init` ran raises NoProcess.
         """
         name = kwargs.pop("name", None)
         self = cls()
@@ -394,7 +395,10 @@ class GenServer:
         try:
             await started
         except asyncio.CancelledError:
+            # Kill the half-started process and return once it is gone (a supervisor in
+            # its init stops the children it already started), its name free again.
             self._kill()
+            await await_killed([(self, name, 0)])
             raise
         task.remove_done_callback(ended_unstarted)
         return self
