@@ -26,8 +26,9 @@ DEADLINE = 10.0  # seconds any one step of a subprocess may take before the test
 
 # The application: three workers a, b, c started in that order. Each prints when its
 # terminate has finished (after an await, so an unordered shutdown would interleave).
-# `mode` makes b misbehave: "fail-start" (its init raises) or "crash-loop" (it crashes
-# right after every start, until the root supervisor gives up).
+# `mode` makes b misbehave: "fail-start" (its init raises), "crash-loop" (it crashes
+# right after every start, until the root supervisor gives up) or "block-start" (its init
+# waits until the application is signalled).
 APP = """
 import asyncio
 import sys
@@ -42,6 +43,9 @@ class Worker(otp.GenServer):
             raise RuntimeError("b refuses to start")
         if label == "b" and mode == "crash-loop":
             return otp.Continue("crash")
+        if label == "b" and mode == "block-start":
+            print("b is starting", file=sys.stderr, flush=True)
+            await asyncio.Event().wait()  # until a signal stops the application
         return None
 
     async def handle_continue(self, arg):
@@ -135,6 +139,21 @@ async def test_a_signal_stops_the_children_in_reverse_order_and_exits_0(
     ]
     assert status == 0, err
     assert f"{signum.name} received" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_while_the_tree_starts_stops_the_started_children_and_exits_0(
+    start_app: Any, signum: signal.Signals
+) -> None:
+    app = await start_app("block-start")
+    await app.wait_for_stderr("b is starting")
+    app.process.send_signal(signum)
+    status, out, err = await app.finish()
+    assert out.splitlines() == ["terminated a 'shutdown'"]  # b never finished init, c never ran
+    assert status == 0, err
+    assert f"{signum.name} received" in err
+    assert "ready" not in err
     assert "Traceback" not in err
 
 

@@ -26,37 +26,59 @@ async def serve(
     """Start a root Supervisor over `children` and wait until it ends; return an exit status.
 
     SIGTERM and SIGINT stop the tree: children in reverse start order, each within its
-    shutdown budget. Returns 0 after such a stop, 1 when a child failed to start or the
-    root supervisor gave up (too many restarts).
+    shutdown budget, also while the tree is still starting (the children already started
+    are stopped; the one in its `init` is cancelled). Returns 0 after such a stop, 1 when
+    a child failed to start or the root supervisor gave up (too many restarts).
     """
     loop = asyncio.get_running_loop()
-    try:
-        root = await Supervisor.start(
-            children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
-        )
-    except StartChildError as exc:
-        log.error("application failed to start: %s", exc)
-        return 1
     requested: list[str] = []
+    root: Supervisor | None = None
+    starting = loop.create_task(
+        Supervisor.start(
+            children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds
+        ),
+        name="otp application start",
+    )
 
     def on_signal(signame: str) -> None:
         if not requested:
             log.info("%s received; stopping the application", signame)
         requested.append(signame)
-        root._request_stop(SHUTDOWN)
+        if root is not None:
+            root._request_stop(SHUTDOWN)
+        elif len(requested) == 1 and not starting.done():
+            # Still starting: cancelling the start stops the children already started,
+            # in reverse order, and returns once they have exited.
+            starting.cancel()
 
+    # Installed before the tree starts: a signal during startup stops it in order too.
     signals = (signal.SIGTERM, signal.SIGINT)
     for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig.name)
-    log.info("application started with %d children; ready", len(children))
     try:
-        await root._wait_exit(None)
+        try:
+            root = await starting
+        except StartChildError as exc:
+            log.error("application failed to start: %s", exc)
+            return 1
+        except asyncio.CancelledError:
+            this = asyncio.current_task()
+            if requested and (this is None or this.cancelling() == 0):
+                log.info("application stopped while starting")
+                return 0
+            raise
+        if requested:  # a signal came as the start finished
+            root._request_stop(SHUTDOWN)
+        log.info("application started with %d children; ready", len(children))
+        try:
+            await root._wait_exit(None)
+        finally:
+            if root.alive:  # we were cancelled: still stop the tree in order
+                root._request_stop(SHUTDOWN)
+                await root._wait_exit(None)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-        if root.alive:  # we were cancelled: still stop the tree in order
-            root._request_stop(SHUTDOWN)
-            await root._wait_exit(None)
     if requested and root.exit_reason == SHUTDOWN:
         log.info("application stopped")
         return 0

@@ -5,11 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Final, Self
 
 from ._childspec import SUPERVISOR, ChildSpec, ChildType
 from ._errors import AlreadyStarted, ChildNotFound, ChildSpecError, MaxChildren, NoProcess
-from ._genserver import SHUTDOWN, GenServer, Stop, is_normal, shutdown_process
+from ._genserver import (
+    _STARTING,
+    KILL_GRACE,
+    SHUTDOWN,
+    Caller,
+    GenServer,
+    Stop,
+    await_killed,
+    is_normal,
+    log_abandoned,
+    shutdown_process,
+)
 from ._supervisor import (
     ChildCounts,
     ChildInfo,
@@ -19,6 +30,9 @@ from ._supervisor import (
 )
 
 log = logging.getLogger(__package__ or "otp")
+
+
+_UP: Final = object()  # a call that is answered once init has returned
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +79,7 @@ class DynamicSupervisor(GenServer):
         """
         if not isinstance(spec, ChildSpec):
             raise ChildSpecError(f"start_child needs a ChildSpec, got: {spec!r}")
+        await self._until_up()
         if not self._accepting():
             raise NoProcess(f"{self!r} is not running")
         limit = self._max_children
@@ -76,7 +91,7 @@ class DynamicSupervisor(GenServer):
         finally:
             self._starting -= 1
         if not self._accepting():
-            await shutdown_process(process, spec.shutdown)
+            await shutdown_process(process, spec.shutdown, spec.id)
             raise NoProcess(f"{self!r} stopped while {spec.id!r} was starting")
         self._children[process] = spec
         process._link(self)
@@ -84,14 +99,16 @@ class DynamicSupervisor(GenServer):
 
     async def terminate_child(self, process: GenServer) -> None:
         """Stop `process` within its shutdown budget; it is not restarted."""
+        await self._until_up()
         spec = self._children.pop(process, None)
         if spec is None:
             raise ChildNotFound(f"{process!r} is not a child of {self!r}")
         process._unlink(self)
-        await shutdown_process(process, spec.shutdown)
+        await shutdown_process(process, spec.shutdown, spec.id)
 
     async def which_children(self) -> list[ChildInfo]:
         """The running children (their ids are their specs' ids)."""
+        await self._until_up()
         return [
             ChildInfo(spec.id, process, spec.type, spec.restart)
             for process, spec in self._children.items()
@@ -99,9 +116,16 @@ class DynamicSupervisor(GenServer):
 
     async def count_children(self) -> ChildCounts:
         """Counts of children; `specs` includes the ones waiting to be restarted."""
+        await self._until_up()
         sups = sum(1 for spec in self._children.values() if spec.type is SUPERVISOR)
         active = len(self._children)
         return ChildCounts(active + self._restarting, active, sups, active - sups)
+
+    async def _until_up(self) -> None:
+        # Found by name while it is starting (just restarted by its parent): wait for its
+        # init, as a call to an Elixir process does. NoProcess if init fails.
+        if self._state is _STARTING:
+            await self.call(_UP, timeout=None)
 
     def _size(self) -> int:
         return len(self._children) + self._restarting
@@ -125,10 +149,16 @@ class DynamicSupervisor(GenServer):
         self._restarting = 0
         self._starting = 0
 
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if request is _UP:
+            return None
+        return await super().handle_call(request, caller)
+
     async def handle_info(self, msg: Any) -> Stop | None:
         if type(msg) is not _Restart:
             await super().handle_info(msg)
             return None
+        await asyncio.sleep(0)  # a start that fails without awaiting must not starve the loop
         if not self._intensity.add():
             return self._intensity.give_up(self)
         spec = msg.spec
@@ -151,16 +181,18 @@ class DynamicSupervisor(GenServer):
 
     async def terminate(self, reason: object) -> None:
         children, self._children = self._children, {}
-        budgets: dict[float | None, list[GenServer]] = {}
+        budgets: dict[float | None, list[tuple[GenServer, ChildSpec]]] = {}
         for process, spec in children.items():
             process._unlink(self)
-            budgets.setdefault(spec.shutdown, []).append(process)
+            budgets.setdefault(spec.shutdown, []).append((process, spec))
         try:
             await asyncio.gather(*(_stop_many(group, t) for t, group in budgets.items()))
         except BaseException:
-            # Cancelled while waiting: kill the rest rather than orphan them.
+            # Cancelled while waiting (killed): kill the rest rather than orphan them, and
+            # exit only once they have, so whoever restarts us finds their names free.
             for process in children:
                 process._kill()
+            await await_killed((p, spec.id, spec.shutdown) for p, spec in children.items())
             raise
 
     def _process_exited(self, process: GenServer, reason: object) -> None:
@@ -175,19 +207,21 @@ class DynamicSupervisor(GenServer):
             self.send(_Restart(spec, reason))
 
 
-async def _stop_many(processes: list[GenServer], shutdown: float | None) -> None:
+async def _stop_many(children: list[tuple[GenServer, ChildSpec]], shutdown: float | None) -> None:
     """Stop processes concurrently, like shutdown_process on each."""
-    if len(processes) == 1:
-        await shutdown_process(processes[0], shutdown)
+    if len(children) == 1:
+        process, spec = children[0]
+        await shutdown_process(process, shutdown, spec.id)
         return
-    tasks = [p._task for p in processes if p._task is not None and not p._task.done()]
-    if not tasks:
+    ids = {p._task: spec.id for p, spec in children if p._task is not None and not p._task.done()}
+    if not ids:
         return
+    tasks = list(ids)
     if shutdown == 0:
-        for p in processes:
+        for p, _ in children:
             p._kill()
     else:
-        for p in processes:
+        for p, _ in children:
             p._request_stop(SHUTDOWN)
         _, pending = await asyncio.wait(tasks, timeout=shutdown)
         if not pending:
@@ -195,4 +229,6 @@ async def _stop_many(processes: list[GenServer], shutdown: float | None) -> None
         for task in pending:
             task.cancel()
         tasks = list(pending)
-    await asyncio.wait(tasks)
+    _, stuck = await asyncio.wait(tasks, timeout=KILL_GRACE)
+    for task in stuck:
+        log_abandoned(task, ids[task], shutdown)

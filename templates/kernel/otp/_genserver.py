@@ -17,7 +17,7 @@ import enum
 import logging
 import weakref
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
@@ -371,7 +371,8 @@ class GenServer:
         `name=` (a string or `via(registry, key)`) registers it before `init` runs, so a
         second start under the same name raises AlreadyStarted carrying the live one.
         Every other argument is passed to `init`. If `init` raises, so does `start`, and
-        nothing is left behind. Cancelling `start` kills the half-started process.
+        nothing is left behind. Cancelling `start` kills the half-started process and
+        returns once it has exited. A process killed before `init` ran raises NoProcess.
         """
         name = kwargs.pop("name", None)
         self = cls()
@@ -379,12 +380,27 @@ class GenServer:
         if name is not None:
             self._register_name(name)
         started: asyncio.Future[None] = loop.create_future()
-        self._task = loop.create_task(self._run(started, args, kwargs), name=cls.__qualname__)
+        task = self._task = loop.create_task(
+            self._run(started, args, kwargs), name=cls.__qualname__
+        )
+
+        def ended_unstarted(_: asyncio.Task[None]) -> None:
+            # Cancelled before its first step, `_run` never ran: clean up for it here.
+            if self._state is not _EXITED:
+                self._exit(KILLED, report=False)
+            if not started.done():
+                started.set_exception(NoProcess(f"{self!r} was killed before init", KILLED))
+
+        task.add_done_callback(ended_unstarted)
         try:
             await started
         except asyncio.CancelledError:
+            # Kill the half-started process and return once it is gone (a supervisor in
+            # its init stops the children it already started), its name free again.
             self._kill()
+            await await_killed([(self, name, 0)])
             raise
+        task.remove_done_callback(ended_unstarted)
         return self
 
     @classmethod
@@ -803,11 +819,46 @@ def _describe(message: object) -> str:
     return "none"
 
 
-async def shutdown_process(process: GenServer, shutdown: float | None) -> None:
+KILL_GRACE: Final = 5.0
+"""Seconds a cancelled child gets to exit before a supervisor abandons it (it swallowed
+its CancelledError: Python cannot kill a task, but the tree must still stop)."""
+
+
+def log_abandoned(what: object, child_id: object, shutdown: float | None) -> None:
+    """Log loudly that `what` (a process or task) ignored its cancellation and is abandoned."""
+    log.error(
+        "child %r (%r, shutdown budget %rs) still runs %ss after it was cancelled: it "
+        "swallowed its CancelledError; abandoning it and going on",
+        child_id,
+        what,
+        shutdown,
+        KILL_GRACE,
+    )
+
+
+async def await_killed(killed: Iterable[tuple[GenServer, object, float | None]]) -> None:
+    """Wait until killed processes, given as (process, child id, shutdown budget), have
+    exited; the ones still running after KILL_GRACE seconds are logged and abandoned."""
+    waiting = {
+        p._task: (p, child_id, budget)
+        for p, child_id, budget in killed
+        if p._task is not None and not p._task.done()
+    }
+    if not waiting:
+        return
+    _, stuck = await asyncio.wait(waiting, timeout=KILL_GRACE)
+    for task in stuck:
+        log_abandoned(*waiting[task])
+
+
+async def shutdown_process(
+    process: GenServer, shutdown: float | None, child_id: object = None
+) -> None:
     """Stop `process` the way a supervisor does and wait until it has exited.
 
     `shutdown` seconds for `terminate` to finish (None: wait forever), then cancellation;
-    0 cancels at once (brutal kill).
+    0 cancels at once (brutal kill). A process still running KILL_GRACE seconds after its
+    cancellation is logged as an error and abandoned.
     """
     if shutdown == 0:
         process._kill()
@@ -816,4 +867,5 @@ async def shutdown_process(process: GenServer, shutdown: float | None) -> None:
         if await process._wait_exit(shutdown):
             return
         process._kill()
-    await process._wait_exit(None)
+    if not await process._wait_exit(KILL_GRACE):
+        log_abandoned(process, process.name if child_id is None else child_id, shutdown)

@@ -30,7 +30,16 @@ from ._errors import (
     OTPError,
     StartChildError,
 )
-from ._genserver import NOREPLY, Caller, GenServer, Shutdown, Stop, is_normal, shutdown_process
+from ._genserver import (
+    NOREPLY,
+    Caller,
+    GenServer,
+    Shutdown,
+    Stop,
+    await_killed,
+    is_normal,
+    shutdown_process,
+)
 
 log = logging.getLogger(__package__ or "otp")
 
@@ -261,6 +270,9 @@ class Supervisor(GenServer):
         if type(msg) is _ChildExit:
             return await self._child_exited(msg.process, msg.reason)
         if type(msg) is _RetryRestart:
+            # A start that fails without awaiting would otherwise retry in a tight loop
+            # that starves every other task until the intensity runs out.
+            await asyncio.sleep(0)
             child = msg.child
             if child.pending and child.process is None and child in self._children:
                 return await self._restart(child)
@@ -338,9 +350,12 @@ class Supervisor(GenServer):
         process._unlink(self)
         log.debug("%r: stopping child %r: %r", self, child.spec.id, process)
         try:
-            await shutdown_process(process, child.spec.shutdown)
+            await shutdown_process(process, child.spec.shutdown, child.spec.id)
         except BaseException:
-            process._kill()  # we were cancelled meanwhile: do not leave it running
+            # We were cancelled meanwhile (killed): kill it too, and exit only once it has,
+            # so whoever restarts us finds its name free.
+            process._kill()
+            await await_killed([(process, child.spec.id, child.spec.shutdown)])
             raise
 
     async def _stop_all(self) -> None:
@@ -349,10 +364,16 @@ class Supervisor(GenServer):
             try:
                 await self._terminate(children[index])
             except BaseException:
-                # Cancelled while waiting: kill the rest rather than orphan them.
-                for child in children[:index]:
-                    if child.process is not None:
-                        child.process._kill()
+                # Cancelled while waiting: kill the rest rather than orphan them, and wait
+                # until they have exited.
+                killed = [
+                    (c.process, c.spec.id, c.spec.shutdown)
+                    for c in children[:index]
+                    if c.process is not None
+                ]
+                for process, _, _ in killed:
+                    process._kill()
+                await await_killed(killed)
                 raise
 
     # The API, inside the supervisor

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 
 from ._childspec import SUPERVISOR, ChildType
 from ._errors import NoProcess
-from ._genserver import GenServer, task_exit_reason
+from ._genserver import KILL_GRACE, GenServer, task_exit_reason
 
 log = logging.getLogger(__package__ or "otp")
 
@@ -105,8 +105,13 @@ class TaskSupervisor(GenServer):
         """`TaskSupervisor.start(name=None)`."""
         return await super().start(*args, **kwargs)
 
-    async def init(self) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        # Set before init: a TaskSupervisor found by name while it starts takes work at once.
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def init(self) -> None:
+        return None
 
     # Client API
 
@@ -209,7 +214,7 @@ class TaskSupervisor(GenServer):
                     timer.cancel()
                 task.cancel()
             if running:
-                await asyncio.wait(running)
+                await _wait_cancelled(self, running)
 
     # Server callbacks
 
@@ -218,7 +223,7 @@ class TaskSupervisor(GenServer):
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks)
+            await _wait_cancelled(self, tasks)
 
     # Internals
 
@@ -235,3 +240,17 @@ class TaskSupervisor(GenServer):
     def _log_failure(self, task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("%r: task %r failed", self, task, exc_info=task.exception())
+
+
+async def _wait_cancelled(owner: TaskSupervisor, tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Wait for cancelled tasks; after KILL_GRACE seconds abandon (and log) the ones still
+    running: they swallowed their CancelledError, and must not wedge the tree."""
+    _, stuck = await asyncio.wait(tasks, timeout=KILL_GRACE)
+    for task in stuck:
+        log.error(
+            "%r: task %r still runs %ss after it was cancelled: it swallowed its "
+            "CancelledError; abandoning it and going on",
+            owner,
+            task,
+            KILL_GRACE,
+        )
