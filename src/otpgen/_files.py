@@ -1,5 +1,7 @@
 """Reading the user's files as text and TOML, with errors that name the file, not its bytes."""
 
+import copy
+import functools
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -43,14 +45,23 @@ def read_text(path: Path, *, root: Path | None = None) -> str | None:
 
 
 def read_toml(path: Path, *, root: Path | None = None) -> dict[str, Any] | None:
-    """The TOML document at `path`, None if there is no such file, or OtpgenError naming it."""
+    """The TOML document at `path`, None if there is no such file, or OtpgenError naming it.
+
+    A command reads the project's pyproject.toml several times (the package, ruff's
+    configuration, the formatter's fingerprint); it is parsed once per content.
+    """
     text = read_text(path, root=root)
     if text is None:
         return None
     try:
-        return tomllib.loads(text)
+        return copy.deepcopy(_parse_toml(text))
     except tomllib.TOMLDecodeError as exc:
         raise OtpgenError(f"{shown(path, root)} is not valid TOML: {exc}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_toml(text: str) -> dict[str, Any]:
+    return tomllib.loads(text)
 
 
 def table(data: dict[str, Any], dotted: str, where: str) -> dict[str, Any]:

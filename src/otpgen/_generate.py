@@ -18,7 +18,7 @@ from otpgen._instances import (
 )
 from otpgen._manifest import Manifest, RenderRecord, digest
 from otpgen._names import clash_message, class_clash, class_name, module_name
-from otpgen._patterns import Pattern, find_pattern, load_patterns
+from otpgen._patterns import Pattern, load_pattern
 from otpgen._plan import Action, Change, Plan
 from otpgen._project import Project, open_project, shadowing_package
 from otpgen._render import APPLICATION_TEMPLATE, KERNEL_TEMPLATE, Answers, FileTree
@@ -137,7 +137,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     `templates` defaults to the shipped ones (tests pass others).
     """
     templates = templates or templates_dir()
-    pattern = find_pattern(load_patterns(templates), request.pattern)
+    pattern = load_pattern(templates, request.pattern)
     # Check what needs no disk first, so a bad name fails the same anywhere.
     module_name(request.name if request.name is not None else pattern.name)
     pattern.resolve(request.settings)

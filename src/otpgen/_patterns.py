@@ -171,6 +171,15 @@ def load_patterns(templates: Path) -> dict[str, Pattern]:
     return {directory.name: _load(directory) for directory in found}
 
 
+def load_pattern(templates: Path, name: str) -> Pattern:
+    """The pattern called `name` (reading its pattern.toml alone), or an error suggesting
+    the closest one."""
+    directory = templates / "patterns" / name
+    if "/" not in name and name not in (".", "..") and (directory / "pattern.toml").is_file():
+        return _load(directory)
+    return find_pattern(load_patterns(templates), name)
+
+
 def find_pattern(patterns: dict[str, Pattern], name: str) -> Pattern:
     """The pattern called `name`, or an error suggesting the closest one."""
     if name in patterns:
