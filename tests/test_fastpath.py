@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import typer
 from clikit import otpgen, shop_project
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from otpgen import _entry, _fastpath
 from otpgen._cli import app
@@ -178,3 +180,70 @@ def test_new_on_the_fast_path_does_not_import_typer(tmp_path: Path) -> None:
     modules = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
     assert "typer" not in modules
     assert (project / "src/shop/agent.py").is_file()
+
+
+TOKENS = [
+    "genserver",
+    "cache",
+    "inv",
+    "a b",
+    "-",
+    "--",
+    "-h",
+    "--help",
+    "--dry-run",
+    "--dry-run=1",
+    "--force",
+    "--overwrite-edited",
+    "--stdout",
+    "--no-input",
+    "--no-wire",
+    "--package",
+    "--package=shop",
+    "--set",
+    "--set=a=1",
+    "restart=transient",
+    "--format",
+    "--format=json",
+    "json",
+    "text",
+    "xml",
+    "--conflict",
+    "--conflict=rej",
+    "markers",
+    "--restore-deleted",
+    "src",
+    "--nope",
+    "-x",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    command=st.sampled_from(sorted(_fastpath.SPECS)),
+    words=st.lists(st.sampled_from(TOKENS), max_size=7),
+)
+def test_whatever_the_fast_path_accepts_click_parses_the_same(
+    command: str, words: list[str]
+) -> None:
+    parsed = _fastpath.parse([command, *words])
+    if parsed is None:
+        return  # typer takes it: nothing to compare
+    _, params = parsed
+    with click_command(command).make_context(command, list(words)) as context:
+        expected = dict(context.params)
+    expected = {
+        key: (
+            [str(v) for v in value]
+            if isinstance(value, list | tuple)
+            else str(value.value if hasattr(value, "value") else value)
+            if value is not None and not isinstance(value, bool)
+            else value
+        )
+        for key, value in expected.items()
+    }
+    if expected.get("set_") is None and "set_" in params:
+        expected["set_"] = []
+    if expected.get("paths") is None and "paths" in params:
+        expected["paths"] = []
+    assert params == expected
