@@ -173,6 +173,16 @@ def show(
         typer.echo(f"  {line}")
 
 
+def _ask(text: str, default: str) -> str:
+    """A prompt Ctrl-C always interrupts (see `_prompt`); end of input aborts, as click's."""
+    from otpgen._prompt import ask
+
+    try:
+        return ask(text, default)
+    except EOFError:
+        raise typer.Abort() from None
+
+
 def _prompt_options(request: Any) -> Any:
     """Ask for each option not given with --set (terminal only); Enter keeps the default."""
     from dataclasses import replace
@@ -191,7 +201,7 @@ def _prompt_options(request: Any) -> Any:
             continue
         while True:
             default = str(option.default).lower() if option.type == "bool" else option.default
-            raw = typer.prompt(f"{option.key} ({option.describe_type()})", default=str(default))
+            raw = _ask(f"{option.key} ({option.describe_type()})", str(default))
             try:
                 option.parse(raw)
             except OtpgenError as exc:
@@ -331,7 +341,7 @@ def _prompt_init(request: Any) -> Any:
         if key in settings or key == "otpgen_version":
             continue
         default = service_context(source, settings)[key]
-        settings[key] = typer.prompt(key, default=default)
+        settings[key] = _ask(key, str(default))
     return replace(request, settings=settings)
 
 
