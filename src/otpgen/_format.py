@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,10 +21,23 @@ from otpgen._version import __version__
 
 
 def _ruff() -> str:
+    """The ruff executable of the installed ruff package.
+
+    In a virtual environment holding the package (pip in a venv, pipx, uv tool) that is the
+    environment's own `bin/ruff`, found with one stat; ruff's `find_ruff_bin` would first load
+    sysconfig (about 8 ms of otpgen's start).
+    """
     try:
-        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+        import ruff  # type: ignore[import-untyped]  # an empty package: cheap to import
     except ImportError:  # pragma: no cover - ruff is a dependency of otpgen
         raise OtpgenError("ruff is not installed; reinstall otpgen") from None
+    if sys.prefix != sys.base_prefix and os.name == "posix":
+        package = Path(next(iter(ruff.__path__)))
+        beside = Path(sys.prefix, "bin", "ruff")
+        if package.is_relative_to(sys.prefix) and beside.is_file():
+            return str(beside)
+    from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+
     return str(find_ruff_bin())
 
 
@@ -51,7 +65,7 @@ def _ruff_version() -> str:
     metadata sits beside its package.
     """
     try:
-        import ruff  # type: ignore[import-untyped]  # an empty package: cheap to import
+        import ruff
     except ImportError:  # pragma: no cover - ruff is a dependency of otpgen
         return "(version unknown)"
     site = Path(next(iter(ruff.__path__))).parent

@@ -1,11 +1,13 @@
 """Formatting the rendered tree: one ruff pass for the whole tree, cached by content."""
 
 import subprocess
+import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
+from otpgen import _format
 from otpgen._format import format_tree
 
 TREE = {
@@ -83,3 +85,35 @@ def test_a_test_file_alone_sorts_the_projects_package_as_first_party(tmp_path: P
     text = "import pytest\nfrom shop import otp\nimport os\n\nx = (pytest, otp, os)\n"
     formatted = format_tree({test: text}, tmp_path)[test]
     assert formatted.startswith("import os\n\nimport pytest\n\nfrom shop import otp\n")
+
+
+def _fake_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A virtual environment at tmp_path/env holding a ruff package and its bin/ruff."""
+    import ruff
+
+    env = tmp_path / "env"
+    (env / "lib" / "ruff").mkdir(parents=True)
+    (env / "bin").mkdir()
+    (env / "bin" / "ruff").write_text("")
+    monkeypatch.setattr(sys, "prefix", str(env))
+    monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "base"))
+    monkeypatch.setattr(ruff, "__path__", [str(env / "lib" / "ruff")])
+    return env
+
+
+def test_ruff_is_the_virtual_environments_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _fake_environment(tmp_path, monkeypatch)
+    assert _format._ruff() == str(env / "bin" / "ruff")
+
+
+def test_ruff_outside_the_environment_is_found_by_ruff_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ruff.__main__
+
+    _fake_environment(tmp_path, monkeypatch)
+    monkeypatch.setattr(ruff, "__path__", [str(tmp_path / "elsewhere" / "ruff")])
+    monkeypatch.setattr(ruff.__main__, "find_ruff_bin", lambda: "/found/by/ruff")
+    assert _format._ruff() == "/found/by/ruff"
