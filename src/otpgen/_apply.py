@@ -25,7 +25,6 @@ otpgen itself at the N-th disk step (nothing else reads it).
 import contextlib
 import json
 import os
-import shutil
 import signal
 import stat
 from collections.abc import Iterator, Sequence
@@ -501,7 +500,7 @@ def recover_fresh(target: Path) -> str | None:
         pid = staging.name.rsplit("-", 2)[-2]
         if pid.isdigit() and _alive(int(pid)):
             continue
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging)
         removed.append(staging.name)
     if not removed:
         return None
@@ -531,8 +530,15 @@ def apply_fresh(target: Path, writes: Sequence[Write]) -> None:
             _fsync_dir(target.parent)
             _step()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging)
         for directory in made:
             with contextlib.suppress(OSError):
                 directory.rmdir()
         raise
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a staging tree; shutil (and the archive modules it loads) only when one is left."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -5,7 +5,6 @@ turns it into writes — the files, their `.rej` companions, the merge bases and
 last — and hands them to `_apply`, which makes them crash-safe.
 """
 
-import difflib
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -47,6 +46,8 @@ class Change:
         """The unified diff from the disk to the result."""
         if self.new == self.old:
             return ""
+        import difflib  # only for a diff shown: kept off every command's start
+
         name = self.path.as_posix()
         return "".join(
             difflib.unified_diff(
