@@ -183,10 +183,20 @@ class MonitorRef:
         self._target = target
 
     def _process_exited(self, process: GenServer, reason: object) -> None:
+        self._watcher._forget_monitor(self)
         self._watcher.send(Down(process, reason, self))
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._watcher._forget_monitor(self)
         self._watcher.send(Down(task, task_exit_reason(task), self))
+
+    def _cancel(self) -> None:
+        """Detach from the target, which then no longer holds this ref (nor the watcher)."""
+        target = self._target
+        if isinstance(target, GenServer):
+            target._unlink(self)
+        else:
+            target.remove_done_callback(self._task_done)
 
     def __repr__(self) -> str:
         return f"<MonitorRef {self._target!r}>"
@@ -334,6 +344,7 @@ class GenServer:
         "_inbox",
         "_links",
         "_loop",
+        "_monitors",
         "_name",
         "_regs",
         "_state",
@@ -356,7 +367,9 @@ class GenServer:
         self._task: asyncio.Task[None] | None = None
         self._stop_reason: object = _NO_STOP
         self._exit_reason: object = None
-        self._links: _Watcher | list[_Watcher] | None = None  # usually one: its supervisor
+        # Who hears of its exit: usually one (its supervisor), else a dict used as an ordered set.
+        self._links: _Watcher | dict[_Watcher, None] | None = None
+        self._monitors: set[MonitorRef] | None = None  # the monitors this process holds
         self._regs: list[tuple[Any, object]] | None = None
         self._name: str | Via | None = None
         self._deferred: set[Caller] | None = None
@@ -534,19 +547,31 @@ class GenServer:
         it is already gone. Call it from this process's own callbacks.
         """
         ref = MonitorRef(self, target)
+        if self._state is _EXITED:
+            return ref  # a Down would be dropped: watch nothing, hold nothing
+        # The watcher keeps its refs too, so that its exit detaches them: else a long-lived
+        # target would keep every short-lived watcher (and its state) that ever monitored it.
+        monitors = self._monitors
+        if monitors is None:
+            monitors = self._monitors = set()
+        monitors.add(ref)
         if isinstance(target, GenServer):
-            target._link(ref)
+            target._link(ref)  # (calls ref._process_exited at once if target is gone)
         else:
             target.add_done_callback(ref._task_done)
         return ref
 
     def demonitor(self, ref: MonitorRef) -> None:
         """Stop watching; a Down already in the mailbox is not removed."""
-        target = ref._target
-        if isinstance(target, GenServer):
-            target._unlink(ref)
-        else:
-            target.remove_done_callback(ref._task_done)
+        self._forget_monitor(ref)
+        ref._cancel()
+
+    def _forget_monitor(self, ref: MonitorRef) -> None:
+        monitors = self._monitors
+        if monitors is not None:
+            monitors.discard(ref)
+            if not monitors:
+                self._monitors = None
 
     def __repr__(self) -> str:
         name = f" {self._name!r}" if self._name is not None else ""
@@ -756,17 +781,17 @@ class GenServer:
         links = self._links
         if links is None:
             self._links = watcher
-        elif isinstance(links, list):
-            links.append(watcher)
+        elif isinstance(links, dict):
+            links[watcher] = None
         else:
-            self._links = [links, watcher]
+            self._links = {links: None, watcher: None}
 
     def _unlink(self, watcher: _Watcher) -> None:
         links = self._links
         if links is watcher:
             self._links = None
-        elif isinstance(links, list) and watcher in links:
-            links.remove(watcher)
+        elif isinstance(links, dict):
+            links.pop(watcher, None)  # a dict, not a list: thousands of monitors come and go
 
     def _exit(self, reason: object, *, report: bool) -> None:
         """Everything that happens once the process is gone, in one synchronous step."""
@@ -802,8 +827,11 @@ class GenServer:
             for registry, key in self._regs:
                 registry._drop(key, self)
             self._regs = None
+        monitors, self._monitors = self._monitors, None
+        for ref in monitors or ():
+            ref._cancel()
         links, self._links = self._links, None
-        for watcher in links if isinstance(links, list) else (links,) if links else ():
+        for watcher in links if isinstance(links, dict) else (links,) if links else ():
             try:
                 watcher._process_exited(self, reason)
             except Exception:  # a broken watcher must not stop the others hearing of it
