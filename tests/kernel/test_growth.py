@@ -11,11 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import tracemalloc
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from otp import Caller, Down, GenServer
+from otp import (
+    NOREPLY,
+    AlreadyStarted,
+    Caller,
+    CallTimeout,
+    Down,
+    GenServer,
+    NoReply,
+    _genserver,
+    whereis,
+)
 
 pytestmark = pytest.mark.looptime(idle_timeout=2)
 
@@ -51,9 +63,41 @@ class Watcher(GenServer):
         self.downs.append(msg)
 
 
+class Silent(GenServer):
+    """Never replies: every call to it times out."""
+
+    async def handle_call(self, request: Any, caller: Caller) -> NoReply:
+        return NOREPLY
+
+
 def dead(refs: list[weakref.ref[Any]]) -> bool:
     gc.collect()
     return all(ref() is None for ref in refs)
+
+
+class Traced:
+    """The bytes Python allocated (and still holds) since `start`, after collecting."""
+
+    def __init__(self) -> None:
+        gc.collect()
+        self.baseline = tracemalloc.get_traced_memory()[0]
+
+    def growth(self) -> int:
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - self.baseline
+
+
+@pytest.fixture
+def traced() -> Iterator[None]:
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
 
 
 # 1. A monitor goes with the process that holds it.
@@ -137,3 +181,103 @@ async def test_monitor_from_an_exited_process_holds_nothing() -> None:
     assert target._links is None
     assert watcher._monitors is None
     await target.stop()
+
+
+# 2. Call timeouts: a queue per timeout length, but not one per length ever used.
+
+
+@pytest.mark.usefixtures("traced")
+async def test_calls_with_ever_different_timeouts_leave_nothing_behind() -> None:
+    server = await Echo.start()
+    await server.call("warm up")
+    memory = Traced()
+    for i in range(20_000):  # the time left of a request's budget, say
+        assert await server.call(i, timeout=1.0 + i / 1_000) == i
+    assert memory.growth() < 64 * 1024  # was ~28 MB: a queue per length, kept forever
+    table = _genserver._state_of(asyncio.get_running_loop()).deadlines
+    assert len(table) <= _genserver._MAX_QUEUES
+    await asyncio.sleep(25)  # the longest timeout passes
+    assert not table  # the queues of lengths no longer used are gone
+    await server.stop()
+
+
+async def test_every_timeout_length_still_times_out_on_time() -> None:
+    server = await Silent.start()
+    lengths = [0.5 + i / 10 for i in range(2 * _genserver._MAX_QUEUES)]  # some get no queue
+    started = now()
+
+    async def timed_call(length: float) -> float:
+        with pytest.raises(CallTimeout, match=rf"did not reply to {length!r} in {length}s"):
+            await server.call(length, length)
+        return now() - started
+
+    assert await asyncio.gather(*(timed_call(t) for t in lengths)) == lengths
+    await server.stop()
+
+
+async def test_a_reply_that_comes_after_the_timeout_is_dropped_on_both_paths() -> None:
+    class Late(GenServer):
+        async def handle_call(self, request: Any, caller: Caller) -> Any:
+            await asyncio.sleep(request)
+            return request
+
+    server = await Late.start()
+    lengths = [0.5 + i / 10 for i in range(_genserver._MAX_QUEUES + 1)]
+    for timeout in lengths:
+        with pytest.raises(CallTimeout):
+            await server.call(timeout + 0.05, timeout)
+    assert await server.call(0.0, 9.9) == 0.0  # each late reply was dropped
+    await server.stop()
+
+
+# 3. Event loops: each has its own table, and a closed loop is freed with it.
+
+
+class Stays(GenServer):
+    """Keeps a timer, a monitor and a name alive until the loop is torn down."""
+
+    async def init(self, peer: GenServer) -> None:
+        self.monitor(peer)
+        self.send_after("tick", 3600)
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        return request
+
+    async def handle_info(self, msg: Any) -> None:
+        pass
+
+
+def test_a_closed_event_loop_and_its_processes_are_freed() -> None:
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    processes: list[weakref.ref[GenServer]] = []
+
+    async def service() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        peer = await Echo.start(name="peer")
+        stays = await Stays.start(peer, name="stays")
+        processes.extend([weakref.ref(peer), weakref.ref(stays)])
+        for timeout in (5.0, 1.0, None, 2.5):
+            await stays.call("hello", timeout)
+        await peer.call("hello")
+        done = await Echo.start()
+        await done.stop()  # one stopped, two still running when asyncio.run ends
+
+    asyncio.run(service())
+    asyncio.run(service())  # a second loop: the first one's table is not what frees it
+    assert dead([*loops, *processes])
+
+
+async def test_a_local_name_belongs_to_its_event_loop() -> None:
+    mine = await Echo.start(name="shared")
+
+    async def elsewhere() -> None:
+        assert whereis("shared") is None  # not visible from another loop
+        theirs = await Echo.start(name="shared")  # nor taken there
+        assert whereis("shared") is theirs
+        with pytest.raises(AlreadyStarted):
+            await Echo.start(name="shared")
+        await theirs.stop()
+
+    await asyncio.to_thread(asyncio.run, elsewhere())
+    assert whereis("shared") is mine
+    await mine.stop()

@@ -209,14 +209,58 @@ def task_exit_reason(task: asyncio.Task[Any]) -> object:
     return task.exception() or NORMAL
 
 
-_names: dict[str, GenServer] = {}
+class _LoopState:
+    """What the kernel keeps per event loop: its local names and its call deadlines.
+
+    It never refers to its loop (nor does anything it holds once the loop's processes
+    have exited and its calls have returned), so a closed loop is freed, its table too.
+    """
+
+    __slots__ = ("deadlines", "names")
+
+    def __init__(self) -> None:
+        self.names: dict[str, GenServer] = {}
+        self.deadlines: dict[float, _Deadlines] = {}
+
+
+_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _state_of(loop: asyncio.AbstractEventLoop) -> _LoopState:
+    state = _loops.get(loop)
+    if state is None:
+        # A loop closed with processes still registered (closed without cancelling its
+        # tasks) would be kept by them through its own table: drop such tables here.
+        for old in [old for old in _loops if old.is_closed()]:
+            del _loops[old]
+        state = _loops[loop] = _LoopState()
+    return state
+
+
+def _local_names(loop: asyncio.AbstractEventLoop) -> dict[str, GenServer]:
+    """The local names registered on `loop` (each loop has its own)."""
+    return _state_of(loop).names
 
 
 def whereis(name: str | Via) -> GenServer | None:
-    """The live process registered under `name` (a local name or a `via` name), or None."""
-    if isinstance(name, str):
-        return _names.get(name)
-    return name.whereis()
+    """The live process registered under `name` (a local name or a `via` name), or None.
+
+    Local names are per event loop: this looks on the running loop (None without one).
+    """
+    if not isinstance(name, str):
+        return name.whereis()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    state = _loops.get(loop)
+    return state.names.get(name) if state is not None else None
+
+
+class _Expired(Exception):
+    """Set on a call's future when its timeout has passed; `call` raises CallTimeout."""
 
 
 class _Deadlines:
@@ -224,59 +268,71 @@ class _Deadlines:
 
     Calls with the same timeout expire in the order they were made, so a FIFO of
     (deadline, future) pairs is already sorted: one timer armed for the oldest pending
-    call serves them all. Answered calls are dropped from the front as new calls come
-    in, so the queue holds only calls still waiting (and those behind one).
+    call serves them all. A call drops the answered calls at both ends of the queue when
+    it returns, so an idle queue is empty: it keeps no reply (nor its loop) alive.
     """
 
-    __slots__ = ("_queue", "_timer", "loop", "timeout")
+    __slots__ = ("_armed", "_queue", "timeout")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-        self.loop = loop
+    def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._queue: deque[tuple[float, asyncio.Future[Any], GenServer, object]] = deque()
-        self._timer: asyncio.TimerHandle | None = None
+        self._queue: deque[tuple[float, asyncio.Future[Any]]] = deque()
+        self._armed = False  # a flag, not the TimerHandle, which would refer to the loop
 
-    def add(self, future: asyncio.Future[Any], server: GenServer, request: object) -> None:
+    def add(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
         queue = self._queue
         while queue and queue[0][1].done():
             queue.popleft()
-        deadline = self.loop.time() + self.timeout
-        queue.append((deadline, future, server, request))
-        if self._timer is None:
-            self._timer = self.loop.call_at(deadline, self._expire)
+        deadline = loop.time() + self.timeout
+        queue.append((deadline, future))
+        if not self._armed:
+            self._armed = True
+            loop.call_at(deadline, self._expire, loop)
 
-    def _expire(self) -> None:
-        self._timer = None
+    def drop_answered(self) -> None:
         queue = self._queue
-        now = self.loop.time()
-        while queue:
-            deadline, future, server, request = queue[0]
-            if not future.done():
-                if deadline > now:
-                    self._timer = self.loop.call_at(deadline, self._expire)
-                    return
-                future.set_exception(
-                    CallTimeout(f"{server!r} did not reply to {request!r} in {self.timeout}s")
-                )
+        while queue and queue[-1][1].done():
+            queue.pop()
+        while queue and queue[0][1].done():
             queue.popleft()
 
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._armed = False
+        queue = self._queue
+        now = loop.time()
+        while queue:
+            deadline, future = queue[0]
+            if not future.done():
+                if deadline > now:
+                    self._armed = True
+                    loop.call_at(deadline, self._expire, loop)
+                    return
+                future.set_exception(_Expired())
+            queue.popleft()
+        # Empty: leave the loop's table, so that a timeout used once is not kept forever.
+        # (A process may still hold this queue as its last one: it keeps working alone.)
+        table = _state_of(loop).deadlines
+        if table.get(self.timeout) is self:
+            del table[self.timeout]
 
-_deadlines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, _Deadlines]] = (
-    weakref.WeakKeyDictionary()
-)
-_last_deadlines: _Deadlines | None = None
+
+# How many timeout lengths get a shared queue per loop. Calls with yet other lengths (a
+# request's remaining time budget, say) get a timer each, which asyncio frees as it goes.
+_MAX_QUEUES: Final = 8
 
 
-def _deadlines_for(loop: asyncio.AbstractEventLoop, timeout: float) -> _Deadlines:
-    global _last_deadlines
-    per_loop = _deadlines.get(loop)
-    if per_loop is None:
-        per_loop = _deadlines[loop] = {}
-    found = per_loop.get(timeout)
-    if found is None:
-        found = per_loop[timeout] = _Deadlines(loop, timeout)
-    _last_deadlines = found
+def _deadlines_for(loop: asyncio.AbstractEventLoop, timeout: float) -> _Deadlines | None:
+    """The shared queue for `timeout` on `loop`, or None if there are too many already."""
+    table = _state_of(loop).deadlines
+    found = table.get(timeout)
+    if found is None and len(table) < _MAX_QUEUES:
+        found = table[timeout] = _Deadlines(timeout)
     return found
+
+
+def _expire_call(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
 
 
 class _StartWith:
@@ -338,6 +394,7 @@ class GenServer:
     __slots__ = (
         "__weakref__",
         "_current",
+        "_deadlines",
         "_deferred",
         "_exit_reason",
         "_head",
@@ -370,6 +427,7 @@ class GenServer:
         # Who hears of its exit: usually one (its supervisor), else a dict used as an ordered set.
         self._links: _Watcher | dict[_Watcher, None] | None = None
         self._monitors: set[MonitorRef] | None = None  # the monitors this process holds
+        self._deadlines: _Deadlines | None = None  # the call timeout queue it used last
         self._regs: list[tuple[Any, object]] | None = None
         self._name: str | Via | None = None
         self._deferred: set[Caller] | None = None
@@ -436,10 +494,11 @@ class GenServer:
 
     def _register_name(self, name: str | Via) -> None:
         if isinstance(name, str):
-            holder = _names.get(name)
+            names = _local_names(self._loop)
+            holder = names.get(name)
             if holder is not None:
                 raise AlreadyStarted(name, holder)
-            _names[name] = self
+            names[name] = self
         else:
             name.registry._insert(name.key, self, None)
         self._name = name
@@ -506,12 +565,32 @@ class GenServer:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        if timeout is not None:
-            deadlines = _last_deadlines
-            if deadlines is None or deadlines.loop is not loop or deadlines.timeout != timeout:
-                deadlines = _deadlines_for(loop, timeout)
-            deadlines.add(future, self, request)
-        return await future
+        if timeout is None:
+            return await future
+        deadlines = self._deadlines  # the queue of this process's last timeout length
+        if deadlines is None or deadlines.timeout != timeout:
+            deadlines = _deadlines_for(loop, timeout)
+            if deadlines is None:
+                return await self._call_with_timer(future, request, timeout)
+            self._deadlines = deadlines
+        deadlines.add(loop, future)
+        try:
+            return await future
+        except _Expired:
+            raise CallTimeout(f"{self!r} did not reply to {request!r} in {timeout}s") from None
+        finally:
+            deadlines.drop_answered()
+
+    async def _call_with_timer(
+        self, future: asyncio.Future[Any], request: object, seconds: float
+    ) -> Any:
+        timer = self._loop.call_later(seconds, _expire_call, future)
+        try:
+            return await future
+        except _Expired:
+            raise CallTimeout(f"{self!r} did not reply to {request!r} in {seconds}s") from None
+        finally:
+            timer.cancel()
 
     def cast(self, msg: Any) -> None:
         """Send `msg` to `handle_cast` without waiting. Dropped if the process is gone."""
@@ -819,8 +898,9 @@ class GenServer:
                 caller._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         name = self._name
         if isinstance(name, str):
-            if _names.get(name) is self:
-                del _names[name]
+            names = _local_names(self._loop)
+            if names.get(name) is self:
+                del names[name]
         elif name is not None:
             name.registry._drop(name.key, self)
         if self._regs is not None:
