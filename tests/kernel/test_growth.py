@@ -25,6 +25,7 @@ from otp import (
     Down,
     GenServer,
     NoReply,
+    Reply,
     _genserver,
     whereis,
 )
@@ -281,3 +282,102 @@ async def test_a_local_name_belongs_to_its_event_loop() -> None:
     await asyncio.to_thread(asyncio.run, elsewhere())
     assert whereis("shared") is mine
     await mine.stop()
+
+
+# 4. An idle process holds nothing of its last message; a stopped one, no timer.
+
+
+class Token:
+    """A request or reply object a weak reference can watch."""
+
+
+class Replies(GenServer):
+    """Answers a call with a fresh object: plainly, with Reply(...), or later (NOREPLY)."""
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        how, _ = request
+        if how == "later":
+            caller.reply(Token())
+            return NOREPLY
+        return Reply(Token()) if how == "reply" else Token()
+
+    async def handle_cast(self, msg: Any) -> None:
+        pass
+
+    async def handle_info(self, msg: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("how", ["plain", "reply", "later"])
+@pytest.mark.parametrize("deadline", ["shared queue", "none", "own timer"])
+async def test_an_idle_process_keeps_no_request_reply_or_calling_task(
+    how: str, deadline: str
+) -> None:
+    server = await Replies.start()
+    seconds = {"shared queue": 5.0, "none": None, "own timer": 7.0}[deadline]
+    if deadline == "own timer":  # the shared queues are all taken: a timer for this call
+        table = _genserver._state_of(asyncio.get_running_loop()).deadlines
+        for i in range(_genserver._MAX_QUEUES):
+            table.setdefault(100.0 + i, _genserver._Deadlines(100.0 + i))
+    refs: list[weakref.ref[Any]] = []
+
+    async def client() -> None:
+        request = (how, Token())
+        refs.append(weakref.ref(request[1]))
+        reply = await server.call(request, seconds)
+        refs.append(weakref.ref(reply))
+
+    task = asyncio.create_task(client())
+    await task
+    refs.append(weakref.ref(task))
+    del task
+    await asyncio.sleep(0)  # (asyncio itself holds the task until the next turn of the loop)
+    server.cast(Token())
+    server.send(Token())
+    assert dead(refs)
+    assert server.alive
+    await server.stop()
+
+
+class Ticking(GenServer):
+    """Sets a long timer, and resets it on every message, as an idle timeout does."""
+
+    async def init(self) -> None:
+        self.timer = self.send_after(Token(), 3600)
+
+    async def handle_cast(self, msg: Any) -> None:
+        self.timer.cancel()
+        self.timer = self.send_after(Token(), 3600)
+
+    async def handle_info(self, msg: Any) -> None:
+        pass
+
+
+async def test_a_stopped_process_cancels_its_pending_timers() -> None:
+    process = await Ticking.start()
+    process.send_after("from outside", 60)
+    timer = process.timer
+    ref = weakref.ref(process)
+    await process.stop()
+    del process
+    assert timer.cancelled()
+    assert dead([ref])  # no timer keeps it (nor its messages) until the timer fires
+
+
+async def test_a_process_that_resets_a_timer_per_message_keeps_only_the_pending_one() -> None:
+    process = await Ticking.start()
+    for _ in range(10):
+        process.send_after("soon", 0.5)
+    await asyncio.sleep(1)  # these 10 have fired
+    for _ in range(1_000):
+        process.cast("activity")  # each cancels the pending timer and sets a new one
+    await asyncio.sleep(0)  # (they are handled in one turn of the loop)
+    assert process._timers is not None
+    assert len(process._timers._timers) <= 8  # of which 1 is pending
+    await process.stop()
+
+
+async def test_send_after_on_an_exited_process_holds_nothing() -> None:
+    process = await Ticking.start()
+    await process.stop()
+    assert process.send_after("late", 60).cancelled()

@@ -335,6 +335,33 @@ def _expire_call(future: asyncio.Future[Any]) -> None:
         future.set_exception(_Expired())
 
 
+class _Timers:
+    """A process's `send_after` timers that may still be pending, to cancel when it exits.
+
+    Fired and cancelled timers are swept out once the list has doubled since the last
+    sweep, so a process that sets a new timer per message keeps only the pending ones.
+    """
+
+    __slots__ = ("_sweep_at", "_timers")
+
+    def __init__(self, timer: asyncio.TimerHandle) -> None:
+        self._timers = [timer]
+        self._sweep_at = 8
+
+    def add(self, timer: asyncio.TimerHandle, loop: asyncio.AbstractEventLoop) -> None:
+        timers = self._timers
+        if len(timers) >= self._sweep_at:
+            now = loop.time()
+            # A timer that is due has fired, or fires in this turn of the loop.
+            timers[:] = [t for t in timers if not t.cancelled() and t.when() > now]
+            self._sweep_at = max(8, 2 * len(timers))
+        timers.append(timer)
+
+    def cancel(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+
+
 class _StartWith:
     """`cls.start(*args, **kwargs)` as a ChildSpec start: smaller than a closure, which
     counts when a dynamic supervisor holds a spec per child."""
@@ -407,6 +434,7 @@ class GenServer:
         "_state",
         "_stop_reason",
         "_task",
+        "_timers",
         "_waiter",
     )
 
@@ -428,6 +456,7 @@ class GenServer:
         self._links: _Watcher | dict[_Watcher, None] | None = None
         self._monitors: set[MonitorRef] | None = None  # the monitors this process holds
         self._deadlines: _Deadlines | None = None  # the call timeout queue it used last
+        self._timers: _Timers | None = None  # its send_after timers that may be pending
         self._regs: list[tuple[Any, object]] | None = None
         self._name: str | Via | None = None
         self._deferred: set[Caller] | None = None
@@ -601,8 +630,19 @@ class GenServer:
         self._post((_INFO, msg, None))
 
     def send_after(self, msg: object, delay: float) -> asyncio.TimerHandle:
-        """Send `msg` to `handle_info` after `delay` seconds; `.cancel()` the handle to undo."""
-        return self._loop.call_later(delay, self.send, msg)
+        """Send `msg` to `handle_info` after `delay` seconds; `.cancel()` the handle to undo.
+
+        The process's timers still pending when it exits are cancelled: they would keep it
+        (and `msg`) in memory until they fire, only for the message to be dropped.
+        """
+        timer = self._loop.call_later(delay, self.send, msg)
+        if self._state is _EXITED:
+            timer.cancel()
+        elif self._timers is None:
+            self._timers = _Timers(timer)
+        else:
+            self._timers.add(timer, self._loop)
+        return timer
 
     async def stop(self, reason: object = NORMAL, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Stop the process with `reason` after its current message, and wait until it exits.
@@ -739,6 +779,9 @@ class GenServer:
                     return
                 inbox = self._inbox
                 if not inbox:
+                    # Idle, maybe for hours: keep nothing of the last message (its request,
+                    # its reply, the calling task) while waiting for the next one.
+                    self._current = msg = payload = caller = result = future = None
                     waiter = self._waiter = self._loop.create_future()
                     await waiter
                     continue
@@ -907,6 +950,9 @@ class GenServer:
             for registry, key in self._regs:
                 registry._drop(key, self)
             self._regs = None
+        timers, self._timers = self._timers, None
+        if timers is not None:
+            timers.cancel()
         monitors, self._monitors = self._monitors, None
         for ref in monitors or ():
             ref._cancel()
