@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
 import tracemalloc
 import weakref
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from otp import (
     GenServer,
     NoReply,
     Reply,
+    Stop,
     _genserver,
     whereis,
 )
@@ -381,3 +383,129 @@ async def test_send_after_on_an_exited_process_holds_nothing() -> None:
     process = await Ticking.start()
     await process.stop()
     assert process.send_after("late", 60).cancelled()
+
+
+# 5. The soak: all of it, many times over, and the memory comes back to where it was.
+
+
+class Soaked(GenServer):
+    """A long-lived server: answers calls, counts casts and messages, watches others."""
+
+    async def init(self) -> None:
+        self.casts = self.infos = self.downs = 0
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        kind, payload = request
+        if kind == "monitor":
+            return self.monitor(payload)
+        if kind == "demonitor":
+            self.demonitor(payload)
+            return None
+        return Token()  # a fresh reply; the request carries a payload of its own
+
+    async def handle_cast(self, msg: Any) -> None:
+        self.casts += 1
+
+    async def handle_info(self, msg: Any) -> None:
+        if type(msg) is Down:
+            self.downs += 1
+        else:
+            self.infos += 1
+
+
+class ShortLived(GenServer):
+    """A session: monitors a server, sets timers, carries some state, and goes away."""
+
+    async def init(self, server: GenServer, delay: float) -> None:
+        self.state = bytearray(4_096)
+        self.ref = self.monitor(server)
+        self.send_after("soon", delay)  # fires during the round
+        self.send_after("later", 3_600 + delay)  # still pending when it exits
+
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if request == "demonitor":
+            self.demonitor(self.ref)
+        return request
+
+    async def handle_cast(self, msg: Any) -> Stop:
+        return Stop(msg)
+
+    async def handle_info(self, msg: Any) -> None:
+        pass
+
+
+async def loop_of_its_own() -> None:
+    """A short service in an event loop of its own, which closes at the end."""
+    server = await Soaked.start(name="soaked")
+    session = await ShortLived.start(server, 0.0)
+    await server.call(("work", bytes(1_024)))
+    await server.call(("work", None), timeout=2.5)
+    await session.stop()  # the server itself is left to asyncio.run to cancel
+
+
+async def soak_round(rng: random.Random, servers: list[Soaked], watcher: Soaked) -> int:
+    """One round of mixed work; returns how many operations it did. Calls come last, so
+    that each server's last message is a call whose request carries 8 KiB."""
+    ops = 0
+    sessions = []
+    for i in range(100):
+        server = rng.choice(servers)
+        name = f"session-{i}" if i % 3 == 0 else None
+        session = await ShortLived.start(server, rng.uniform(0.001, 0.02), name=name)
+        ref = await watcher.call(("monitor", session))
+        if i % 4 == 0:
+            await watcher.call(("demonitor", ref))
+        if i % 5 == 0:
+            await session.call("demonitor")
+        sessions.append(session)
+    ops += 100 * 6
+    await asyncio.sleep(0.01)  # some of the short timers fire (real time: see below)
+    for i, session in enumerate(sessions):
+        if i % 3 == 0:
+            session.cast("normal")  # it stops itself
+        elif i % 3 == 1:
+            session._kill()
+        else:
+            await session.stop()
+    for session in sessions:
+        await session.wait_exit()
+    ops += 100
+    for _ in range(3):
+        await asyncio.to_thread(asyncio.run, loop_of_its_own())
+    ops += 3 * 10
+
+    for i in range(4_000):
+        servers[i % len(servers)].cast(i)
+        servers[i % len(servers)].send(i)
+    ops += 8_000
+
+    async def client(calls: int) -> None:
+        for _ in range(calls):
+            server = rng.choice(servers)
+            timeout = rng.choice([5.0, None, round(rng.uniform(0.5, 30.0), 3)])
+            await server.call(("work", bytes(8_192)), timeout)
+
+    await asyncio.gather(*(client(125) for _ in range(8)))
+    return ops + 1_000
+
+
+# On the real clock: looptime's bookkeeping on every turn of the loop would triple the
+# run time, and every timer here is short (long ones are cancelled by their process's exit).
+@pytest.mark.looptime(False)
+@pytest.mark.usefixtures("traced")
+async def test_soak_memory_comes_back_to_its_baseline() -> None:
+    rng = random.Random(10)
+    servers = [await Soaked.start() for _ in range(48)]
+    watcher = await Soaked.start(name="watcher")
+    await soak_round(rng, servers, watcher)  # warm up: caches, the thread pool, ...
+    for server in servers:  # the baseline: each server's last message is a small one
+        await server.call(("work", None))
+    memory = Traced()
+    ops = 0
+    for _ in range(25):
+        ops += await soak_round(rng, servers, watcher)
+    growth = memory.growth()
+    assert ops > 200_000
+    assert growth < 256 * 1024, f"{growth:,} bytes more after {ops:,} operations"
+    for process in [*servers, watcher]:
+        await process.stop()

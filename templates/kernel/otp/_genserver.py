@@ -914,6 +914,8 @@ class GenServer:
             self._links = None
         elif isinstance(links, dict):
             links.pop(watcher, None)  # a dict, not a list: thousands of monitors come and go
+            if not links:
+                self._links = None  # (a dict keeps its size after a peak; let it go)
 
     def _exit(self, reason: object, *, report: bool) -> None:
         """Everything that happens once the process is gone, in one synchronous step."""
