@@ -268,8 +268,9 @@ class _Deadlines:
 
     Calls with the same timeout expire in the order they were made, so a FIFO of
     (deadline, future) pairs is already sorted: one timer armed for the oldest pending
-    call serves them all. A call drops the answered calls at both ends of the queue when
-    it returns, so an idle queue is empty: it keeps no reply (nor its loop) alive.
+    call serves them all. A call drops the answered calls at the front of the queue when
+    it returns (in `GenServer.call`), so an idle queue is empty: it keeps no reply (nor
+    its loop) alive.
     """
 
     __slots__ = ("_armed", "_queue", "timeout")
@@ -288,13 +289,6 @@ class _Deadlines:
         if not self._armed:
             self._armed = True
             loop.call_at(deadline, self._expire, loop)
-
-    def drop_answered(self) -> None:
-        queue = self._queue
-        while queue and queue[-1][1].done():
-            queue.pop()
-        while queue and queue[0][1].done():
-            queue.popleft()
 
     def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._armed = False
@@ -608,7 +602,12 @@ class GenServer:
         except _Expired:
             raise CallTimeout(f"{self!r} did not reply to {request!r} in {timeout}s") from None
         finally:
-            deadlines.drop_answered()
+            # Drop the answered calls at the front: the last call to return empties the
+            # queue, so an idle one holds no reply (entries behind a pending call wait for
+            # it, at most its timeout).
+            queue = deadlines._queue
+            while queue and queue[0][1].done():
+                queue.popleft()
 
     async def _call_with_timer(
         self, future: asyncio.Future[Any], request: object, seconds: float
