@@ -270,6 +270,21 @@ def test_a_closed_event_loop_and_its_processes_are_freed() -> None:
     assert dead([*loops, *processes])
 
 
+def test_a_loop_closed_with_processes_still_running_is_freed_once_another_starts() -> None:
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(Echo.start(name="abandoned"))
+    loop.close()  # without cancelling the process: its table still holds it, and the loop
+    ref = weakref.ref(loop)
+    del loop
+
+    async def next_service() -> None:
+        server = await Echo.start(name="abandoned")  # a new loop: a table of its own
+        await server.stop()
+
+    asyncio.run(next_service())  # (also drops the tables of closed loops)
+    assert dead([ref])
+
+
 async def test_a_local_name_belongs_to_its_event_loop() -> None:
     mine = await Echo.start(name="shared")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import threading
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Iterable
@@ -228,14 +229,18 @@ _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
 )
 
 
+_new_loop_lock = threading.Lock()  # loops in other threads add their tables too
+
+
 def _state_of(loop: asyncio.AbstractEventLoop) -> _LoopState:
     state = _loops.get(loop)
     if state is None:
-        # A loop closed with processes still registered (closed without cancelling its
-        # tasks) would be kept by them through its own table: drop such tables here.
-        for old in [old for old in _loops if old.is_closed()]:
-            del _loops[old]
-        state = _loops[loop] = _LoopState()
+        with _new_loop_lock:
+            # A loop closed with processes still registered (closed without cancelling its
+            # tasks) would be kept by them through its own table: drop such tables here.
+            for old in [old for old in _loops if old.is_closed()]:
+                del _loops[old]
+            state = _loops[loop] = _LoopState()
     return state
 
 
