@@ -224,24 +224,27 @@ class _LoopState:
         self.deadlines: dict[float, _Deadlines] = {}
 
 
-_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
-    weakref.WeakKeyDictionary()
-)
-
-
+# Keyed by a weak reference to the loop (a plain dict: `whereis` is looked up often, and a
+# WeakKeyDictionary costs ten times as much). Tables of dead or closed loops are dropped
+# when another loop adds its table.
+_loops: dict[weakref.ref[asyncio.AbstractEventLoop], _LoopState] = {}
 _new_loop_lock = threading.Lock()  # loops in other threads add their tables too
 
 
 def _state_of(loop: asyncio.AbstractEventLoop) -> _LoopState:
-    state = _loops.get(loop)
+    state = _loops.get(weakref.ref(loop))
     if state is None:
         with _new_loop_lock:
-            # A loop closed with processes still registered (closed without cancelling its
-            # tasks) would be kept by them through its own table: drop such tables here.
-            for old in [old for old in _loops if old.is_closed()]:
-                del _loops[old]
-            state = _loops[loop] = _LoopState()
+            # (A loop closed with processes still registered, without cancelling its tasks,
+            # would be kept by them through its own table: dropped here too.)
+            for key in [key for key in _loops if _closed(key())]:
+                del _loops[key]
+            state = _loops[weakref.ref(loop)] = _LoopState()
     return state
+
+
+def _closed(loop: asyncio.AbstractEventLoop | None) -> bool:
+    return loop is None or loop.is_closed()
 
 
 def _local_names(loop: asyncio.AbstractEventLoop) -> dict[str, GenServer]:
@@ -260,7 +263,7 @@ def whereis(name: str | Via) -> GenServer | None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return None
-    state = _loops.get(loop)
+    state = _loops.get(weakref.ref(loop))
     return state.names.get(name) if state is not None else None
 
 
