@@ -3,8 +3,9 @@
 Each test does many operations that must leave nothing behind (monitors of exited
 watchers, per-timeout call bookkeeping, closed event loops, a process's last message,
 a stopped process's timers) and checks it with weak references or tracemalloc, not
-timing. Every test but the loop ones runs on looptime's fake clock: timers of any length
-fire at once, and a hang fails instead of hanging.
+timing. The async tests run on looptime's fake clock (timers of any length fire at once,
+and a hang fails instead of hanging), except the soak, which runs on the real clock with
+short timers only; the tests of event loops themselves are plain functions.
 """
 
 from __future__ import annotations
