@@ -163,6 +163,16 @@ async def test_a_long_lived_watcher_holds_no_monitor_of_targets_that_exited() ->
     await anchor.stop()
 
 
+async def test_demonitor_forgets_the_ref_in_the_process_that_holds_it() -> None:
+    target = await Echo.start()
+    watcher = await Watcher.start(target)
+    target.demonitor(watcher.ref)  # through another process: the ref says whose it is
+    assert watcher._monitors is None
+    assert target._links is None
+    await watcher.stop()
+    await target.stop()
+
+
 async def test_a_watcher_still_hears_of_a_target_exit_after_others_exited() -> None:
     target = await Echo.start()
     gone = [await Watcher.start(target) for _ in range(3)]

@@ -689,7 +689,7 @@ class GenServer:
 
     def demonitor(self, ref: MonitorRef) -> None:
         """Stop watching; a Down already in the mailbox is not removed."""
-        self._forget_monitor(ref)
+        ref._watcher._forget_monitor(ref)
         ref._cancel()
 
     def _forget_monitor(self, ref: MonitorRef) -> None:
