@@ -289,11 +289,8 @@ class _Deadlines:
         self._armed = False  # a flag, not the TimerHandle, which would refer to the loop
 
     def add(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
-        queue = self._queue
-        while queue and queue[0][1].done():
-            queue.popleft()
         deadline = loop.time() + self.timeout
-        queue.append((deadline, future))
+        self._queue.append((deadline, future))
         if not self._armed:
             self._armed = True
             loop.call_at(deadline, self._expire, loop)
