@@ -16,7 +16,13 @@ import pytest
 KERNEL_DIR = Path(__file__).resolve().parents[2] / "templates" / "kernel"
 sys.path.insert(0, str(KERNEL_DIR))
 
-from otp import _genserver  # noqa: E402
+from otp import _genserver, _reports  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh_crash_reports() -> None:
+    """Each test's first crash of a kind is reported in full, whatever ran before it."""
+    _reports._seen.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
 from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
+from ._reports import traceback_or_repeat
 
 if TYPE_CHECKING:
     from ._registry import Via
@@ -927,12 +928,16 @@ class GenServer:
         self._exit_reason = reason
         self._waiter = None
         if report and not is_normal(reason) and reason != KILLED:
+            exc_info, repeat = None, ""
+            if isinstance(reason, BaseException):
+                exc_info, repeat = traceback_or_repeat(reason)
             log.error(
-                "process %r exited with reason %r; last message: %s",
+                "process %r exited with reason %r; last message: %s%s",
                 self,
                 reason,
                 _describe(self._current),
-                exc_info=reason if isinstance(reason, BaseException) else None,
+                repeat,
+                exc_info=exc_info,
             )
         current, self._current = self._current, None
         if type(current) is tuple and current[2] is not None:  # a call that got no reply
