@@ -720,6 +720,45 @@ async def test_temporary_child_stopped_by_a_group_restart_is_not_restarted_nor_c
     assert all(p is not None and p.alive for p in (await processes(sup)).values())
 
 
+@pytest.mark.parametrize("strategy", [ONE_FOR_ALL, REST_FOR_ONE])
+async def test_group_restart_starts_a_child_stopped_by_terminate_child_as_otp_does(
+    supervise: StartSup, events: Events, strategy: Strategy
+) -> None:
+    # OTP's supervisor restarts every non-temporary child of the group, running or not:
+    # terminate_child keeps the spec, and "the child can later be restarted by the supervisor".
+    sup = await supervise([worker_spec(i, events) for i in "abcd"], strategy=strategy)
+    await sup.terminate_child("a")  # before the crashed child: in the ONE_FOR_ALL group only
+    await sup.terminate_child("d")  # after it: in both groups
+    del events[:]
+
+    await crash(await child(sup, "b"))
+    await settle(sup)
+
+    after = await processes(sup)
+    assert after["d"] is not None and after["d"].alive
+    assert (after["a"] is not None) is (strategy is ONE_FOR_ALL)
+    restarted = "abcd" if strategy is ONE_FOR_ALL else "bcd"
+    assert [e for e in events if e[0] == "start"] == [("start", i) for i in restarted]
+
+
+@pytest.mark.parametrize("strategy", [ONE_FOR_ALL, REST_FOR_ONE])
+async def test_group_restart_starts_a_transient_child_that_had_exited_normally(
+    supervise: StartSup, events: Events, strategy: Strategy
+) -> None:
+    specs = [worker_spec("a", events), worker_spec("b", events)]
+    specs += [worker_spec("t", events, restart=TRANSIENT)]
+    sup = await supervise(specs, strategy=strategy)
+    await crash(await child(sup, "t"), ("stop", NORMAL))
+    await settle(sup)
+    assert (await processes(sup))["t"] is None  # its own normal exit does not restart it
+
+    await crash(await child(sup, "b"))
+    await settle(sup)
+
+    assert starts(events, "t") == 2
+    assert all(p is not None and p.alive for p in (await processes(sup)).values())
+
+
 async def test_exits_already_queued_during_a_group_restart_do_not_restart_twice(
     supervise: StartSup, events: Events
 ) -> None:

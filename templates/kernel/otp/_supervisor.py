@@ -309,15 +309,16 @@ class Supervisor(GenServer):
         if self._strategy is ONE_FOR_ONE:
             group = [child]
         else:
+            # As OTP's supervisor does, the group is every child from the first one
+            # (ONE_FOR_ALL) or from the exited one (REST_FOR_ONE), running or not: a child
+            # stopped by terminate_child, or a transient one that exited normally, starts
+            # again with the others. Only temporary children are dropped, never restarted.
             first = 0 if self._strategy is ONE_FOR_ALL else children.index(child)
-            group = [
-                c for c in children[first:] if c is child or c.process is not None or c.pending
-            ]
+            group = children[first:]
         for c in reversed(group):
-            if c.process is not None:
-                await self._terminate(c)
-                if c.spec.restart is TEMPORARY:  # a temporary child is never restarted
-                    children.remove(c)
+            await self._terminate(c)
+            if c.spec.restart is TEMPORARY:
+                children.remove(c)
         group = [c for c in group if c in children]
         for c in group:
             c.pending = True
