@@ -46,6 +46,7 @@ from otp import (
     ChildCounts,
     ChildInfo,
     ChildNotFound,
+    ChildRestarting,
     ChildRunning,
     ChildSpec,
     ChildSpecError,
@@ -965,6 +966,24 @@ async def test_terminate_child_cancels_a_pending_restart_retry(
     assert attempts.count == 2
     assert await sup.which_children() == [ChildInfo("a", None, WORKER, PERMANENT)]
     assert (await sup.restart_child("a")).alive
+
+
+@pytest.mark.parametrize("operation", ["restart_child", "delete_child"])
+async def test_restart_child_and_delete_child_of_a_restarting_child_raise_child_restarting(
+    supervise: StartSup, events: Events, operation: str
+) -> None:
+    # OTP answers {error, restarting}: neither starts it beside the retry nor drops its spec.
+    attempts = Attempts(lambda n: n == 2)  # the first restart fails and is to be retried
+    sup = await supervise([worker_spec("a", events, attempts=attempts)])
+
+    await crash(await child(sup, "a"))
+    with pytest.raises(ChildRestarting, match="child 'a' is restarting"):
+        await getattr(sup, operation)("a")  # queued behind the exit, ahead of the retry
+    await settle(sup)
+
+    assert attempts.count == 3  # the retry went on, and started it
+    assert (await child(sup, "a")).alive
+    assert starts(events, "a") == 2
 
 
 async def test_start_child_with_the_id_of_a_stopped_child_raises_already_present(

@@ -25,6 +25,7 @@ from ._errors import (
     AlreadyPresent,
     AlreadyStarted,
     ChildNotFound,
+    ChildRestarting,
     ChildRunning,
     ChildSpecError,
     OTPError,
@@ -181,16 +182,19 @@ class Supervisor(GenServer):
         return result
 
     async def terminate_child(self, child_id: Hashable) -> None:
-        """Stop a child; its spec is kept (restart_child starts it again) unless temporary."""
+        """Stop a child, or cancel its pending restart; its spec is kept unless it is
+        temporary (restart_child, or a group restart, starts it again)."""
         await self._api(("terminate_child", child_id))
 
     async def restart_child(self, child_id: Hashable) -> GenServer:
-        """Start a stopped child again from its kept spec."""
+        """Start a stopped child again from its kept spec: ChildRunning if it runs,
+        ChildRestarting if its failed restart is being retried."""
         result: GenServer = await self._api(("restart_child", child_id))
         return result
 
     async def delete_child(self, child_id: Hashable) -> None:
-        """Forget the spec of a stopped child."""
+        """Forget the spec of a stopped child: ChildRunning if it runs, ChildRestarting
+        if its failed restart is being retried."""
         await self._api(("delete_child", child_id))
 
     async def which_children(self) -> list[ChildInfo]:
@@ -408,19 +412,24 @@ class Supervisor(GenServer):
         if child.spec.restart is TEMPORARY:
             self._children.remove(child)
 
-    async def _api_restart_child(self, child_id: Hashable) -> GenServer:
+    def _find_stopped(self, child_id: Hashable) -> _Child:
         child = self._find(child_id)
         if child.process is not None:
             raise ChildRunning(f"child {child_id!r} is running; terminate it first")
+        if child.pending:
+            raise ChildRestarting(
+                f"child {child_id!r} is restarting (its restart failed and is retried); "
+                "terminate it first"
+            )
+        return child
+
+    async def _api_restart_child(self, child_id: Hashable) -> GenServer:
+        child = self._find_stopped(child_id)
         try:
             process = await self._start(child)
         except Exception as exc:
             raise StartChildError(child_id, exc) from exc
-        child.pending = False
         return process
 
     def _api_delete_child(self, child_id: Hashable) -> None:
-        child = self._find(child_id)
-        if child.process is not None:
-            raise ChildRunning(f"child {child_id!r} is running; terminate it first")
-        self._children.remove(child)
+        self._children.remove(self._find_stopped(child_id))
