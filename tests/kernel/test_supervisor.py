@@ -736,7 +736,8 @@ async def test_group_restart_starts_a_child_stopped_by_terminate_child_as_otp_do
     await settle(sup)
 
     after = await processes(sup)
-    assert after["d"] is not None and after["d"].alive
+    assert after["d"] is not None
+    assert after["d"].alive
     assert (after["a"] is not None) is (strategy is ONE_FOR_ALL)
     restarted = "abcd" if strategy is ONE_FOR_ALL else "bcd"
     assert [e for e in events if e[0] == "start"] == [("start", i) for i in restarted]
