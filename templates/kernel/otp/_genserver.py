@@ -375,6 +375,15 @@ class GenServer:
         returns once it has exited. A process killed before `init` ran raises NoProcess.
         """
         name = kwargs.pop("name", None)
+        if name is not None and not isinstance(name, str):
+            from ._registry import Registry, Via  # not at the top: _registry imports us
+
+            if type(name) is not Via or not isinstance(name.registry, Registry):
+                got = f"via({name[0]!r}, {name[1]!r})" if type(name) is Via else repr(name)
+                raise TypeError(
+                    f"{cls.__qualname__}.start(): name must be a str or via(registry, key) "
+                    f"with a Registry, got: {got}"
+                )
         self = cls()
         loop = self._loop
         if name is not None:

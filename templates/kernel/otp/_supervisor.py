@@ -229,6 +229,8 @@ class Supervisor(GenServer):
         self._children: list[_Child] = []
         self._by_process: dict[GenServer, _Child] = {}
         seen: set[Hashable] = set()
+        if not isinstance(children, Iterable):
+            raise ChildSpecError(f"children must be an iterable of ChildSpec, got: {children!r}")
         for spec in children:
             if not isinstance(spec, ChildSpec):
                 raise ChildSpecError(f"children must be ChildSpec objects, got: {spec!r}")
