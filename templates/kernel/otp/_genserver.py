@@ -376,10 +376,11 @@ class GenServer:
         """
         name = kwargs.pop("name", None)
         if name is not None and not isinstance(name, str):
-            from ._registry import Registry, Via  # not at the top: _registry imports us
-
-            if type(name) is not Via or not isinstance(name.registry, Registry):
-                got = f"via({name[0]!r}, {name[1]!r})" if type(name) is Via else repr(name)
+            # Else it must be a via(registry, key): a tuple whose registry is a Registry,
+            # told apart without importing _registry (which imports this module).
+            registry = getattr(name, "registry", None)
+            if not isinstance(name, tuple) or not hasattr(registry, "_insert"):
+                got = f"via({registry!r}, {name[1]!r})" if registry is not None else repr(name)
                 raise TypeError(
                     f"{cls.__qualname__}.start(): name must be a str or via(registry, key) "
                     f"with a Registry, got: {got}"

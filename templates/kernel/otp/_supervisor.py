@@ -322,7 +322,8 @@ class Supervisor(GenServer):
             first = 0 if self._strategy is ONE_FOR_ALL else children.index(child)
             group = children[first:]
         for c in reversed(group):
-            await self._terminate(c)
+            if c.process is not None:
+                await self._terminate(c)
             if c.spec.restart is TEMPORARY:
                 children.remove(c)
         group = [c for c in group if c in children]
