@@ -7,9 +7,13 @@ Runs on looptime's fake clock; a test that hangs fails (idle_timeout).
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import otp
 import pytest
 from otp import (
     ChildSpec,
@@ -147,3 +151,31 @@ async def test_a_wrong_argument_type_to_a_task_supervisor_raises_a_type_error_na
             await outcome(lambda: call(sup))
     finally:
         await sup.stop()
+
+
+# The vendored kernel passes any ruff configuration a user may run over it
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param(["--isolated"], id="ruff's default rules, no configuration"),
+        pytest.param(
+            ["--isolated", "--select", "E,F,W,I,B,UP,SIM,RUF,ASYNC,PT,C4,RET", "--line-length=100"],
+            id="the generated service's rules",
+        ),
+    ],
+)
+def test_the_kernel_passes_ruff_with_no_noqa_either_config_finds_unused(config: list[str]) -> None:
+    # A `# noqa` that one rule set needs is an unused one (RUF100) in another: the kernel
+    # needs none, but for the ones every rule set enables.
+    pytest.importorskip("ruff")
+    kernel = Path(otp.__file__).parent
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--target-version=py311", *config, "."],
+        cwd=kernel,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

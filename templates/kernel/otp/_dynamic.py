@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
 
 from ._childspec import SUPERVISOR, ChildSpec, ChildType
-from ._errors import AlreadyStarted, ChildNotFound, ChildSpecError, MaxChildren, NoProcess
+from ._errors import (
+    AlreadyStarted,
+    ChildNotFound,
+    ChildSpecError,
+    MaxChildren,
+    NoProcess,
+)
 from ._genserver import (
     _STARTING,
     KILL_GRACE,
@@ -190,8 +196,8 @@ class DynamicSupervisor(GenServer):
             self._restarted(spec)
             log.info("%r: child %r is running again already: %r", self, spec.id, exc.process)
             return None
-        except Exception as exc:
-            log.error("%r: restarting child %r failed: %r", self, spec.id, exc)
+        except Exception as exc:  # any failure to start: logged with its traceback, retried
+            log.error("%r: restarting child %r failed: %r", self, spec.id, exc, exc_info=exc)
             self.send(msg)  # still counted as restarting; tried again, within intensity
             return None
         self._restarted(spec)

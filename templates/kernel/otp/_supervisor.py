@@ -332,8 +332,8 @@ class Supervisor(GenServer):
         for c in group:
             try:
                 await self._start(c)
-            except Exception as exc:
-                log.error("%r: restarting child %r failed: %r", self, c.spec.id, exc)
+            except Exception as exc:  # any failure to start: logged with its traceback, retried
+                log.error("%r: restarting child %r failed: %r", self, c.spec.id, exc, exc_info=exc)
                 self.send(_RetryRestart(c))
                 return None
             c.pending = False
