@@ -147,7 +147,9 @@ class Supervisor(GenServer):
 
     strategy: ONE_FOR_ONE restarts only the crashed child (independent children);
     ONE_FOR_ALL restarts all of them (tightly coupled); REST_FOR_ONE restarts the crashed
-    child and those started after it (later ones depend on earlier ones).
+    child and those started after it (later ones depend on earlier ones). As in OTP, a
+    group restart also starts the group's stopped children (terminate_child, or a
+    transient child's normal exit) and drops its temporary ones.
 
     Restart intensity: more than `max_restarts` restarts within `max_seconds`, counted
     over all children of this supervisor, and it stops its children and exits with
