@@ -50,6 +50,7 @@ from otp import (
     Supervisor,
     via,
 )
+from otp._genserver import KILL_GRACE
 
 pytestmark = pytest.mark.looptime(idle_timeout=2)  # a hang fails instead of hanging
 
@@ -281,7 +282,7 @@ async def test_max_children_counts_children_waiting_to_be_restarted(
     await asyncio.sleep(1.0)
 
     assert restarts.count == 2  # the restart is under way
-    assert await sup.count_children() == ChildCounts(2, 1, 0, 1)
+    assert await sup.count_children() == ChildCounts(2, 1, 0, 2)
     with pytest.raises(MaxChildren):
         await sup.start_child(worker_spec("c", events))
     await asyncio.sleep(10.0)
@@ -289,6 +290,39 @@ async def test_max_children_counts_children_waiting_to_be_restarted(
     with pytest.raises(MaxChildren):
         await sup.start_child(worker_spec("c", events))
     assert ("start", "c") not in events
+
+
+def slow_to_restart(spec: ChildSpec) -> ChildSpec:
+    """`spec`, whose every start after the first waits 10 seconds first."""
+    starts = 0
+
+    async def start() -> GenServer:
+        nonlocal starts
+        starts += 1
+        if starts > 1:
+            await asyncio.sleep(10.0)
+        return await spec.start()
+
+    return dataclasses.replace(spec, start=start)
+
+
+async def test_count_children_counts_restarting_children_by_type_as_elixir_does(
+    supervise: StartDyn, events: Events
+) -> None:
+    # Elixir's DynamicSupervisor: `active` leaves a restarting child out, while `specs`,
+    # `supervisors` and `workers` count it under its type.
+    sup = await supervise()
+    inner = await sup.start_child(slow_to_restart(Supervisor.child_spec([])))
+    worker = await sup.start_child(slow_to_restart(worker_spec("w", events)))
+    await sup.start_child(worker_spec("steady", events))
+
+    await inner.stop("crashed")  # an abnormal exit: restarted
+    await crash(worker)
+    await asyncio.sleep(1.0)
+
+    assert await sup.count_children() == ChildCounts(3, 1, 1, 2)
+    await asyncio.sleep(30.0)
+    assert await settle(sup) == ChildCounts(3, 3, 1, 2)
 
 
 async def test_max_children_counts_children_still_starting(
@@ -575,6 +609,48 @@ async def test_child_that_finishes_starting_after_the_supervisor_stopped_is_stop
         await late
     assert events == [("start", "late"), ("stop", "late")]
     assert running_tasks() == []
+
+
+async def test_a_tree_stopped_during_a_start_child_stops_that_child_before_older_siblings(
+    events: Events,
+) -> None:
+    # OTP's supervisor runs the start itself, so its parent's shutdown waits for it: the
+    # child being started is the newest, and stops before the dynamic supervisor's older
+    # siblings do.
+    root = await Supervisor.start(
+        [worker_spec("older", events), DynamicSupervisor.child_spec(name="dyn")]
+    )
+    dyn = DynamicSupervisor.whereis("dyn")
+    assert dyn is not None
+    late = asyncio.create_task(dyn.start_child(worker_spec("late", events, init_delay=5.0)))
+    await asyncio.sleep(1.0)
+
+    await root.stop()
+
+    assert events == [("start", "older"), ("start", "late"), ("stop", "late"), ("stop", "older")]
+    with pytest.raises(NoProcess, match="stopped while 'late' was starting"):
+        await late
+    assert now() == 5.0
+    assert running_tasks() == []
+
+
+async def test_a_start_child_stuck_in_init_delays_the_shutdown_by_its_budget_only(
+    events: Events, caplog: pytest.LogCaptureFixture
+) -> None:
+    sup = await DynamicSupervisor.start()
+    stuck = asyncio.create_task(
+        sup.start_child(worker_spec("stuck", events, shutdown=1.0, init_delay=100.0))
+    )
+    await asyncio.sleep(1.0)
+
+    await sup.stop()
+
+    assert now() == 1.0 + 1.0 + KILL_GRACE  # its budget, then the grace, then it gives up
+    assert any("1 child(ren) still starting" in r.getMessage() for r in caplog.records)
+    with pytest.raises(NoProcess, match="stopped while 'stuck' was starting"):
+        await stuck  # stopped once its init returned
+    assert events == [("start", "stuck"), ("stop", "stuck")]
+    assert now() == 100.0
 
 
 # Get-or-start through a registry

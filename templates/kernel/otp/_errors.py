@@ -37,8 +37,9 @@ class AlreadyStarted(OTPError):
         self.process = process
 
 
-class ChildSpecError(OTPError, ValueError):
-    """A child specification or supervisor option is invalid."""
+class ChildSpecError(OTPError, ValueError, TypeError):
+    """A child specification or supervisor option is invalid: a wrong value or a wrong
+    type, so it is both a ValueError and a TypeError."""
 
 
 class StartChildError(OTPError):
@@ -56,6 +57,11 @@ class ChildNotFound(OTPError, LookupError):
 
 class ChildRunning(OTPError):
     """The operation needs the child to be stopped, but it is running."""
+
+
+class ChildRestarting(OTPError):
+    """The child's restart failed and is retried: it can be neither restarted nor deleted
+    now (OTP's `{error, restarting}`); `terminate_child` cancels the retry first."""
 
 
 class AlreadyPresent(OTPError):

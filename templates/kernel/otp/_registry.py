@@ -7,7 +7,7 @@ function calls, and an entry disappears in the same step as its process exits.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Final, NamedTuple
 
 from ._errors import AlreadyStarted, NoProcess
@@ -43,7 +43,7 @@ class Registry:
 
     def __init__(self, keys: Keys = UNIQUE, name: str | None = None) -> None:
         if not isinstance(keys, Keys):
-            raise ValueError(f"keys must be UNIQUE or DUPLICATE, got: {keys!r}")
+            raise TypeError(f"keys must be UNIQUE or DUPLICATE, got: {keys!r}")
         self.keys = keys
         self.name = name
         # UNIQUE: key -> process, values apart (most are None); DUPLICATE: key -> {process: value}
@@ -65,13 +65,14 @@ class Registry:
                 regs.append((self, key))
 
     def unregister(self, key: Hashable, process: GenServer) -> None:
-        """Remove `process` from `key`; nothing happens if it is not there."""
-        name = process._name
-        if type(name) is Via and name.registry is self and name.key == key:
-            return  # a process's own name goes with the process
+        """Remove `process` from `key`; nothing happens if it is not there.
+
+        As in Elixir, this removes a process's own `via(registry, key)` name too: the
+        process runs on, no longer found under that name, and the key is free for another.
+        """
         if self._drop(key, process):
             regs = process._regs
-            if regs is not None:
+            if regs is not None and (self, key) in regs:  # absent for its `via` name
                 regs.remove((self, key))
 
     def lookup(self, key: Hashable) -> list[tuple[GenServer, Any]]:
@@ -103,11 +104,14 @@ class Registry:
         return sum(len(group) for group in self._entries.values())
 
     def keys_of(self, process: GenServer) -> list[Hashable]:
-        """The keys `process` is registered under here."""
+        """The keys `process` is registered under here (none once it has exited)."""
         keys = [key for registry, key in process._regs or () if registry is self]
         name = process._name
         if type(name) is Via and name.registry is self:
-            keys.insert(0, name.key)
+            # Its `via` name, unless it was unregistered or the process has exited.
+            held = self._entries.get(name.key)
+            if held is process or (type(held) is dict and process in held):
+                keys.insert(0, name.key)
         return keys
 
     def __len__(self) -> int:
@@ -182,9 +186,9 @@ class Via(NamedTuple):
             raise NoProcess(f"no process registered under {self.key!r} in {self.registry!r}")
         return process
 
-    async def call(self, request: object, timeout: float | None = 5.0) -> Any:  # noqa: ASYNC109
+    def call(self, request: object, timeout: float | None = 5.0) -> Coroutine[Any, Any, Any]:
         """`call` the process registered under this name (NoProcess if there is none)."""
-        return await self._resolve().call(request, timeout)
+        return self._resolve().call(request, timeout)
 
     def cast(self, msg: object) -> None:
         """`cast` to the process under this name; dropped if there is none."""
@@ -198,9 +202,11 @@ class Via(NamedTuple):
         if process is not None:
             process.send(msg)
 
-    async def stop(self, reason: object = "normal", timeout: float | None = None) -> None:  # noqa: ASYNC109
+    def stop(
+        self, reason: object = "normal", timeout: float | None = None
+    ) -> Coroutine[Any, Any, None]:
         """Stop the process under this name (NoProcess if there is none)."""
-        await self._resolve().stop(reason, timeout)
+        return self._resolve().stop(reason, timeout)
 
 
 def via(registry: Registry, key: Hashable) -> Via:
