@@ -1134,3 +1134,20 @@ async def test_caller_fail_raises_the_error_in_the_caller_and_the_server_goes_on
         assert server.alive
     finally:
         await server.stop()
+
+
+async def test_a_subclass_may_name_its_own_helpers_call_and_stop() -> None:
+    class Own(GenServer):
+        async def handle_call(self, request: Any, caller: Any) -> Any:
+            return self._call(request)
+
+        def _call(self, request: object) -> str:
+            return f"own {request}"
+
+        async def _stop(self) -> None:
+            await self.stop()
+
+    server = await Own.start()
+    assert await server.call("x") == "own x"
+    await server.stop()
+    assert server.exit_reason == NORMAL
