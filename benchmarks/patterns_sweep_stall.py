@@ -23,9 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 PYPROJECT = '[project]\nname = "bench"\nversion = "0"\nrequires-python = ">=3.11"\n'
 ALGORITHMS = ("sliding-window", "token-bucket", "fixed-window")
@@ -40,7 +40,7 @@ def render(root: Path) -> dict[str, ModuleType]:
     (root / "pyproject.toml").write_text(PYPROJECT)
     (root / "src" / "bench").mkdir(parents=True)
     (root / "src" / "bench" / "__init__.py").write_text("")
-    jobs = [("cache", "swept", [])] + [
+    jobs: list[tuple[str, str, list[str]]] = [("cache", "swept", [])] + [
         ("rate-limiter", algorithm.replace("-", "_"), ["--set", f"algorithm={algorithm}"])
         for algorithm in ALGORITHMS
     ]
@@ -75,11 +75,18 @@ class Ticker:
         self._running = False
 
 
-async def until(condition: Any, ticker: Ticker) -> None:
+async def poll(condition: Callable[[], object]) -> None:
+    """Wait until `condition()` holds, looking every millisecond."""
+    while True:
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+
+
+async def until(condition: Callable[[], object], ticker: Ticker) -> None:
     """Run the ticker until `condition()` holds."""
     task = asyncio.create_task(ticker.run())
-    while not condition():
-        await asyncio.sleep(0.001)
+    await poll(condition)
     ticker.stop()
     await task
 
@@ -96,8 +103,7 @@ async def cache_stall(module: ModuleType, keys: int) -> Ticker:
     await asyncio.sleep(0)
     sweeper = await module.SweptSweeper.start(cache)
     try:
-        while len(cache):
-            await asyncio.sleep(0.001)
+        await poll(lambda: len(cache) == 0)
     finally:
         ticker.stop()
         await task
@@ -125,9 +131,7 @@ async def measure(modules: dict[str, ModuleType], keys: int) -> dict[str, Ticker
     for algorithm in ALGORITHMS:
         name = algorithm.replace("-", "_")
         cls = "".join(part.title() for part in name.split("_"))
-        found[f"rate-limiter cleaner ({algorithm})"] = await limiter_stall(
-            modules[name], cls, keys
-        )
+        found[f"rate-limiter cleaner ({algorithm})"] = await limiter_stall(modules[name], cls, keys)
     return found
 
 
