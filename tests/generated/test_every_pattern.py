@@ -42,8 +42,8 @@ def values(option: Option) -> list[str]:
     if option.type == "bool":
         return ["true", "false"]
     found = {str(option.default)}
-    if option.min is not None and option.type == "int":
-        found.add(str(int(option.min)))
+    if option.min is not None:  # an int's or a float's: 0.001 s timeouts must pass too
+        found.add(str(int(option.min) if option.type == "int" else float(option.min)))
     return sorted(found)
 
 
