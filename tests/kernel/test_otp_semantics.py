@@ -167,7 +167,7 @@ async def test_a_wrong_argument_type_to_a_task_supervisor_raises_a_type_error_na
     ],
 )
 def test_the_kernel_passes_ruff_with_no_noqa_either_config_finds_unused(config: list[str]) -> None:
-    # A `# noqa` that one rule set needs is an unused one (RUF100) in another: the kernel
+    # A noqa comment that one rule set needs is an unused one (RUF100) in another: the kernel
     # needs none, but for the ones every rule set enables.
     pytest.importorskip("ruff")
     kernel = Path(otp.__file__).parent

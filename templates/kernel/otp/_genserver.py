@@ -590,7 +590,7 @@ class GenServer:
         if a process calls itself.
         """
         # A plain def returning the coroutine: ruff's ASYNC109 flags an `async def` taking
-        # `timeout`, and no `# noqa` suits both a project that enables ASYNC and ruff's
+        # `timeout`, and no noqa comment suits both a project that enables ASYNC and ruff's
         # defaults (which call it unused). `_otp_` keeps the helper clear of subclasses' names.
         return self._otp_call(request, timeout)
 
