@@ -158,7 +158,8 @@ def formatter_parentheses(root: Path, under: str = ".") -> list[str]:
         lines = path.read_text().splitlines()
         for index in range(len(lines) - 2):
             opener, value, closer = lines[index : index + 3]
-            if opener.endswith("= (") and closer.lstrip().startswith(")") and "  # " in value + closer:
+            commented = "  # " in value + closer
+            if opener.endswith("= (") and closer.lstrip().startswith(")") and commented:
                 where = f"{path.relative_to(root)}:{index + 1}"
                 found.append(f"{where}: {opener.strip()} {value.strip()} {closer.strip()}")
     return found
