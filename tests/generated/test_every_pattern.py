@@ -177,6 +177,9 @@ def test_mypy_strict_passes(shops: Callable[[str], Path]) -> None:
 
 
 def test_generated_tests_pass(shops: Callable[[str], Path]) -> None:
-    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], shops("service"))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    result = run(command, shops("service"))
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+    # The service's pytest configuration leaves pytest-asyncio nothing to warn about.
+    assert "PytestDeprecationWarning" not in result.stdout + result.stderr, result.stdout[-5000:]
