@@ -83,3 +83,18 @@ def test_a_test_file_alone_sorts_the_projects_package_as_first_party(tmp_path: P
     text = "import pytest\nfrom shop import otp\nimport os\n\nx = (pytest, otp, os)\n"
     formatted = format_tree({test: text}, tmp_path)[test]
     assert formatted.startswith("import os\n\nimport pytest\n\nfrom shop import otp\n")
+
+
+def test_a_test_file_sorts_its_module_as_first_party_when_the_module_came_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    """Ruff finds `from shop.x import y` first-party only where shop/x.py exists: the
+    module, served from the cache, is still there while the test file is formatted."""
+    (tmp_path / "src/shop").mkdir(parents=True)
+    (tmp_path / "src/shop/__init__.py").write_text("")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    module, test = PurePosixPath("src/shop/x.py"), PurePosixPath("tests/test_x.py")
+    format_tree({module: "y = 1\n"}, tmp_path)  # now cached
+    text = "import pytest\n\nfrom shop import otp\nfrom shop.x import y\n\nz = (pytest, otp, y)\n"
+    formatted = format_tree({module: "y = 1\n", test: text}, tmp_path)[test]
+    assert formatted.startswith("import pytest\n\nfrom shop import otp\nfrom shop.x import y\n")
