@@ -9,6 +9,9 @@ are made, and linted (`ruff check`, `ruff format --check`), under three configur
 - `line-length-88`: the service template's settings with ruff's default line length, 88;
 - `service`: a project made by `otpgen init`, so the service template's own settings.
 
+Each pattern is also rendered once under the longest name otpgen accepts, since its class
+name appears in docstrings and comments.
+
 mypy --strict and the generated tests run once, in the `service` project: how the code is
 wrapped does not change what it does (and each run costs seconds).
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from otpgen._names import MAX_LENGTH
 from otpgen._patterns import Option, Pattern, load_patterns
 from otpgen._templates import templates_dir
 
@@ -95,13 +99,22 @@ def make_project(config: str, base: Path) -> Path:
     return plain_project(base, service.replace("\nline-length = 100\n", "\nline-length = 88\n"))
 
 
+def longest_name(pattern: Pattern) -> str:
+    """A module name as long as otpgen allows, for the lines that hold the class name."""
+    return f"{pattern.name.replace('-', '_')}_{'x' * MAX_LENGTH}"[:MAX_LENGTH]
+
+
 def render_every_pattern(root: Path) -> None:
-    """`otpgen new` every pattern in `root`, each option value at least once."""
+    """`otpgen new` every pattern in `root`, each option value at least once, and once
+    more with the longest name."""
     patterns = load_patterns(templates_dir())
     assert patterns, "no patterns found"
     for pattern in patterns.values():
-        for index, settings in enumerate(instances(pattern)):
-            name = f"{pattern.name.replace('-', '_')}_{index}"
+        named = [
+            (f"{pattern.name.replace('-', '_')}_{index}", settings)
+            for index, settings in enumerate(instances(pattern))
+        ]
+        for name, settings in [*named, (longest_name(pattern), {})]:
             sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
             command = [otpgen_exe(), "new", pattern.name, name, "--no-input", "--no-wire", *sets]
             result = run(command, root)
