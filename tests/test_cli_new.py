@@ -59,11 +59,13 @@ def test_show_an_unknown_pattern_suggests_the_closest() -> None:
 def test_new_writes_the_module_its_test_and_the_kernel(project: Path) -> None:
     result = otpgen("new", "genserver", "inventory", "--no-input", cwd=project)
     assert result.returncode == 0, result.stderr
+    kernel = len(list((templates_dir() / "kernel" / "otp").glob("*.py")))
     assert result.stdout.splitlines()[:3] == [
         "created   src/shop/inventory.py",
         "created   tests/test_inventory.py",
-        "created   src/shop/otp/ (the kernel) (10 files)",
+        f"created   src/shop/otp/ (the kernel) ({kernel} files)",
     ]
+    assert len(list((project / "src/shop/otp").glob("*.py"))) == kernel
     assert "next:" in result.stdout
     assert (project / "src/shop/otp/_genserver.py").is_file()
     assert (project / ".otpgen/manifest.json").is_file()
@@ -118,6 +120,55 @@ def test_bad_input_is_one_line_nonzero_and_writes_nothing(
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr + result.stdout
     assert files(project) == before
+
+
+POOL_REFUSAL = (
+    "error: connection-pool needs min_size <= max_size (the pool keeps min_size connections "
+    "open but never opens more than max_size); got min_size=20 and max_size={max_size}: "
+    "pass --set min_size={max_value} or less, or --set max_size=20 or more\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("sets", "max_size", "max_value"),
+    [
+        (["min_size=20"], "10 (its default)", "10"),
+        (["min_size=20", "max_size=5"], "5", "5"),
+        (["max_size=5", "min_size=20"], "5", "5"),
+    ],
+)
+def test_new_refuses_options_the_module_cannot_run_with(
+    project: Path, sets: list[str], max_size: str, max_value: str
+) -> None:
+    before = files(project)
+    args = [arg for value in sets for arg in ("--set", value)]
+    for extra in (["--no-input"], ["--no-input", "--dry-run"], ["--stdout"]):
+        result = otpgen("new", "connection-pool", "pool", *args, *extra, cwd=project)
+        assert result.returncode == 2, result.stdout
+        assert result.stderr == POOL_REFUSAL.format(max_size=max_size, max_value=max_value)
+        assert result.stdout == ""
+        assert files(project) == before
+
+
+def test_new_takes_options_that_satisfy_the_checks(project: Path) -> None:
+    result = otpgen(
+        "new", "connection-pool", "pool", "--no-input", "--set", "min_size=20", "--set",
+        "max_size=20", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    module = (project / "src/shop/pool.py").read_text()
+    assert "MIN_SIZE: Final = 20" in module
+    assert "MAX_SIZE: Final = 20" in module
+
+
+def test_show_names_the_checks_of_each_option() -> None:
+    result = otpgen("show", "connection-pool")
+    assert result.returncode == 0, result.stderr
+    rule = "      must hold: min_size <= max_size (the pool keeps min_size connections open"
+    assert result.stdout.count(rule) == 2  # under min_size and under max_size
+    data = json.loads(otpgen("show", "connection-pool", "--format", "json").stdout)
+    assert [c["rule"] for c in data["checks"]] == ["min_size <= max_size"]
+    assert "min_size <= max_size" in " ".join(otpgen("new", "--help").stdout.split())
 
 
 def test_new_outside_a_project_says_so(tmp_path: Path) -> None:

@@ -81,3 +81,48 @@ def test_a_bad_name_fails_before_any_question(project: Path) -> None:
     assert terminal.finish() == 2
     assert "[permanent]" not in terminal.seen
     assert "'queue' shadows the standard library module" in terminal.seen
+
+
+def test_an_answer_that_breaks_a_check_is_asked_again(project: Path) -> None:
+    terminal = Terminal(["new", "connection-pool", "pool", "--set", "health_check=false"], project)
+    terminal.expect("min_size (int >= 0) [1]:")
+    terminal.type("20")
+    terminal.expect("max_size (int >= 1) [10]:")
+    terminal.type("")  # the default, 10, is less than the 20 just given
+    terminal.expect(
+        "connection-pool needs min_size <= max_size (the pool keeps min_size connections open "
+        "but never opens more than max_size); got min_size=20 and max_size=10: "
+        "pass --set min_size=10 or less, or --set max_size=20 or more"
+    )
+    terminal.expect("max_size (int >= 1) [10]:")
+    terminal.type("25")
+    terminal.expect("checkout_timeout (float >= 0.001) [5.0]:")
+    terminal.type("")
+    assert terminal.finish() == 0, terminal.seen
+    module = (project / "src/shop/pool.py").read_text()
+    assert "MIN_SIZE: Final = 20" in module
+    assert "MAX_SIZE: Final = 25" in module
+
+
+def test_a_set_option_counts_in_the_checks_of_the_answers(project: Path) -> None:
+    terminal = Terminal(["new", "connection-pool", "pool", "--set", "max_size=4"], project)
+    terminal.expect("min_size (int >= 0) [1]:")
+    terminal.type("5")
+    terminal.expect("got min_size=5 and max_size=4: pass --set min_size=4 or less")
+    terminal.expect("min_size (int >= 0) [1]:")
+    terminal.type("4")
+    terminal.expect("checkout_timeout")
+    terminal.type("")
+    terminal.expect("health_check")
+    terminal.type("")
+    assert terminal.finish() == 0, terminal.seen
+    assert "MIN_SIZE: Final = 4" in (project / "src/shop/pool.py").read_text()
+
+
+def test_set_options_that_break_a_check_fail_before_any_question(project: Path) -> None:
+    sets = ["--set", "min_size=20"]
+    terminal = Terminal(["new", "connection-pool", "pool", *sets, "--set", "max_size=5"], project)
+    assert terminal.finish() == 2
+    assert "[5.0]" not in terminal.seen  # checkout_timeout was never asked
+    assert "error: connection-pool needs min_size <= max_size" in terminal.seen
+    assert not (project / "src/shop/pool.py").exists()

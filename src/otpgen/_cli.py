@@ -155,6 +155,7 @@ def show(
                     }
                     for o in found.options
                 ],
+                "checks": [{"rule": c.rule, "why": c.why} for c in found.checks],
                 "renders": renders,
             }
         )
@@ -168,6 +169,8 @@ def show(
     for o in found.options:
         default = json.dumps(o.default)
         typer.echo(f"  {o.key}: {o.describe_type()} = {default}\n      {o.help}")
+        for check in found.checks_of(o.key):
+            typer.echo(f"      must hold: {check.rule} ({check.why})")
     typer.echo("renders:")
     for line in renders:
         typer.echo(f"  {line}")
@@ -194,8 +197,10 @@ def _prompt_options(request: Any) -> Any:
 
     pattern = find_pattern(load_patterns(templates_dir()), request.pattern)
     module_name(request.name if request.name is not None else pattern.name)  # fail first
-    pattern.resolve(request.settings)
     settings = dict(request.settings)
+    known = pattern.parse(settings)
+    given = set(known)
+    pattern.verify(known, given)  # options given with --set that break a check: fail first
     for option in pattern.options:
         if option.key in settings:
             continue
@@ -203,11 +208,16 @@ def _prompt_options(request: Any) -> Any:
             default = str(option.default).lower() if option.type == "bool" else option.default
             raw = _ask(f"{option.key} ({option.describe_type()})", str(default))
             try:
-                option.parse(raw)
+                value = option.parse(raw)
+                # The checks between this answer and the options known so far; the rest
+                # are checked once their other option is answered too.
+                pattern.verify({**known, option.key: value}, given | {option.key})
             except OtpgenError as exc:
                 typer.echo(f"  {exc}", err=True)
                 continue
             settings[option.key] = raw
+            known[option.key] = value
+            given.add(option.key)
             break
     return replace(request, settings=settings)
 
@@ -224,7 +234,11 @@ def new(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="A pattern option, key=value (repeatable; see `show`)."),
+        typer.Option(
+            "--set",
+            help="A pattern option, key=value (repeatable). `otpgen show PATTERN` lists the "
+            "options and the rules between them (e.g. min_size <= max_size), which new enforces.",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and diff; write nothing.")

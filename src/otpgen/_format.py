@@ -114,6 +114,9 @@ def format_tree(tree: FileTree, root: Path) -> FileTree:
         f"otpgen {__version__}; {ruff}:{ruff_stat.st_size}:{ruff_stat.st_mtime_ns}",
         config.read_bytes() if config else b"isolated",
         " ".join(p.as_posix() for p in packages),
+        # Every file of the tree is there while ruff runs (see _run_ruff): which ones can
+        # change how a file's imports are sorted.
+        " ".join(sorted(p.as_posix() for p in tree)),
     )
     keys = {path: _cache.key(*salt, path.as_posix(), text) for path, text in tree.items()}
     # A large batch (an update) is cached as one entry: one file to read or write instead
@@ -131,7 +134,9 @@ def format_tree(tree: FileTree, root: Path) -> FileTree:
                 done[path] = text
     todo = {path: text for path, text in tree.items() if path not in done}
     if todo:
-        fresh = _run_ruff(ruff, todo, config, packages)
+        # The files served from the cache are there too, empty: ruff sorts `from shop.x
+        # import y` as first-party only if it finds the module shop/x.py.
+        fresh = _run_ruff(ruff, todo, config, [*packages, *tree])
         done.update(fresh)
         if batch:
             _cache.write("format", whole, json.dumps({keys[p]: t for p, t in done.items()}))
@@ -151,7 +156,7 @@ def _packages(root: Path) -> list[PurePosixPath]:
 
 
 def _run_ruff(
-    ruff: str, tree: FileTree, config: Path | None, packages: list[PurePosixPath]
+    ruff: str, tree: FileTree, config: Path | None, markers: list[PurePosixPath]
 ) -> FileTree:
     import subprocess
     import tempfile
@@ -164,9 +169,10 @@ def _run_ruff(
             target = base / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(text.encode("utf-8"))
-        # Mirror the project's packages (empty __init__.py files), so ruff sorts imports of
-        # the project's own packages as first-party exactly as it will in the project.
-        for marker in packages:
+        # Mirror the project's packages (empty __init__.py files) and the other files of
+        # the render (`markers`), so ruff sorts imports of the project's own modules as
+        # first-party exactly as it will in the project.
+        for marker in markers:
             if marker not in tree:
                 (base / marker).parent.mkdir(parents=True, exist_ok=True)
                 (base / marker).touch()

@@ -1,6 +1,8 @@
-"""The patterns otpgen can render: their metadata and typed options (`pattern.toml`)."""
+"""The patterns otpgen can render: their metadata, typed options and the relations between
+options that a render must satisfy (`pattern.toml`)."""
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,15 @@ OptionValue = str | int | float | bool
 _TYPES = ("str", "int", "float", "bool", "choice")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+
+# The comparisons a `[[checks]]` rule may use, as `<option> <operator> <option>`: a fixed
+# table, so a rule is looked up, never evaluated as code.
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,57 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Check:
+    """A relation between two numeric options that every render must satisfy, declared in
+    `pattern.toml` as `[[checks]]` with `rule = "min_size <= max_size"` and `why`, the
+    reason the module cannot run otherwise."""
+
+    left: str
+    op: str
+    right: str
+    why: str
+
+    @property
+    def rule(self) -> str:
+        """The rule as written, e.g. `min_size <= max_size`."""
+        return f"{self.left} {self.op} {self.right}"
+
+    def holds(self, values: Mapping[str, OptionValue]) -> bool:
+        """Whether `values` (every option's value) satisfy the rule."""
+        left, right = values[self.left], values[self.right]
+        # Both are int or float options: loading the pattern checked that.
+        assert isinstance(left, int | float)
+        assert isinstance(right, int | float)
+        return _COMPARISONS[self.op](left, right)
+
+    def failure(self, pattern: str, values: Mapping[str, OptionValue], given: set[str]) -> str:
+        """The one-line error for `values` that break the rule: both options, their values
+        (marking defaults, which the user did not choose) and the two ways to fix it."""
+
+        def shown(key: str) -> str:
+            default = "" if key in given else " (its default)"
+            return f"{key}={_number(values[key])}{default}"
+
+        # Normalise to `low < high` or `low <= high`: the fix lowers `low` or raises `high`.
+        low, high = (self.left, self.right) if self.op in ("<", "<=") else (self.right, self.left)
+        low_value, high_value = values[low], values[high]
+        if self.op in ("<=", ">="):
+            lower, higher = f"={_number(high_value)} or less", f"={_number(low_value)} or more"
+        elif isinstance(low_value, int) and isinstance(high_value, int):
+            lower, higher = f"={high_value - 1} or less", f"={low_value + 1} or more"
+        else:  # strictly, with a float: no nearest value to name
+            lower, higher = f" below {_number(high_value)}", f" above {_number(low_value)}"
+        return (
+            f"{pattern} needs {self.rule} ({self.why}); got {shown(self.left)} and "
+            f"{shown(self.right)}: pass --set {low}{lower}, or --set {high}{higher}"
+        )
+
+
+def _number(value: OptionValue) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True)
 class Pattern:
     """A pattern's metadata; its templates sit beside `pattern.toml` in `directory`."""
 
@@ -85,6 +147,7 @@ class Pattern:
     wire_imports: tuple[str, ...] = ()
     wire_child: str | None = None  # how `new` adds it to a service's tree; None: it is not
     wire_when: str | None = None  # a bool option that must be true for it to have a process
+    checks: tuple[Check, ...] = ()  # relations between options every render satisfies
 
     def wiring(
         self,
@@ -112,14 +175,29 @@ class Pattern:
         known = ", ".join(o.key for o in self.options) or "none"
         raise OtpgenError(f"pattern {self.name} has no option {key!r}; its options: {known}")
 
-    def resolve(self, settings: dict[str, str]) -> dict[str, OptionValue]:
-        """Every option's value: the parsed setting where given, else the default."""
-        for key in settings:
-            self.option(key)
-        return {
-            o.key: o.parse(settings[o.key]) if o.key in settings else o.default
-            for o in self.options
-        }
+    def parse(self, settings: Mapping[str, str]) -> dict[str, OptionValue]:
+        """The given settings parsed, each on its own (the checks are not applied)."""
+        return {key: self.option(key).parse(raw) for key, raw in settings.items()}
+
+    def resolve(self, settings: Mapping[str, str]) -> dict[str, OptionValue]:
+        """Every option's value: the parsed setting where given, else the default; an
+        OtpgenError if they break one of the pattern's checks."""
+        given = self.parse(settings)
+        values = {o.key: given.get(o.key, o.default) for o in self.options}
+        self.verify(values, set(given))
+        return values
+
+    def verify(self, values: Mapping[str, OptionValue], given: set[str]) -> None:
+        """Raise OtpgenError for the first check `values` break. A check reading an option
+        missing from `values` is skipped (the prompts check what they know so far); `given`
+        names the options the user chose, the others being defaults."""
+        for check in self.checks:
+            if check.left in values and check.right in values and not check.holds(values):
+                raise OtpgenError(check.failure(self.name, values, given))
+
+    def checks_of(self, key: str) -> tuple[Check, ...]:
+        """The checks that read option `key`."""
+        return tuple(c for c in self.checks if key in (c.left, c.right))
 
 
 def _load(directory: Path) -> Pattern:
@@ -134,7 +212,8 @@ def _load(directory: Path) -> Pattern:
 
 def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
     options = tuple(_load_option(key, raw, where) for key, raw in data.get("options", {}).items())
-    return Pattern(
+    checks = tuple(_load_check(raw, options, where) for raw in data.get("checks", ()))
+    pattern = Pattern(
         name=directory.name,
         version=int(data["version"]),
         summary=str(data["summary"]),
@@ -145,7 +224,13 @@ def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
         wire_imports=tuple(data.get("wire", {}).get("imports", ())),
         wire_child=data.get("wire", {}).get("child"),
         wire_when=data.get("wire", {}).get("when"),
+        checks=checks,
     )
+    defaults = {o.key: o.default for o in options}
+    for check in checks:
+        if not check.holds(defaults):
+            raise OtpgenError(f"{where}: the defaults break check {check.rule!r}")
+    return pattern
 
 
 def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
@@ -162,6 +247,24 @@ def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
         choices=tuple(raw.get("choices", ())),
         min=raw.get("min"),
     )
+
+
+def _load_check(raw: dict[str, Any], options: tuple[Option, ...], where: Path) -> Check:
+    """A `[[checks]]` entry: `rule` is `<option> <operator> <option>`, both numeric."""
+    rule, why = str(raw["rule"]), str(raw["why"])
+    parts = rule.split()
+    numeric = {o.key for o in options if o.type in ("int", "float")}
+    if (
+        len(parts) != 3
+        or parts[1] not in _COMPARISONS
+        or not {parts[0], parts[2]} <= numeric
+        or parts[0] == parts[2]
+    ):
+        raise OtpgenError(
+            f"{where}: check {rule!r}: expected `<option> <operator> <option>` with two "
+            f"different int or float options and one of {' '.join(_COMPARISONS)}"
+        )
+    return Check(left=parts[0], op=parts[1], right=parts[2], why=why)
 
 
 def load_patterns(templates: Path) -> dict[str, Pattern]:

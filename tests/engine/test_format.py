@@ -117,3 +117,18 @@ def test_ruff_outside_the_environment_is_found_by_ruff_itself(
     monkeypatch.setattr(ruff, "__path__", [str(tmp_path / "elsewhere" / "ruff")])
     monkeypatch.setattr(ruff.__main__, "find_ruff_bin", lambda: "/found/by/ruff")
     assert _format._ruff() == "/found/by/ruff"
+
+
+def test_a_test_file_sorts_its_module_as_first_party_when_the_module_came_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    """Ruff finds `from shop.x import y` first-party only where shop/x.py exists: the
+    module, served from the cache, is still there while the test file is formatted."""
+    (tmp_path / "src/shop").mkdir(parents=True)
+    (tmp_path / "src/shop/__init__.py").write_text("")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    module, test = PurePosixPath("src/shop/x.py"), PurePosixPath("tests/test_x.py")
+    format_tree({module: "y = 1\n"}, tmp_path)  # now cached
+    text = "import pytest\n\nfrom shop import otp\nfrom shop.x import y\n\nz = (pytest, otp, y)\n"
+    formatted = format_tree({module: "y = 1\n", test: text}, tmp_path)[test]
+    assert formatted.startswith("import pytest\n\nfrom shop import otp\nfrom shop.x import y\n")

@@ -37,6 +37,9 @@ class Crasher(otp.GenServer):
 '''
 
 
+NO_DEPRECATIONS = ["-W", "error::DeprecationWarning"]
+
+
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(cwd / "src")}
     return subprocess.run(
@@ -64,10 +67,12 @@ def test_the_services_own_checks_and_tests_pass(service: Path) -> None:
         [sys.executable, "-m", "ruff", "check", "."],
         [sys.executable, "-m", "ruff", "format", "--check", "."],
         [sys.executable, "-m", "mypy", "--strict", "src", "tests"],
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        # A deprecation warning, pytest-asyncio's about its configuration included, fails.
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NO_DEPRECATIONS],
     ):
         result = run(command, service)
         assert result.returncode == 0, f"{command}: {result.stdout[-4000:]}{result.stderr[-2000:]}"
+        assert "DeprecationWarning" not in result.stdout + result.stderr, result.stdout[-4000:]
 
 
 def test_wiring_is_idempotent_and_check_is_clean(service: Path) -> None:
