@@ -74,3 +74,25 @@ def test_update_outside_a_generated_project_is_an_error(tmp_path: Path) -> None:
     result = otpgen("update", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("error: nothing to update")
+
+
+def test_answers_that_break_a_rule_of_the_installed_template_stop_update_and_check(
+    tmp_path: Path,
+) -> None:
+    # As if a release brought the rule min_size <= max_size after these answers were made.
+    shop_project(tmp_path)
+    assert otpgen("new", "connection-pool", "db", "--no-input", cwd=tmp_path).returncode == 0
+    manifest = tmp_path / ".otpgen/manifest.json"
+    data = json.loads(manifest.read_text())
+    [key] = [k for k, r in data["renders"].items() if r["template"] == "connection-pool"]
+    data["renders"][key]["answers"]["min_size"] = 20
+    manifest.write_text(json.dumps(data))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for command in ("update", "check"):
+        result = otpgen(command, cwd=tmp_path)
+        assert result.returncode != 0
+        assert result.stderr.startswith(f"error: {key}: its recorded answers break a rule")
+        assert "min_size <= max_size" in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert "Traceback" not in result.stderr
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

@@ -190,6 +190,14 @@ def render_recorded(
             f"{MANIFEST} is damaged: the render {key!r} records a bad answer ({exc}); restore "
             "the file from version control"
         ) from None
+    try:  # a template may bring a rule between options that earlier answers break
+        pattern.verify(options, {o.key for o in pattern.options if o.key in render.answers})
+    except OtpgenError as exc:
+        raise OtpgenError(
+            f"{key}: its recorded answers break a rule of the {pattern.name} template now "
+            f"installed: {exc}; change the answer under renders.{key}.answers in {MANIFEST} "
+            "and run the command again"
+        ) from None
     answers = Answers(pattern.name, name, class_name(name), package, options)
     return render_answers(pattern, answers, package_dir, templates, overrides)
 

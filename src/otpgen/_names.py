@@ -48,7 +48,7 @@ def module_name(raw: str) -> str:
     if len(name) > MAX_LENGTH:
         raise OtpgenError(
             f"the name is {len(name)} characters long; keep it to {MAX_LENGTH} so the generated "
-            "lines stay within 100 columns"
+            "lines stay within 88 columns (ruff's default)"
         )
     if name[0].isdigit():
         raise OtpgenError(f"a module name cannot start with a digit, got: {raw!r}")
