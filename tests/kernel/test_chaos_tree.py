@@ -1,0 +1,717 @@
+"""Chaos over a whole supervision tree (issue #10), checked for hangs and leaks.
+
+A root Supervisor holds three subtrees (one_for_one, rest_for_one, one_for_all) of
+registered workers, a DynamicSupervisor of registered dynamic workers and a
+TaskSupervisor. A seeded random mix of operations hits it: crashes, normal stops, kills
+(task.cancel()) of workers and supervisors, kills in a process's first loop step (its task
+is cancelled before `init` ever runs) and during its `init`, calls and supervisor requests
+whose callers are cancelled part way, terminate_child / restart_child / delete_child /
+start_child, dynamic start_child / terminate_child, monitors, timers and tasks.
+
+Afterwards, once everything has settled: every registry holds exactly the live
+processes (each under its own key), no child is down that the test did not stop, the
+whole tree stops within the sum of its shutdown budgets (loop clock) with each static
+subtree stopping in reverse order, every process whose `init` returned ran `terminate`
+exactly once, no task is left, and traced memory is back at its baseline.
+
+Every run uses looptime's fake clock: budgets, delays and timeouts take no real time, and
+a hang fails the test (idle_timeout) instead of blocking it. The seed is in the test id:
+replay a failure with `-k <seed>`.
+
+A second test runs a small application in a subprocess and signals it (SIGTERM or SIGINT)
+at seeded random instants during its start-up or steady state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import itertools
+import logging
+import os
+import random
+import signal
+import sys
+import tracemalloc
+import weakref
+from collections import Counter
+from collections.abc import Callable, Coroutine, Hashable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import Boom, running_tasks, stop_if_alive
+from otp import (
+    NORMAL,
+    ONE_FOR_ALL,
+    ONE_FOR_ONE,
+    PERMANENT,
+    REST_FOR_ONE,
+    SHUTDOWN,
+    SUPERVISOR,
+    TEMPORARY,
+    TRANSIENT,
+    UNIQUE,
+    WORKER,
+    ChildSpec,
+    ChildType,
+    Down,
+    DynamicSupervisor,
+    GenServer,
+    OTPError,
+    Registry,
+    Restart,
+    Stop,
+    Strategy,
+    Supervisor,
+    TaskHandle,
+    TaskSupervisor,
+    Via,
+    via,
+)
+
+SEEDS = [1, 20240611, 424242]
+OPERATIONS = 4_000
+STATIC_CHILDREN = 10  # per static subtree
+DYNAMIC_KEYS = 200
+BUDGETS = (0.0, 0.5, 1.0, 2.0)  # shutdown budgets of the workers, by key index
+TASKS_BUDGET = 1.0  # the TaskSupervisor's shutdown budget
+SUBTREES: dict[str, Strategy] = {
+    "one": ONE_FOR_ONE,
+    "rest": REST_FOR_ONE,
+    "all": ONE_FOR_ALL,
+}
+MEMORY_BOUND = 512 * 1024  # bytes a chaos run may leave behind once its tree is gone
+
+
+# What the processes record
+
+
+class Probe:
+    """Which processes got through `init` and how often each ran `terminate`.
+
+    Each process that finishes `init` takes a new serial; `terminated` lists the serials in
+    the order their `terminate` began.
+    """
+
+    def __init__(self) -> None:
+        self._serials = itertools.count()
+        self.started: list[int] = []
+        self.terminated: list[int] = []
+        self.refs: list[weakref.ref[GenServer]] = []  # to find processes still held
+
+    def start(self, process: GenServer) -> int:
+        serial = next(self._serials)
+        self.started.append(serial)
+        self.refs.append(weakref.ref(process))
+        return serial
+
+    def terminate(self, serial: int) -> None:
+        self.terminated.append(serial)
+
+
+class Member(GenServer):
+    """A worker: crashes, stops, sleeps in a call, monitors or arms a timer on request."""
+
+    serial = -1
+
+    async def init(
+        self,
+        key: Hashable,
+        probe: Probe,
+        *,
+        init_delay: float = 0.0,
+        terminate_delay: float = 0.0,
+    ) -> None:
+        self.key = key
+        self.probe = probe
+        self.terminate_delay = terminate_delay
+        if init_delay:
+            await asyncio.sleep(init_delay)  # a window to be killed during init
+        self.serial = probe.start(self)
+
+    async def handle_call(self, request: Any, caller: Any) -> Any:
+        if request == "ping":
+            return ("pong", self.key)
+        if isinstance(request, tuple) and request[0] == "sleep":
+            await asyncio.sleep(request[1])
+            return "slept"
+        return self._act(request)
+
+    async def handle_cast(self, msg: Any) -> Stop | None:
+        return self._act(msg)
+
+    async def handle_info(self, msg: Any) -> Stop | None:
+        if msg == "tick" or type(msg) is Down:
+            return None
+        return self._act(msg)
+
+    def _act(self, msg: Any) -> Stop | None:
+        if msg == "crash":
+            raise Boom(f"{self.key!r} crashed")
+        kind = msg[0] if isinstance(msg, tuple) else None
+        if kind == "stop":
+            return Stop(msg[1])
+        if kind == "monitor":
+            self.monitor(msg[1])
+            return None
+        if kind == "later":
+            self.send_after("tick", msg[1])
+            return None
+        raise AssertionError(f"unexpected message {msg!r}")
+
+    async def terminate(self, reason: object) -> None:
+        self.probe.terminate(self.serial)
+        if self.terminate_delay:
+            await asyncio.sleep(self.terminate_delay)  # may outlast its budget: then killed
+
+
+class Sup(Supervisor):
+    """A Supervisor that records its start and its terminate in a Probe."""
+
+    async def init(
+        self, children: Iterable[ChildSpec], *, probe: Probe | None = None, **options: Any
+    ) -> None:
+        assert probe is not None
+        await super().init(children, **options)
+        self.probe = probe
+        self.serial = probe.start(self)
+
+    async def terminate(self, reason: object) -> None:
+        self.probe.terminate(self.serial)
+        await super().terminate(reason)
+
+
+class Dyn(DynamicSupervisor):
+    """A DynamicSupervisor that records its start and its terminate in a Probe."""
+
+    async def init(self, *, probe: Probe | None = None, **options: Any) -> None:
+        assert probe is not None
+        await super().init(**options)
+        self.probe = probe
+        self.serial = probe.start(self)
+
+    async def terminate(self, reason: object) -> None:
+        self.probe.terminate(self.serial)
+        await super().terminate(reason)
+
+
+class TaskSup(TaskSupervisor):
+    """A TaskSupervisor that records its start and its terminate in a Probe."""
+
+    async def init(self, *, probe: Probe | None = None) -> None:
+        assert probe is not None
+        self.probe = probe
+        self.serial = probe.start(self)
+
+    async def terminate(self, reason: object) -> None:
+        self.probe.terminate(self.serial)
+        await super().terminate(reason)
+
+
+class Starts:
+    """Child specs whose next start the chaos can arm to be killed in its first loop step.
+
+    An armed start schedules the kill (a plain callback) just before `cls.start` creates
+    the process's task; callbacks run in the order they were scheduled, so the task is
+    cancelled before its first step: `init` never runs and the start fails with NoProcess.
+    """
+
+    def __init__(self) -> None:
+        self.armed: set[Hashable] = set()
+        self.first_step_kills = 0
+
+    def spec(
+        self,
+        key: Hashable,
+        name: Via,
+        cls: type[GenServer],
+        *args: Any,
+        shutdown: float | None,
+        restart: Restart = PERMANENT,
+        type: ChildType = WORKER,
+        **kwargs: Any,
+    ) -> ChildSpec:
+        async def start() -> GenServer:
+            if key in self.armed:
+                self.armed.discard(key)
+                holder = name.whereis()  # if the name is taken, start fails: kill nothing
+
+                def kill() -> None:
+                    found = name.whereis()
+                    if found is not None and found is not holder and found._task is not None:
+                        found._task.cancel()
+                        self.first_step_kills += 1
+
+                asyncio.get_running_loop().call_soon(kill)
+            return await cls.start(*args, name=name, **kwargs)
+
+        return ChildSpec(key, start, restart=restart, shutdown=shutdown, type=type)
+
+
+def budget_of(key: Hashable) -> float:
+    """A worker's shutdown budget, fixed per key (keys are (subtree or "dyn", index))."""
+    assert isinstance(key, tuple)
+    budget: float = BUDGETS[key[1] % len(BUDGETS)]
+    return budget
+
+
+async def job(delay: float, fails: bool) -> str:
+    """A TaskSupervisor job."""
+    await asyncio.sleep(delay)
+    if fails:
+        raise Boom("job failed")
+    return "done"
+
+
+# The chaos run
+
+
+class Chaos:
+    """One run: the tree, the random operations on it, and the checks afterwards."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.loop = asyncio.get_running_loop()
+        self.probe = Probe()
+        self.starts = Starts()
+        self.tree = Registry(UNIQUE, name="tree")  # the subtrees, by name
+        self.static = Registry(UNIQUE, name="static")  # the workers of the static subtrees
+        self.dynamic = Registry(UNIQUE, name="dynamic")  # the dynamic workers
+        self.done: Counter[str] = Counter()  # what the run did, by kind
+        self.callers: list[asyncio.Task[Any]] = []  # client requests, each in its own task
+        self.handles: list[TaskHandle[str]] = []
+        self.jobs: list[asyncio.Task[Any]] = []
+        # Keys the test itself may have left stopped (terminate_child, or a normal exit).
+        self.may_rest: set[Hashable] = set()
+
+    # The tree
+
+    def member_spec(self, key: tuple[str, int], registry: Registry, restart: Restart) -> ChildSpec:
+        rng = self.rng
+        return self.starts.spec(
+            key,
+            via(registry, key),
+            Member,
+            key,
+            self.probe,
+            shutdown=budget_of(key),
+            restart=restart,
+            init_delay=rng.choice((0.0, 0.0, 0.01)),
+            terminate_delay=rng.choice((0.0, 0.0, 0.2, 3.0)),
+        )
+
+    def subtree_spec(self, sub: str) -> ChildSpec:
+        rng = self.rng
+        children = [
+            self.member_spec((sub, i), self.static, rng.choice((PERMANENT, TRANSIENT)))
+            for i in range(STATIC_CHILDREN)
+        ]
+        return self.starts.spec(
+            sub,
+            via(self.tree, sub),
+            Sup,
+            children,
+            strategy=SUBTREES[sub],
+            probe=self.probe,
+            max_restarts=rng.choice((10, 100)),  # 10: it gives up now and then; root restarts it
+            max_seconds=1.0,
+            shutdown=None,
+            type=SUPERVISOR,
+        )
+
+    async def start(self, populate: bool) -> Sup:
+        """Start the tree; with `populate`, start a dynamic worker under every dynamic key."""
+        tree, probe = self.tree, self.probe
+        specs = [self.subtree_spec(sub) for sub in SUBTREES]
+        specs.append(
+            self.starts.spec(
+                "dyn",
+                via(tree, "dyn"),
+                Dyn,
+                probe=probe,
+                max_restarts=100,
+                max_seconds=1.0,
+                shutdown=None,
+                type=SUPERVISOR,
+            )
+        )
+        specs.append(
+            self.starts.spec(
+                "tasks",
+                via(tree, "tasks"),
+                TaskSup,
+                probe=probe,
+                shutdown=TASKS_BUDGET,
+                type=SUPERVISOR,
+            )
+        )
+        root = await Sup.start(
+            specs, strategy=ONE_FOR_ONE, probe=probe, max_restarts=1_000_000, max_seconds=3600.0
+        )
+        if populate:
+            dyn = tree.whereis("dyn")
+            assert isinstance(dyn, Dyn)
+            for key in range(DYNAMIC_KEYS):
+                restart = self.rng.choice((PERMANENT, TRANSIENT, TEMPORARY))
+                await dyn.start_child(self.member_spec(("dyn", key), self.dynamic, restart))
+        return root
+
+    # The operations
+
+    def after_steps(self, steps: int, fn: Callable[[], object]) -> None:
+        """Call `fn` after `steps` loop steps."""
+        if steps == 0:
+            fn()
+        else:
+            self.loop.call_soon(self.after_steps, steps - 1, fn)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a client request in a task of its own, cancelled part way now and then."""
+        task = self.loop.create_task(coro)
+        self.callers.append(task)
+        if self.rng.random() < 0.3:
+            self.after_steps(self.rng.randrange(4), task.cancel)
+            self.done["caller cancelled"] += 1
+
+    def random_member(self) -> Member | None:
+        """A registered worker (running, or still in its init), if the key has one."""
+        rng = self.rng
+        if rng.random() < 0.3:
+            found = self.dynamic.whereis(("dyn", rng.randrange(DYNAMIC_KEYS)))
+        else:
+            sub = rng.choice(list(SUBTREES))
+            found = self.static.whereis((sub, rng.randrange(STATIC_CHILDREN + 2)))
+        return found if isinstance(found, Member) else None
+
+    async def operate(self, operations: int) -> None:
+        rng = self.rng
+        for _ in range(operations):
+            roll = rng.random()
+            if roll < 0.35:
+                self.hit_member()
+            elif roll < 0.38:
+                self.arm_restart()
+            elif roll < 0.39:
+                self.kill_subtree()
+            elif roll < 0.5:
+                self.static_api()
+            elif roll < 0.65:
+                self.dynamic_api()
+            elif roll < 0.75:
+                self.tasks_api()
+            else:  # time passes: a few loop steps, or a little loop time
+                if rng.random() < 0.7:
+                    for _ in range(rng.randrange(1, 4)):
+                        await asyncio.sleep(0)
+                else:
+                    await asyncio.sleep(rng.uniform(0, 0.5))
+                self.done["wait"] += 1
+            if rng.random() < 0.3:
+                await asyncio.sleep(0)
+
+    def hit_member(self) -> None:
+        """A worker crashes, is killed, stops, is called, monitors another or sets a timer."""
+        rng, done = self.rng, self.done
+        member = self.random_member()
+        if member is None:
+            done["no member"] += 1
+            return
+        what = rng.random()
+        if what < 0.2:
+            member.cast("crash")
+            done["crash"] += 1
+        elif what < 0.35:
+            assert member._task is not None
+            member._task.cancel()  # in its init too, when it is still starting
+            done["kill" if member.serial >= 0 else "kill in init"] += 1
+        elif what < 0.45:
+            # Crash it, and kill its replacement while that is in its init (if it is).
+            member.cast("crash")
+            registry = self.dynamic if member.key[0] == "dyn" else self.static
+
+            def kill_replacement() -> None:
+                found = registry.whereis(member.key)
+                if isinstance(found, Member) and found is not member and found.serial < 0:
+                    assert found._task is not None
+                    found._task.cancel()
+                    done["kill in init"] += 1
+
+            self.after_steps(rng.randrange(1, 40), kill_replacement)
+            done["crash"] += 1
+        elif what < 0.55:
+            member.cast(("stop", rng.choice((NORMAL, SHUTDOWN))))
+            self.may_rest.add(member.key)
+            done["normal stop"] += 1
+        elif what < 0.8:
+            request = "ping" if rng.random() < 0.5 else ("sleep", rng.uniform(0, 2))
+            self.spawn(member.call(request, timeout=rng.uniform(0.1, 3.0)))
+            done["call"] += 1
+        elif what < 0.9:
+            target = self.random_member()
+            if target is not None:
+                member.cast(("monitor", target))
+                done["monitor"] += 1
+        else:
+            member.cast(("later", rng.uniform(0, 5)))
+            done["timer"] += 1
+
+    def arm_restart(self) -> None:
+        """Arm a first-step kill for the next start of a static worker, then crash it."""
+        key = (self.rng.choice(list(SUBTREES)), self.rng.randrange(STATIC_CHILDREN))
+        self.starts.armed.add(key)
+        found = self.static.whereis(key)
+        if found is not None:
+            found.cast("crash")
+        self.done["armed"] += 1
+
+    def kill_subtree(self) -> None:
+        """Kill a whole subtree; now and then its restart is killed in its first step too."""
+        sub = self.rng.choice((*SUBTREES, "dyn", "tasks"))
+        if self.rng.random() < 0.3:
+            self.starts.armed.add(sub)
+        found = self.tree.whereis(sub)
+        if found is not None and found._task is not None:
+            found._task.cancel()
+            self.done["kill subtree"] += 1
+
+    def static_api(self) -> None:
+        rng = self.rng
+        sub = rng.choice(list(SUBTREES))
+        found = self.tree.whereis(sub)
+        if not isinstance(found, Sup):
+            self.done["no subtree"] += 1
+            return
+        key = (sub, rng.randrange(STATIC_CHILDREN + 2))  # two ids only start_child adds
+        op = rng.choice(("terminate_child", "restart_child", "delete_child", "start_child"))
+        if op == "terminate_child":
+            self.may_rest.add(key)
+            self.spawn(found.terminate_child(key))
+        elif op == "restart_child":
+            self.spawn(found.restart_child(key))
+        elif op == "delete_child":
+            self.spawn(found.delete_child(key))
+        else:
+            if rng.random() < 0.2:
+                self.starts.armed.add(key)
+            restart = rng.choice((PERMANENT, TRANSIENT, TEMPORARY))
+            self.spawn(found.start_child(self.member_spec(key, self.static, restart)))
+        self.done[op] += 1
+
+    def dynamic_api(self) -> None:
+        rng = self.rng
+        dyn = self.tree.whereis("dyn")
+        if not isinstance(dyn, Dyn):
+            self.done["no dyn"] += 1
+            return
+        if rng.random() < 0.6:
+            key = ("dyn", rng.randrange(DYNAMIC_KEYS))
+            if rng.random() < 0.2:
+                self.starts.armed.add(key)
+            restart = rng.choice((PERMANENT, TRANSIENT, TEMPORARY))
+            self.spawn(dyn.start_child(self.member_spec(key, self.dynamic, restart)))
+            self.done["dyn start_child"] += 1
+        else:
+            found = self.dynamic.whereis(("dyn", rng.randrange(DYNAMIC_KEYS)))
+            if found is not None:
+                self.spawn(dyn.terminate_child(found))
+                self.done["dyn terminate_child"] += 1
+
+    def tasks_api(self) -> None:
+        rng = self.rng
+        tasks = self.tree.whereis("tasks")
+        if not isinstance(tasks, TaskSup):
+            self.done["no tasks"] += 1
+            return
+        fails = rng.random() < 0.3
+        delay = rng.uniform(0, 3)
+        what = rng.random()
+        try:
+            if what < 0.4:
+                self.jobs.append(tasks.start_child(job, delay, fails))
+                self.done["task start_child"] += 1
+            elif what < 0.8:
+                self.handles.append(tasks.async_nolink(job, delay, fails))
+                self.done["task async_nolink"] += 1
+            elif self.handles:
+                handle = self.handles[rng.randrange(len(self.handles))]
+                if rng.random() < 0.5:
+                    self.spawn(handle.shutdown(rng.uniform(0, 1)))
+                else:
+                    self.spawn(handle.yield_(rng.uniform(0, 1)))
+                self.done["task collect"] += 1
+        except OTPError:  # it is not running (being restarted)
+            self.done["task refused"] += 1
+
+    # Afterwards
+
+    async def settle(self) -> None:
+        """Let every delay, timeout, budget and retry run out on the loop clock; check what
+        each client request ended with."""
+        self.starts.armed.clear()
+        await asyncio.sleep(30.0)
+        if self.callers:
+            _, pending = await asyncio.wait(self.callers, timeout=30.0)
+            assert not pending, f"client requests still waiting after settling: {pending}"
+        for task in self.callers:
+            if task.cancelled():
+                self.done["outcome cancelled"] += 1
+                continue
+            error = task.exception()
+            # The kernel answers a client's request with a result or one of its own errors.
+            assert error is None or isinstance(error, OTPError), repr(error)
+            self.done[f"outcome {type(error).__name__ if error else 'ok'}"] += 1
+        self.callers.clear()  # their exceptions hold exit reasons, which hold processes
+        for handle in self.handles:
+            assert await handle.yield_(0) is not None  # finished: retrieves a failure too
+
+    def retained(self) -> list[str]:
+        """Exited processes that something still holds (after a full collection)."""
+        gc.collect()
+        found = (ref() for ref in self.probe.refs)
+        return [repr(p) for p in found if p is not None and not p.alive]
+
+    async def check_live_set(self, root: Sup) -> dict[str, list[GenServer]]:
+        """Each registry equals the live set: every entry alive, every live child registered
+        under its own key, and no child down that the test did not stop.
+
+        Returns the running children of each static subtree, in start order.
+        """
+        tree, static, dynamic = self.tree, self.static, self.dynamic
+        subtrees: dict[str, GenServer] = {}
+        for info in await root.which_children():
+            assert info.process is not None, f"subtree {info.id!r} is down after settling"
+            assert info.process.alive
+            assert tree.whereis(info.id) is info.process
+            subtrees[str(info.id)] = info.process
+        assert tree.count() == len(subtrees) == len(SUBTREES) + 2
+        order: dict[str, list[GenServer]] = {}
+        live_static: dict[Hashable, GenServer] = {}
+        for sub in SUBTREES:
+            sup = subtrees[sub]
+            assert isinstance(sup, Sup)
+            children = await sup.which_children()
+            counts = await sup.count_children()
+            running = [info.process for info in children if info.process is not None]
+            assert counts.specs == len(children) and counts.active == len(running), counts
+            for info in children:
+                if info.process is None:
+                    assert info.id in self.may_rest, f"{sub}: child {info.id!r} is down"
+                    continue
+                assert info.process.alive
+                assert static.whereis(info.id) is info.process, info.id
+                assert static.keys_of(info.process) == [info.id]
+                live_static[info.id] = info.process
+            order[sub] = running
+        assert static.count() == len(live_static), "a registered worker is no running child"
+        dyn = subtrees["dyn"]
+        assert isinstance(dyn, Dyn)
+        dyn_children = await dyn.which_children()
+        live_dynamic = {info.id: info.process for info in dyn_children}
+        assert len(live_dynamic) == len(dyn_children), "two dynamic children share a key"
+        assert dynamic.count() == len(live_dynamic), "a registered worker is no running child"
+        for key, process in live_dynamic.items():
+            assert process is not None and process.alive
+            assert dynamic.whereis(key) is process, key
+            assert dynamic.keys_of(process) == [key]
+        assert (await dyn.count_children()).active == len(live_dynamic)
+        for process in [*live_static.values(), *live_dynamic.values()]:
+            assert isinstance(process, Member)
+            assert await process.call("ping") == ("pong", process.key)
+        self.live = len(live_static) + len(live_dynamic)
+        self.budget = TASKS_BUDGET + sum(budget_of(key) for key in [*live_static, *live_dynamic])
+        return order
+
+    async def stop(self, root: Sup, order: dict[str, list[GenServer]]) -> float:
+        """Stop the tree and check it stopped in order, within its budgets, leaving nothing;
+        return how long it took on the loop clock."""
+        probe = self.probe
+        first_stop = len(probe.terminated)
+        began = self.loop.time()
+        await root.stop(SHUTDOWN)
+        took = self.loop.time() - began
+        assert took <= self.budget, f"the tree took {took}s to stop; budgets: {self.budget}s"
+        assert self.tree.count() == self.static.count() == self.dynamic.count() == 0
+        for name in ("Member", "Sup", "Dyn", "TaskSup"):
+            assert running_tasks(name) == [], name
+        assert all(task.done() for task in self.jobs)
+        assert all(handle.task.done() for handle in self.handles)
+
+        # Each static subtree stopped its children in reverse start order.
+        stopped = probe.terminated[first_stop:]
+        for sub, running in order.items():
+            serials = [p.serial for p in running if isinstance(p, Member)]
+            assert [s for s in stopped if s in serials] == serials[::-1], sub
+
+        # Every process whose init returned ran terminate exactly once, and no other did.
+        ran = Counter(probe.terminated)
+        assert sorted(ran) == sorted(probe.started)
+        assert [serial for serial, times in ran.items() if times != 1] == []
+        return took
+
+
+async def chaos_run(seed: int, operations: int) -> dict[str, Any]:
+    """Start the tree, apply `operations` random operations, check it and stop it.
+
+    Returns a summary (counts and figures); everything else it made is garbage afterwards.
+    """
+    chaos = Chaos(seed)
+    root = await chaos.start(populate=operations > 0)
+    try:
+        await chaos.operate(operations)
+        await chaos.settle()
+        assert chaos.retained() == [], "exited processes are still held"
+        order = await chaos.check_live_set(root)
+        took = await chaos.stop(root, order)
+    finally:
+        await stop_if_alive(root)  # a failed check must not leave the tree running
+    del root, order
+    assert chaos.retained() == [], "processes are still held after the tree stopped"
+    return {
+        "processes": len(chaos.probe.started),
+        "first-step kills": chaos.starts.first_step_kills,
+        "live at the end": chaos.live,
+        "stop took": took,
+        "stop budget": chaos.budget,
+        **chaos.done,
+    }
+
+
+@pytest.mark.looptime(idle_timeout=5)
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_chaos_tree_keeps_registries_exact_and_leaves_nothing_behind(
+    seed: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger="otp")  # thousands of crash reports: keep quiet
+    tracemalloc.start()
+    try:
+        # Empty runs (the tree started and stopped, nothing done to it): the first warms
+        # every per-loop table up, the second shows what a run leaves when nothing happens.
+        await chaos_run(seed, 0)
+        gc.collect()
+        baseline = tracemalloc.get_traced_memory()[0]
+        await chaos_run(seed, 0)
+        gc.collect()
+        empty = tracemalloc.get_traced_memory()[0] - baseline
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        snapshot = tracemalloc.take_snapshot()
+        summary = await chaos_run(seed, OPERATIONS)
+        peak = tracemalloc.get_traced_memory()[1] - before
+        gc.collect()
+        left = tracemalloc.get_traced_memory()[0] - before
+        growth = tracemalloc.take_snapshot().compare_to(snapshot, "lineno")[:10]
+    finally:
+        tracemalloc.stop()
+    print(
+        f"seed {seed}: {summary}; memory: an empty run left {empty} B, the chaos run "
+        f"{left} B, its peak {peak} B"
+    )
+    # The bound means something: at its peak the chaos run held many times more.
+    assert peak > 4 * MEMORY_BOUND, peak
+    assert left - max(empty, 0) < MEMORY_BOUND, "\n".join(map(str, growth))
+    # The chaos reached what it is meant to reach.
+    for kind in ("crash", "kill", "kill in init", "armed", "kill subtree", "caller cancelled"):
+        assert summary.get(kind, 0) > 0, (kind, summary)
+    assert summary["first-step kills"] > 0, summary
