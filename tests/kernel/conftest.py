@@ -29,8 +29,9 @@ async def no_leaks() -> AsyncIterator[None]:
     leaked = [
         t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()
     ]
-    names = dict(_genserver._names)
-    _genserver._names.clear()
+    table = _genserver._local_names(asyncio.get_running_loop())
+    names = dict(table)
+    table.clear()
     for task in leaked:
         task.cancel()
     if leaked:

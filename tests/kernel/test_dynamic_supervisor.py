@@ -281,7 +281,7 @@ async def test_max_children_counts_children_waiting_to_be_restarted(
     await asyncio.sleep(1.0)
 
     assert restarts.count == 2  # the restart is under way
-    assert await sup.count_children() == ChildCounts(2, 1, 0, 1)
+    assert await sup.count_children() == ChildCounts(2, 1, 0, 2)
     with pytest.raises(MaxChildren):
         await sup.start_child(worker_spec("c", events))
     await asyncio.sleep(10.0)
@@ -289,6 +289,39 @@ async def test_max_children_counts_children_waiting_to_be_restarted(
     with pytest.raises(MaxChildren):
         await sup.start_child(worker_spec("c", events))
     assert ("start", "c") not in events
+
+
+def slow_to_restart(spec: ChildSpec) -> ChildSpec:
+    """`spec`, whose every start after the first waits 10 seconds first."""
+    starts = 0
+
+    async def start() -> GenServer:
+        nonlocal starts
+        starts += 1
+        if starts > 1:
+            await asyncio.sleep(10.0)
+        return await spec.start()
+
+    return dataclasses.replace(spec, start=start)
+
+
+async def test_count_children_counts_restarting_children_by_type_as_elixir_does(
+    supervise: StartDyn, events: Events
+) -> None:
+    # Elixir's DynamicSupervisor: `active` leaves a restarting child out, while `specs`,
+    # `supervisors` and `workers` count it under its type.
+    sup = await supervise()
+    inner = await sup.start_child(slow_to_restart(Supervisor.child_spec([])))
+    worker = await sup.start_child(slow_to_restart(worker_spec("w", events)))
+    await sup.start_child(worker_spec("steady", events))
+
+    await inner.stop("crashed")  # an abnormal exit: restarted
+    await crash(worker)
+    await asyncio.sleep(1.0)
+
+    assert await sup.count_children() == ChildCounts(3, 1, 1, 2)
+    await asyncio.sleep(30.0)
+    assert await settle(sup) == ChildCounts(3, 3, 1, 2)
 
 
 async def test_max_children_counts_children_still_starting(

@@ -41,6 +41,7 @@ EXPECTED = [
     "ChildCounts",
     "ChildInfo",
     "ChildNotFound",
+    "ChildRestarting",
     "ChildRunning",
     "ChildSpec",
     "ChildSpecError",
@@ -83,6 +84,7 @@ _ERROR_NAMES = {
     "CallTimeout",
     "CallingSelf",
     "ChildNotFound",
+    "ChildRestarting",
     "ChildRunning",
     "MaxChildren",
     "NoProcess",
@@ -116,7 +118,7 @@ def test_the_package_has_a_docstring() -> None:
 
 def test_every_error_derives_from_otp_error() -> None:
     errors = [getattr(otp, n) for n in EXPECTED if n.endswith("Error") or n in _ERROR_NAMES]
-    assert len(errors) == 11
+    assert len(errors) == 12
     for error in errors:
         assert issubclass(error, otp.OTPError), error
 

@@ -154,6 +154,37 @@ async def test_keys_of_lists_the_keys_of_a_process_in_this_registry_only() -> No
     await worker.stop()
 
 
+@pytest.mark.parametrize("keys", [UNIQUE, DUPLICATE])
+async def test_unregister_of_a_process_own_via_name_removes_it_as_elixir_does(keys: Keys) -> None:
+    registry = Registry(keys)
+    worker = await Worker.start(name=via(registry, "name"))
+
+    registry.unregister("name", worker)
+
+    assert registry.lookup("name") == []
+    assert registry.keys_of(worker) == []
+    assert registry.count() == 0
+    assert worker.alive  # it runs on, under no name
+    if keys is UNIQUE:  # the name is free for another process
+        other = await Worker.start(name=via(registry, "name"))
+        assert registry.whereis("name") is other
+        await worker.stop()  # its exit leaves the new holder's entry alone
+        assert registry.whereis("name") is other
+        await other.stop()
+    else:
+        await worker.stop()
+    assert registry.count() == 0
+
+
+@pytest.mark.parametrize("how", ["crash", "stop", "cancel"])
+async def test_keys_of_a_process_that_has_exited_is_empty(how: str) -> None:
+    registry = Registry()
+    worker = await Worker.start(name=via(registry, "name"))
+    registry.register("alias", worker)
+    await _end(worker, how)
+    assert registry.keys_of(worker) == []
+
+
 async def test_count_and_len_count_key_process_entries() -> None:
     unique, duplicate = Registry(), Registry(DUPLICATE)
     a, b = await Worker.start("a"), await Worker.start("b")

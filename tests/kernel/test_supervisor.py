@@ -46,6 +46,7 @@ from otp import (
     ChildCounts,
     ChildInfo,
     ChildNotFound,
+    ChildRestarting,
     ChildRunning,
     ChildSpec,
     ChildSpecError,
@@ -720,6 +721,46 @@ async def test_temporary_child_stopped_by_a_group_restart_is_not_restarted_nor_c
     assert all(p is not None and p.alive for p in (await processes(sup)).values())
 
 
+@pytest.mark.parametrize("strategy", [ONE_FOR_ALL, REST_FOR_ONE])
+async def test_group_restart_starts_a_child_stopped_by_terminate_child_as_otp_does(
+    supervise: StartSup, events: Events, strategy: Strategy
+) -> None:
+    # OTP's supervisor restarts every non-temporary child of the group, running or not:
+    # terminate_child keeps the spec, and "the child can later be restarted by the supervisor".
+    sup = await supervise([worker_spec(i, events) for i in "abcd"], strategy=strategy)
+    await sup.terminate_child("a")  # before the crashed child: in the ONE_FOR_ALL group only
+    await sup.terminate_child("d")  # after it: in both groups
+    del events[:]
+
+    await crash(await child(sup, "b"))
+    await settle(sup)
+
+    after = await processes(sup)
+    assert after["d"] is not None
+    assert after["d"].alive
+    assert (after["a"] is not None) is (strategy is ONE_FOR_ALL)
+    restarted = "abcd" if strategy is ONE_FOR_ALL else "bcd"
+    assert [e for e in events if e[0] == "start"] == [("start", i) for i in restarted]
+
+
+@pytest.mark.parametrize("strategy", [ONE_FOR_ALL, REST_FOR_ONE])
+async def test_group_restart_starts_a_transient_child_that_had_exited_normally(
+    supervise: StartSup, events: Events, strategy: Strategy
+) -> None:
+    specs = [worker_spec("a", events), worker_spec("b", events)]
+    specs += [worker_spec("t", events, restart=TRANSIENT)]
+    sup = await supervise(specs, strategy=strategy)
+    await crash(await child(sup, "t"), ("stop", NORMAL))
+    await settle(sup)
+    assert (await processes(sup))["t"] is None  # its own normal exit does not restart it
+
+    await crash(await child(sup, "b"))
+    await settle(sup)
+
+    assert starts(events, "t") == 2
+    assert all(p is not None and p.alive for p in (await processes(sup)).values())
+
+
 async def test_exits_already_queued_during_a_group_restart_do_not_restart_twice(
     supervise: StartSup, events: Events
 ) -> None:
@@ -926,6 +967,24 @@ async def test_terminate_child_cancels_a_pending_restart_retry(
     assert attempts.count == 2
     assert await sup.which_children() == [ChildInfo("a", None, WORKER, PERMANENT)]
     assert (await sup.restart_child("a")).alive
+
+
+@pytest.mark.parametrize("operation", ["restart_child", "delete_child"])
+async def test_restart_child_and_delete_child_of_a_restarting_child_raise_child_restarting(
+    supervise: StartSup, events: Events, operation: str
+) -> None:
+    # OTP answers {error, restarting}: neither starts it beside the retry nor drops its spec.
+    attempts = Attempts(lambda n: n == 2)  # the first restart fails and is to be retried
+    sup = await supervise([worker_spec("a", events, attempts=attempts)])
+
+    await crash(await child(sup, "a"))
+    with pytest.raises(ChildRestarting, match="child 'a' is restarting"):
+        await getattr(sup, operation)("a")  # queued behind the exit, ahead of the retry
+    await settle(sup)
+
+    assert attempts.count == 3  # the retry went on, and started it
+    assert (await child(sup, "a")).alive
+    assert starts(events, "a") == 2
 
 
 async def test_start_child_with_the_id_of_a_stopped_child_raises_already_present(

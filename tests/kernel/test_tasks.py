@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -78,6 +77,58 @@ async def test_a_failing_job_is_logged_and_hurts_neither_the_caller_nor_the_supe
     assert record.exc_info[1] is error
     assert sup.alive
     assert await sup.start_child(nap, 0, "still works") == "still works"
+
+
+async def _adds(a: int, b: int) -> int:
+    return a + b
+
+
+def _raises_when_called() -> Awaitable[None]:
+    raise Boom("failed before any await")
+
+
+def _returns_no_awaitable() -> Any:
+    return 42
+
+
+CALL_FAILURES: dict[str, tuple[Callable[..., Any], tuple[Any, ...], type[Exception]]] = {
+    "wrong arguments": (_adds, (1,), TypeError),
+    "a plain function that raises": (_raises_when_called, (), Boom),
+    "no awaitable returned": (_returns_no_awaitable, (), TypeError),
+}
+
+
+@pytest.mark.parametrize("case", list(CALL_FAILURES))
+async def test_start_child_never_raises_even_when_calling_the_job_fails(
+    sup: TaskSupervisor, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    fn, args, error = CALL_FAILURES[case]
+
+    task = sup.start_child(fn, *args)  # does not raise here
+    await asyncio.wait((task,))
+    await asyncio.sleep(0)
+
+    failure = task.exception()
+    assert isinstance(failure, error)
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "failed" in record.getMessage()
+    assert record.exc_info is not None
+    assert record.exc_info[1] is failure
+    assert sup.alive
+
+
+@pytest.mark.parametrize("case", list(CALL_FAILURES))
+async def test_async_nolink_and_async_stream_turn_a_failing_call_into_an_exit(
+    sup: TaskSupervisor, case: str
+) -> None:
+    fn, args, error = CALL_FAILURES[case]
+
+    nolink = await sup.async_nolink(fn, *args).yield_()
+    streamed = await collect(sup.async_stream([args], lambda a: fn(*a)))
+
+    for result in (nolink, *streamed):
+        assert isinstance(result, Exit)
+        assert isinstance(result.reason, error)
 
 
 async def test_a_cancelled_job_is_not_logged_as_a_failure(
@@ -315,6 +366,55 @@ async def test_stopping_early_inside_aclosing_cancels_and_awaits_the_running_tas
     assert now() == 1
 
 
+async def test_a_stream_left_by_break_without_aclosing_cancels_its_tasks_in_that_step(
+    sup: TaskSupervisor,
+) -> None:
+    tasks: list[asyncio.Task[Any]] = []
+    finished: list[int] = []
+
+    async def work(n: int) -> int:
+        tasks.append(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await asyncio.sleep(1 + 10 * n)
+        finally:
+            finished.append(n)
+        return n
+
+    async for result in sup.async_stream(range(10), work, max_concurrency=3, timeout=None):
+        assert result == Ok(0)
+        break
+    # The abandoned generator was collected at the break: its tasks are cancelled already.
+    assert [t.cancelling() or t.done() for t in tasks] == [True, True, True]
+
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sorted(finished) == [0, 1, 2]
+    assert now() == 1
+
+
+async def test_an_abandoned_stream_still_referenced_has_its_tasks_cancelled_on_stop() -> None:
+    sup = await TaskSupervisor.start()
+    finished: list[int] = []
+
+    async def work(n: int) -> int:
+        try:
+            await asyncio.sleep(1 + 10 * n)
+        finally:
+            finished.append(n)
+        return n
+
+    stream = sup.async_stream(range(10), work, max_concurrency=3, timeout=None)
+    async for result in stream:
+        assert result == Ok(0)
+        break
+    await asyncio.sleep(1)
+    assert finished == [0]  # the stream is alive: its tasks run on
+    await sup.stop()
+    assert sorted(finished) == [0, 1, 2]
+    assert now() == 2
+    await stream.aclose()
+
+
 # Stopping the supervisor
 
 
@@ -338,7 +438,7 @@ async def test_stopping_the_supervisor_cancels_its_running_tasks_and_their_final
     assert now() == 1
 
 
-async def test_starting_work_on_a_stopped_supervisor_raises_no_process_and_closes_it() -> None:
+async def test_starting_work_on_a_stopped_supervisor_raises_no_process_and_calls_nothing() -> None:
     sup = await TaskSupervisor.start()
     await sup.stop()
     made: list[Coroutine[Any, Any, object]] = []
@@ -354,8 +454,7 @@ async def test_starting_work_on_a_stopped_supervisor_raises_no_process_and_close
         sup.async_nolink(job)
     with pytest.raises(NoProcess):
         await collect(sup.async_stream([1], lambda _: job()))
-    assert made  # the kernel closed what it could not run: no "never awaited" warning
-    assert all(inspect.getcoroutinestate(c) == inspect.CORO_CLOSED for c in made)
+    assert made == []  # fn is called inside the task: no coroutine is left never awaited
 
 
 async def test_a_stream_fails_with_no_process_when_its_supervisor_stops_midway() -> None:

@@ -58,7 +58,14 @@ class DynamicSupervisor(GenServer):
     `init` does not hold up every other start; the child is adopted once it is running.
     """
 
-    __slots__ = ("_children", "_intensity", "_max_children", "_restarting", "_starting")
+    __slots__ = (
+        "_children",
+        "_intensity",
+        "_max_children",
+        "_restarting",
+        "_restarting_supervisors",
+        "_starting",
+    )
 
     child_shutdown: ClassVar[float | None] = None
     child_type: ClassVar[ChildType] = SUPERVISOR
@@ -115,11 +122,14 @@ class DynamicSupervisor(GenServer):
         ]
 
     async def count_children(self) -> ChildCounts:
-        """Counts of children; `specs` includes the ones waiting to be restarted."""
+        """Counts of children, as Elixir's: `active` is the running ones; `specs`,
+        `supervisors` and `workers` also count the ones waiting to be restarted."""
         await self._until_up()
-        sups = sum(1 for spec in self._children.values() if spec.type is SUPERVISOR)
+        running_sups = sum(1 for spec in self._children.values() if spec.type is SUPERVISOR)
         active = len(self._children)
-        return ChildCounts(active + self._restarting, active, sups, active - sups)
+        specs = active + self._restarting
+        sups = running_sups + self._restarting_supervisors
+        return ChildCounts(specs, active, sups, specs - sups)
 
     async def _until_up(self) -> None:
         # Found by name while it is starting (just restarted by its parent): wait for its
@@ -146,7 +156,8 @@ class DynamicSupervisor(GenServer):
         self._max_children = max_children
         self._intensity = RestartIntensity(max_restarts, max_seconds)
         self._children: dict[GenServer, ChildSpec] = {}
-        self._restarting = 0
+        self._restarting = 0  # children waiting to be restarted ...
+        self._restarting_supervisors = 0  # ... and how many of them are supervisors
         self._starting = 0
 
     async def handle_call(self, request: Any, caller: Caller) -> Any:
@@ -167,14 +178,14 @@ class DynamicSupervisor(GenServer):
         except AlreadyStarted as exc:
             # Someone started it again under its name while the restart waited (a client's
             # get-or-start): that one runs, so this restart has nothing left to do.
-            self._restarting -= 1
+            self._restarted(spec)
             log.info("%r: child %r is running again already: %r", self, spec.id, exc.process)
             return None
         except Exception as exc:
             log.error("%r: restarting child %r failed: %r", self, spec.id, exc)
             self.send(msg)  # still counted as restarting; tried again, within intensity
             return None
-        self._restarting -= 1
+        self._restarted(spec)
         self._children[process] = spec
         process._link(self)
         return None
@@ -204,7 +215,15 @@ class DynamicSupervisor(GenServer):
             if not is_normal(reason):
                 log.warning("%r: child %r exited with %r; restarting", self, spec.id, reason)
             self._restarting += 1
+            if spec.type is SUPERVISOR:
+                self._restarting_supervisors += 1
             self.send(_Restart(spec, reason))
+
+    def _restarted(self, spec: ChildSpec) -> None:
+        # The restart of `spec` is over (it runs, or another process holds its name).
+        self._restarting -= 1
+        if spec.type is SUPERVISOR:
+            self._restarting_supervisors -= 1
 
 
 async def _stop_many(children: list[tuple[GenServer, ChildSpec]], shutdown: float | None) -> None:

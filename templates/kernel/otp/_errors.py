@@ -58,6 +58,11 @@ class ChildRunning(OTPError):
     """The operation needs the child to be stopped, but it is running."""
 
 
+class ChildRestarting(OTPError):
+    """The child's restart failed and is retried: it can be neither restarted nor deleted
+    now (OTP's `{error, restarting}`); `terminate_child` cancels the retry first."""
+
+
 class AlreadyPresent(OTPError):
     """A child spec with that id exists (stopped); restart or delete it first."""
 

@@ -183,10 +183,20 @@ class MonitorRef:
         self._target = target
 
     def _process_exited(self, process: GenServer, reason: object) -> None:
+        self._watcher._forget_monitor(self)
         self._watcher.send(Down(process, reason, self))
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._watcher._forget_monitor(self)
         self._watcher.send(Down(task, task_exit_reason(task), self))
+
+    def _cancel(self) -> None:
+        """Detach from the target, which then no longer holds this ref (nor the watcher)."""
+        target = self._target
+        if isinstance(target, GenServer):
+            target._unlink(self)
+        else:
+            target.remove_done_callback(self._task_done)
 
     def __repr__(self) -> str:
         return f"<MonitorRef {self._target!r}>"
@@ -199,14 +209,58 @@ def task_exit_reason(task: asyncio.Task[Any]) -> object:
     return task.exception() or NORMAL
 
 
-_names: dict[str, GenServer] = {}
+class _LoopState:
+    """What the kernel keeps per event loop: its local names and its call deadlines.
+
+    It never refers to its loop (nor does anything it holds once the loop's processes
+    have exited and its calls have returned), so a closed loop is freed, its table too.
+    """
+
+    __slots__ = ("deadlines", "names")
+
+    def __init__(self) -> None:
+        self.names: dict[str, GenServer] = {}
+        self.deadlines: dict[float, _Deadlines] = {}
+
+
+_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _state_of(loop: asyncio.AbstractEventLoop) -> _LoopState:
+    state = _loops.get(loop)
+    if state is None:
+        # A loop closed with processes still registered (closed without cancelling its
+        # tasks) would be kept by them through its own table: drop such tables here.
+        for old in [old for old in _loops if old.is_closed()]:
+            del _loops[old]
+        state = _loops[loop] = _LoopState()
+    return state
+
+
+def _local_names(loop: asyncio.AbstractEventLoop) -> dict[str, GenServer]:
+    """The local names registered on `loop` (each loop has its own)."""
+    return _state_of(loop).names
 
 
 def whereis(name: str | Via) -> GenServer | None:
-    """The live process registered under `name` (a local name or a `via` name), or None."""
-    if isinstance(name, str):
-        return _names.get(name)
-    return name.whereis()
+    """The live process registered under `name` (a local name or a `via` name), or None.
+
+    Local names are per event loop: this looks on the running loop (None without one).
+    """
+    if not isinstance(name, str):
+        return name.whereis()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    state = _loops.get(loop)
+    return state.names.get(name) if state is not None else None
+
+
+class _Expired(Exception):
+    """Set on a call's future when its timeout has passed; `call` raises CallTimeout."""
 
 
 class _Deadlines:
@@ -214,59 +268,98 @@ class _Deadlines:
 
     Calls with the same timeout expire in the order they were made, so a FIFO of
     (deadline, future) pairs is already sorted: one timer armed for the oldest pending
-    call serves them all. Answered calls are dropped from the front as new calls come
-    in, so the queue holds only calls still waiting (and those behind one).
+    call serves them all. A call drops the answered calls at both ends of the queue when
+    it returns, so an idle queue is empty: it keeps no reply (nor its loop) alive.
     """
 
-    __slots__ = ("_queue", "_timer", "loop", "timeout")
+    __slots__ = ("_armed", "_queue", "timeout")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-        self.loop = loop
+    def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._queue: deque[tuple[float, asyncio.Future[Any], GenServer, object]] = deque()
-        self._timer: asyncio.TimerHandle | None = None
+        self._queue: deque[tuple[float, asyncio.Future[Any]]] = deque()
+        self._armed = False  # a flag, not the TimerHandle, which would refer to the loop
 
-    def add(self, future: asyncio.Future[Any], server: GenServer, request: object) -> None:
+    def add(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
         queue = self._queue
         while queue and queue[0][1].done():
             queue.popleft()
-        deadline = self.loop.time() + self.timeout
-        queue.append((deadline, future, server, request))
-        if self._timer is None:
-            self._timer = self.loop.call_at(deadline, self._expire)
+        deadline = loop.time() + self.timeout
+        queue.append((deadline, future))
+        if not self._armed:
+            self._armed = True
+            loop.call_at(deadline, self._expire, loop)
 
-    def _expire(self) -> None:
-        self._timer = None
+    def drop_answered(self) -> None:
         queue = self._queue
-        now = self.loop.time()
-        while queue:
-            deadline, future, server, request = queue[0]
-            if not future.done():
-                if deadline > now:
-                    self._timer = self.loop.call_at(deadline, self._expire)
-                    return
-                future.set_exception(
-                    CallTimeout(f"{server!r} did not reply to {request!r} in {self.timeout}s")
-                )
+        while queue and queue[-1][1].done():
+            queue.pop()
+        while queue and queue[0][1].done():
             queue.popleft()
 
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._armed = False
+        queue = self._queue
+        now = loop.time()
+        while queue:
+            deadline, future = queue[0]
+            if not future.done():
+                if deadline > now:
+                    self._armed = True
+                    loop.call_at(deadline, self._expire, loop)
+                    return
+                future.set_exception(_Expired())
+            queue.popleft()
+        # Empty: leave the loop's table, so that a timeout used once is not kept forever.
+        # (A process may still hold this queue as its last one: it keeps working alone.)
+        table = _state_of(loop).deadlines
+        if table.get(self.timeout) is self:
+            del table[self.timeout]
 
-_deadlines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, _Deadlines]] = (
-    weakref.WeakKeyDictionary()
-)
-_last_deadlines: _Deadlines | None = None
+
+# How many timeout lengths get a shared queue per loop. Calls with yet other lengths (a
+# request's remaining time budget, say) get a timer each, which asyncio frees as it goes.
+_MAX_QUEUES: Final = 8
 
 
-def _deadlines_for(loop: asyncio.AbstractEventLoop, timeout: float) -> _Deadlines:
-    global _last_deadlines
-    per_loop = _deadlines.get(loop)
-    if per_loop is None:
-        per_loop = _deadlines[loop] = {}
-    found = per_loop.get(timeout)
-    if found is None:
-        found = per_loop[timeout] = _Deadlines(loop, timeout)
-    _last_deadlines = found
+def _deadlines_for(loop: asyncio.AbstractEventLoop, timeout: float) -> _Deadlines | None:
+    """The shared queue for `timeout` on `loop`, or None if there are too many already."""
+    table = _state_of(loop).deadlines
+    found = table.get(timeout)
+    if found is None and len(table) < _MAX_QUEUES:
+        found = table[timeout] = _Deadlines(timeout)
     return found
+
+
+def _expire_call(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
+class _Timers:
+    """A process's `send_after` timers that may still be pending, to cancel when it exits.
+
+    Fired and cancelled timers are swept out once the list has doubled since the last
+    sweep, so a process that sets a new timer per message keeps only the pending ones.
+    """
+
+    __slots__ = ("_sweep_at", "_timers")
+
+    def __init__(self, timer: asyncio.TimerHandle) -> None:
+        self._timers = [timer]
+        self._sweep_at = 8
+
+    def add(self, timer: asyncio.TimerHandle, loop: asyncio.AbstractEventLoop) -> None:
+        timers = self._timers
+        if len(timers) >= self._sweep_at:
+            now = loop.time()
+            # A timer that is due has fired, or fires in this turn of the loop.
+            timers[:] = [t for t in timers if not t.cancelled() and t.when() > now]
+            self._sweep_at = max(8, 2 * len(timers))
+        timers.append(timer)
+
+    def cancel(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
 
 
 class _StartWith:
@@ -328,17 +421,20 @@ class GenServer:
     __slots__ = (
         "__weakref__",
         "_current",
+        "_deadlines",
         "_deferred",
         "_exit_reason",
         "_head",
         "_inbox",
         "_links",
         "_loop",
+        "_monitors",
         "_name",
         "_regs",
         "_state",
         "_stop_reason",
         "_task",
+        "_timers",
         "_waiter",
     )
 
@@ -356,7 +452,11 @@ class GenServer:
         self._task: asyncio.Task[None] | None = None
         self._stop_reason: object = _NO_STOP
         self._exit_reason: object = None
-        self._links: _Watcher | list[_Watcher] | None = None  # usually one: its supervisor
+        # Who hears of its exit: usually one (its supervisor), else a dict used as an ordered set.
+        self._links: _Watcher | dict[_Watcher, None] | None = None
+        self._monitors: set[MonitorRef] | None = None  # the monitors this process holds
+        self._deadlines: _Deadlines | None = None  # the call timeout queue it used last
+        self._timers: _Timers | None = None  # its send_after timers that may be pending
         self._regs: list[tuple[Any, object]] | None = None
         self._name: str | Via | None = None
         self._deferred: set[Caller] | None = None
@@ -423,10 +523,11 @@ class GenServer:
 
     def _register_name(self, name: str | Via) -> None:
         if isinstance(name, str):
-            holder = _names.get(name)
+            names = _local_names(self._loop)
+            holder = names.get(name)
             if holder is not None:
                 raise AlreadyStarted(name, holder)
-            _names[name] = self
+            names[name] = self
         else:
             name.registry._insert(name.key, self, None)
         self._name = name
@@ -493,12 +594,32 @@ class GenServer:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        if timeout is not None:
-            deadlines = _last_deadlines
-            if deadlines is None or deadlines.loop is not loop or deadlines.timeout != timeout:
-                deadlines = _deadlines_for(loop, timeout)
-            deadlines.add(future, self, request)
-        return await future
+        if timeout is None:
+            return await future
+        deadlines = self._deadlines  # the queue of this process's last timeout length
+        if deadlines is None or deadlines.timeout != timeout:
+            deadlines = _deadlines_for(loop, timeout)
+            if deadlines is None:
+                return await self._call_with_timer(future, request, timeout)
+            self._deadlines = deadlines
+        deadlines.add(loop, future)
+        try:
+            return await future
+        except _Expired:
+            raise CallTimeout(f"{self!r} did not reply to {request!r} in {timeout}s") from None
+        finally:
+            deadlines.drop_answered()
+
+    async def _call_with_timer(
+        self, future: asyncio.Future[Any], request: object, seconds: float
+    ) -> Any:
+        timer = self._loop.call_later(seconds, _expire_call, future)
+        try:
+            return await future
+        except _Expired:
+            raise CallTimeout(f"{self!r} did not reply to {request!r} in {seconds}s") from None
+        finally:
+            timer.cancel()
 
     def cast(self, msg: Any) -> None:
         """Send `msg` to `handle_cast` without waiting. Dropped if the process is gone."""
@@ -509,8 +630,19 @@ class GenServer:
         self._post((_INFO, msg, None))
 
     def send_after(self, msg: object, delay: float) -> asyncio.TimerHandle:
-        """Send `msg` to `handle_info` after `delay` seconds; `.cancel()` the handle to undo."""
-        return self._loop.call_later(delay, self.send, msg)
+        """Send `msg` to `handle_info` after `delay` seconds; `.cancel()` the handle to undo.
+
+        The process's timers still pending when it exits are cancelled: they would keep it
+        (and `msg`) in memory until they fire, only for the message to be dropped.
+        """
+        timer = self._loop.call_later(delay, self.send, msg)
+        if self._state is _EXITED:
+            timer.cancel()
+        elif self._timers is None:
+            self._timers = _Timers(timer)
+        else:
+            self._timers.add(timer, self._loop)
+        return timer
 
     async def stop(self, reason: object = NORMAL, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Stop the process with `reason` after its current message, and wait until it exits.
@@ -534,19 +666,31 @@ class GenServer:
         it is already gone. Call it from this process's own callbacks.
         """
         ref = MonitorRef(self, target)
+        if self._state is _EXITED:
+            return ref  # a Down would be dropped: watch nothing, hold nothing
+        # The watcher keeps its refs too, so that its exit detaches them: else a long-lived
+        # target would keep every short-lived watcher (and its state) that ever monitored it.
+        monitors = self._monitors
+        if monitors is None:
+            monitors = self._monitors = set()
+        monitors.add(ref)
         if isinstance(target, GenServer):
-            target._link(ref)
+            target._link(ref)  # (calls ref._process_exited at once if target is gone)
         else:
             target.add_done_callback(ref._task_done)
         return ref
 
     def demonitor(self, ref: MonitorRef) -> None:
         """Stop watching; a Down already in the mailbox is not removed."""
-        target = ref._target
-        if isinstance(target, GenServer):
-            target._unlink(ref)
-        else:
-            target.remove_done_callback(ref._task_done)
+        self._forget_monitor(ref)
+        ref._cancel()
+
+    def _forget_monitor(self, ref: MonitorRef) -> None:
+        monitors = self._monitors
+        if monitors is not None:
+            monitors.discard(ref)
+            if not monitors:
+                self._monitors = None
 
     def __repr__(self) -> str:
         name = f" {self._name!r}" if self._name is not None else ""
@@ -635,6 +779,9 @@ class GenServer:
                     return
                 inbox = self._inbox
                 if not inbox:
+                    # Idle, maybe for hours: keep nothing of the last message (its request,
+                    # its reply, the calling task) while waiting for the next one.
+                    self._current = msg = payload = caller = result = future = None
                     waiter = self._waiter = self._loop.create_future()
                     await waiter
                     continue
@@ -756,17 +903,19 @@ class GenServer:
         links = self._links
         if links is None:
             self._links = watcher
-        elif isinstance(links, list):
-            links.append(watcher)
+        elif isinstance(links, dict):
+            links[watcher] = None
         else:
-            self._links = [links, watcher]
+            self._links = {links: None, watcher: None}
 
     def _unlink(self, watcher: _Watcher) -> None:
         links = self._links
         if links is watcher:
             self._links = None
-        elif isinstance(links, list) and watcher in links:
-            links.remove(watcher)
+        elif isinstance(links, dict):
+            links.pop(watcher, None)  # a dict, not a list: thousands of monitors come and go
+            if not links:
+                self._links = None  # (a dict keeps its size after a peak; let it go)
 
     def _exit(self, reason: object, *, report: bool) -> None:
         """Everything that happens once the process is gone, in one synchronous step."""
@@ -794,16 +943,23 @@ class GenServer:
                 caller._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         name = self._name
         if isinstance(name, str):
-            if _names.get(name) is self:
-                del _names[name]
+            names = _local_names(self._loop)
+            if names.get(name) is self:
+                del names[name]
         elif name is not None:
             name.registry._drop(name.key, self)
         if self._regs is not None:
             for registry, key in self._regs:
                 registry._drop(key, self)
             self._regs = None
+        timers, self._timers = self._timers, None
+        if timers is not None:
+            timers.cancel()
+        monitors, self._monitors = self._monitors, None
+        for ref in monitors or ():
+            ref._cancel()
         links, self._links = self._links, None
-        for watcher in links if isinstance(links, list) else (links,) if links else ():
+        for watcher in links if isinstance(links, dict) else (links,) if links else ():
             try:
                 watcher._process_exited(self, reason)
             except Exception:  # a broken watcher must not stop the others hearing of it

@@ -65,13 +65,14 @@ class Registry:
                 regs.append((self, key))
 
     def unregister(self, key: Hashable, process: GenServer) -> None:
-        """Remove `process` from `key`; nothing happens if it is not there."""
-        name = process._name
-        if type(name) is Via and name.registry is self and name.key == key:
-            return  # a process's own name goes with the process
+        """Remove `process` from `key`; nothing happens if it is not there.
+
+        As in Elixir, this removes a process's own `via(registry, key)` name too: the
+        process runs on, no longer found under that name, and the key is free for another.
+        """
         if self._drop(key, process):
             regs = process._regs
-            if regs is not None:
+            if regs is not None and (self, key) in regs:  # absent for its `via` name
                 regs.remove((self, key))
 
     def lookup(self, key: Hashable) -> list[tuple[GenServer, Any]]:
@@ -103,11 +104,14 @@ class Registry:
         return sum(len(group) for group in self._entries.values())
 
     def keys_of(self, process: GenServer) -> list[Hashable]:
-        """The keys `process` is registered under here."""
+        """The keys `process` is registered under here (none once it has exited)."""
         keys = [key for registry, key in process._regs or () if registry is self]
         name = process._name
         if type(name) is Via and name.registry is self:
-            keys.insert(0, name.key)
+            # Its `via` name, unless it was unregistered or the process has exited.
+            held = self._entries.get(name.key)
+            if held is process or (type(held) is dict and process in held):
+                keys.insert(0, name.key)
         return keys
 
     def __len__(self) -> int:

@@ -25,6 +25,7 @@ from ._errors import (
     AlreadyPresent,
     AlreadyStarted,
     ChildNotFound,
+    ChildRestarting,
     ChildRunning,
     ChildSpecError,
     OTPError,
@@ -181,16 +182,19 @@ class Supervisor(GenServer):
         return result
 
     async def terminate_child(self, child_id: Hashable) -> None:
-        """Stop a child; its spec is kept (restart_child starts it again) unless temporary."""
+        """Stop a child, or cancel its pending restart; its spec is kept unless it is
+        temporary (restart_child, or a group restart, starts it again)."""
         await self._api(("terminate_child", child_id))
 
     async def restart_child(self, child_id: Hashable) -> GenServer:
-        """Start a stopped child again from its kept spec."""
+        """Start a stopped child again from its kept spec: ChildRunning if it runs,
+        ChildRestarting if its failed restart is being retried."""
         result: GenServer = await self._api(("restart_child", child_id))
         return result
 
     async def delete_child(self, child_id: Hashable) -> None:
-        """Forget the spec of a stopped child."""
+        """Forget the spec of a stopped child: ChildRunning if it runs, ChildRestarting
+        if its failed restart is being retried."""
         await self._api(("delete_child", child_id))
 
     async def which_children(self) -> list[ChildInfo]:
@@ -309,15 +313,16 @@ class Supervisor(GenServer):
         if self._strategy is ONE_FOR_ONE:
             group = [child]
         else:
+            # As OTP's supervisor does, the group is every child from the first one
+            # (ONE_FOR_ALL) or from the exited one (REST_FOR_ONE), running or not: a child
+            # stopped by terminate_child, or a transient one that exited normally, starts
+            # again with the others. Only temporary children are dropped, never restarted.
             first = 0 if self._strategy is ONE_FOR_ALL else children.index(child)
-            group = [
-                c for c in children[first:] if c is child or c.process is not None or c.pending
-            ]
+            group = children[first:]
         for c in reversed(group):
-            if c.process is not None:
-                await self._terminate(c)
-                if c.spec.restart is TEMPORARY:  # a temporary child is never restarted
-                    children.remove(c)
+            await self._terminate(c)
+            if c.spec.restart is TEMPORARY:
+                children.remove(c)
         group = [c for c in group if c in children]
         for c in group:
             c.pending = True
@@ -407,19 +412,24 @@ class Supervisor(GenServer):
         if child.spec.restart is TEMPORARY:
             self._children.remove(child)
 
-    async def _api_restart_child(self, child_id: Hashable) -> GenServer:
+    def _find_stopped(self, child_id: Hashable) -> _Child:
         child = self._find(child_id)
         if child.process is not None:
             raise ChildRunning(f"child {child_id!r} is running; terminate it first")
+        if child.pending:
+            raise ChildRestarting(
+                f"child {child_id!r} is restarting (its restart failed and is retried); "
+                "terminate it first"
+            )
+        return child
+
+    async def _api_restart_child(self, child_id: Hashable) -> GenServer:
+        child = self._find_stopped(child_id)
         try:
             process = await self._start(child)
         except Exception as exc:
             raise StartChildError(child_id, exc) from exc
-        child.pending = False
         return process
 
     def _api_delete_child(self, child_id: Hashable) -> None:
-        child = self._find(child_id)
-        if child.process is not None:
-            raise ChildRunning(f"child {child_id!r} is running; terminate it first")
-        self._children.remove(child)
+        self._children.remove(self._find_stopped(child_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from collections import deque
 from collections.abc import (
     AsyncGenerator,
@@ -116,22 +117,29 @@ class TaskSupervisor(GenServer):
     # Client API
 
     def start_child(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> asyncio.Task[Any]:
-        """Run `fn(*args)` in a new task now; its failure is logged, never raised here."""
-        task = self._spawn(fn(*args))
+        """Run `fn(*args)` in a new task now and return the task.
+
+        Fire and forget: `fn(*args)` is called inside the task, so any failure of the job,
+        even one before its first await (wrong arguments, a plain function that raises),
+        is the task's outcome and is logged as a crash, never raised here. Only a stopped
+        supervisor raises (NoProcess).
+        """
+        task = self._spawn(fn, args)
         task.add_done_callback(self._log_failure)
         return task
 
     def async_nolink(self, fn: Callable[..., Awaitable[T]], *args: Any) -> TaskHandle[T]:
-        """Run `fn(*args)` in a new task and return a handle to collect its result."""
-        return TaskHandle(self._spawn(fn(*args)))
+        """Run `fn(*args)` in a new task and return a handle to collect its result (any
+        failure of the call, as of the job, is the task's Exit)."""
+        return TaskHandle(self._spawn(fn, args))
 
-    async def async_stream(
+    def async_stream(
         self,
         items: Iterable[T] | AsyncIterable[T],
         fn: Callable[[T], Awaitable[R]],
         *,
         max_concurrency: int | None = None,
-        timeout: float | None = 5.0,  # noqa: ASYNC109
+        timeout: float | None = 5.0,
         ordered: bool = True,
     ) -> AsyncGenerator[Ok[R] | Exit, None]:
         """Run `fn(item)` for every item, at most `max_concurrency` at once (default: the
@@ -139,9 +147,36 @@ class TaskSupervisor(GenServer):
         `ordered=False`. A task running longer than `timeout` seconds is cancelled and
         yields Exit(TIMEOUT).
 
-        Wrap it in `contextlib.aclosing(...)` when you may stop early: leaving the block
-        cancels and awaits the tasks still running.
+        Consume it inside `contextlib.aclosing(...)` whenever you may stop early: leaving
+        the block, by `break`, `return` or an exception, cancels the tasks still running
+        and waits for them to exit.
+
+            async with contextlib.aclosing(jobs.async_stream(urls, fetch)) as results:
+                async for result in results:
+                    if isinstance(result, Exit):
+                        break  # the fetches still running are cancelled here
+
+        Without `aclosing`, a stream left by `break` cancels its tasks only once it is
+        garbage collected (at once in CPython when nothing else refers to it; a stream
+        kept in a variable runs on until the variable goes) or when the supervisor stops.
         """
+        running: dict[asyncio.Task[R], tuple[int, asyncio.TimerHandle | None]] = {}
+        stream = self._stream(items, fn, max_concurrency, timeout, ordered, running)
+        # The stream's owner of last resort: when the abandoned generator is collected,
+        # cancel its tasks in that very step. (asyncio also schedules its `aclose()`,
+        # whose `finally` then waits for them.)
+        weakref.finalize(stream, _cancel_all, running).atexit = False
+        return stream
+
+    async def _stream(
+        self,
+        items: Iterable[T] | AsyncIterable[T],
+        fn: Callable[[T], Awaitable[R]],
+        max_concurrency: int | None,
+        timeout: float | None,  # noqa: ASYNC109
+        ordered: bool,
+        running: dict[asyncio.Task[R], tuple[int, asyncio.TimerHandle | None]],
+    ) -> AsyncGenerator[Ok[R] | Exit, None]:
         limit = max_concurrency if max_concurrency is not None else os.cpu_count() or 1
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"max_concurrency must be an int >= 1, got: {max_concurrency!r}")
@@ -152,7 +187,6 @@ class TaskSupervisor(GenServer):
             source = aiter(items)
         else:
             plain = iter(items)
-        running: dict[asyncio.Task[R], tuple[int, asyncio.TimerHandle | None]] = {}
         timed_out: set[asyncio.Task[R]] = set()
         finished: deque[asyncio.Task[R]] = deque()
         wakeup: list[asyncio.Future[None]] = []
@@ -183,7 +217,7 @@ class TaskSupervisor(GenServer):
                     except (StopIteration, StopAsyncIteration):
                         exhausted = True
                         break
-                    task = self._spawn(fn(item))
+                    task = self._spawn(fn, (item,))
                     timer = None if timeout is None else loop.call_later(timeout, expire, task)
                     running[task] = (next_index, timer)
                     next_index += 1
@@ -209,10 +243,7 @@ class TaskSupervisor(GenServer):
                         yield buffered.pop(emitted)
                         emitted += 1
         finally:
-            for task, (_, timer) in running.items():
-                if timer is not None:
-                    timer.cancel()
-                task.cancel()
+            _cancel_all(running)
             if running:
                 await _wait_cancelled(self, running)
 
@@ -227,12 +258,10 @@ class TaskSupervisor(GenServer):
 
     # Internals
 
-    def _spawn(self, coro: Awaitable[T]) -> asyncio.Task[T]:
+    def _spawn(self, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> asyncio.Task[T]:
         if not self._accepting():
-            if asyncio.iscoroutine(coro):
-                coro.close()
             raise NoProcess(f"{self!r} is not running")
-        task: asyncio.Task[T] = asyncio.ensure_future(coro)
+        task: asyncio.Task[T] = asyncio.ensure_future(_call(fn, args))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -240,6 +269,20 @@ class TaskSupervisor(GenServer):
     def _log_failure(self, task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("%r: task %r failed", self, task, exc_info=task.exception())
+
+
+async def _call(fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
+    """`await fn(*args)`, run as the task itself: even the call failing (bad arguments, a
+    plain function that raises or returns no awaitable) is the task's outcome."""
+    return await fn(*args)
+
+
+def _cancel_all(running: dict[asyncio.Task[Any], tuple[int, asyncio.TimerHandle | None]]) -> None:
+    """Cancel a stream's running tasks and their timeout timers."""
+    for task, (_, timer) in running.items():
+        if timer is not None:
+            timer.cancel()
+        task.cancel()
 
 
 async def _wait_cancelled(owner: TaskSupervisor, tasks: Iterable[asyncio.Task[Any]]) -> None:
