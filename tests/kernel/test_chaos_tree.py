@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 from helpers import Attempts, Boom, child, running_tasks, settle, stop_if_alive, worker_spec
 from otp import (
+    DUPLICATE,
     NORMAL,
     ONE_FOR_ALL,
     ONE_FOR_ONE,
@@ -111,21 +112,26 @@ class Probe:
 
 
 class Member(GenServer):
-    """A worker: crashes, stops, sleeps in a call, monitors or arms a timer on request."""
+    """A worker: crashes, stops, sleeps in a call, monitors, arms a timer or leaves its
+    topic on request. It joins the topic `key[0]` in `topics` as its init begins."""
 
     serial = -1
 
     async def init(
         self,
-        key: Hashable,
+        key: tuple[str, int],
         probe: Probe,
+        topics: Registry,
         *,
         init_delay: float = 0.0,
         terminate_delay: float = 0.0,
     ) -> None:
         self.key = key
         self.probe = probe
+        self.topics = topics
         self.terminate_delay = terminate_delay
+        topics.register(key[0], self)
+        self.subscribed = True
         if init_delay:
             await asyncio.sleep(init_delay)  # a window to be killed during init
         self.serial = probe.start(self)
@@ -157,6 +163,10 @@ class Member(GenServer):
             return None
         if kind == "later":
             self.send_after("tick", msg[1])
+            return None
+        if msg == "unsubscribe":
+            self.topics.unregister(self.key[0], self)
+            self.subscribed = False
             return None
         raise AssertionError(f"unexpected message {msg!r}")
 
@@ -278,6 +288,7 @@ class Chaos:
         self.tree = Registry(UNIQUE, name="tree")  # the subtrees, by name
         self.static = Registry(UNIQUE, name="static")  # the workers of the static subtrees
         self.dynamic = Registry(UNIQUE, name="dynamic")  # the dynamic workers
+        self.topics = Registry(DUPLICATE, name="topics")  # every worker, by subtree or "dyn"
         self.done: Counter[str] = Counter()  # what the run did, by kind
         self.callers: list[asyncio.Task[Any]] = []  # client requests, each in its own task
         self.handles: list[TaskHandle[str]] = []
@@ -295,6 +306,7 @@ class Chaos:
             Member,
             key,
             self.probe,
+            self.topics,
             shutdown=budget_of(key),
             restart=restart,
             init_delay=rng.choice((0.0, 0.01)),
@@ -448,6 +460,9 @@ class Chaos:
             request = "ping" if rng.random() < 0.5 else ("sleep", rng.uniform(0, 2))
             self.spawn(member.call(request, timeout=rng.uniform(0.1, 3.0)))
             done["call"] += 1
+        elif what < 0.85:
+            member.cast("unsubscribe")
+            done["unsubscribe"] += 1
         elif what < 0.9:
             target = self.random_member()[2]
             if target is not None:
@@ -624,9 +639,19 @@ class Chaos:
             assert dynamic.whereis(key) is process, key
             assert dynamic.keys_of(process) == [key]
         assert (await dyn.count_children()).active == len(live_dynamic)
-        for process in [*live_static.values(), *live_dynamic.values()]:
+        members = [*live_static.values(), *live_dynamic.values()]
+        for process in members:
             assert isinstance(process, Member)
             assert await process.call("ping") == ("pong", process.key)
+        # The DUPLICATE registry holds each live worker that did not leave, under its topic.
+        for topic in [*SUBTREES, "dyn"]:
+            joined = {p for p, _ in self.topics.lookup(topic)}
+            assert all(p.alive for p in joined), topic
+            expected = {
+                p for p in members if isinstance(p, Member) and p.key[0] == topic and p.subscribed
+            }
+            assert joined == expected, topic
+        assert self.topics.count() == sum(isinstance(p, Member) and p.subscribed for p in members)
         self.live = len(live_static) + len(live_dynamic)
         self.budget = TASKS_BUDGET + sum(budget_of(key) for key in [*live_static, *live_dynamic])
         return order
@@ -641,6 +666,7 @@ class Chaos:
         took = self.loop.time() - began
         assert took <= self.budget, f"the tree took {took}s to stop; budgets: {self.budget}s"
         assert self.tree.count() == self.static.count() == self.dynamic.count() == 0
+        assert self.topics.count() == 0
         for name in ("Member", "Sup", "Dyn", "TaskSup"):
             assert running_tasks(name) == [], name
         assert all(task.done() for task in self.jobs)
