@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import threading
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Iterable
@@ -223,20 +224,27 @@ class _LoopState:
         self.deadlines: dict[float, _Deadlines] = {}
 
 
-_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
-    weakref.WeakKeyDictionary()
-)
+# Keyed by a weak reference to the loop (a plain dict: `whereis` is looked up often, and a
+# WeakKeyDictionary costs ten times as much). Tables of dead or closed loops are dropped
+# when another loop adds its table.
+_loops: dict[weakref.ref[asyncio.AbstractEventLoop], _LoopState] = {}
+_new_loop_lock = threading.Lock()  # loops in other threads add their tables too
 
 
 def _state_of(loop: asyncio.AbstractEventLoop) -> _LoopState:
-    state = _loops.get(loop)
+    state = _loops.get(weakref.ref(loop))
     if state is None:
-        # A loop closed with processes still registered (closed without cancelling its
-        # tasks) would be kept by them through its own table: drop such tables here.
-        for old in [old for old in _loops if old.is_closed()]:
-            del _loops[old]
-        state = _loops[loop] = _LoopState()
+        with _new_loop_lock:
+            # (A loop closed with processes still registered, without cancelling its tasks,
+            # would be kept by them through its own table: dropped here too.)
+            for key in [key for key in _loops if _closed(key())]:
+                del _loops[key]
+            state = _loops[weakref.ref(loop)] = _LoopState()
     return state
+
+
+def _closed(loop: asyncio.AbstractEventLoop | None) -> bool:
+    return loop is None or loop.is_closed()
 
 
 def _local_names(loop: asyncio.AbstractEventLoop) -> dict[str, GenServer]:
@@ -255,7 +263,7 @@ def whereis(name: str | Via) -> GenServer | None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return None
-    state = _loops.get(loop)
+    state = _loops.get(weakref.ref(loop))
     return state.names.get(name) if state is not None else None
 
 
@@ -268,8 +276,9 @@ class _Deadlines:
 
     Calls with the same timeout expire in the order they were made, so a FIFO of
     (deadline, future) pairs is already sorted: one timer armed for the oldest pending
-    call serves them all. A call drops the answered calls at both ends of the queue when
-    it returns, so an idle queue is empty: it keeps no reply (nor its loop) alive.
+    call serves them all. A call drops the answered calls at the front of the queue when
+    it returns (in `GenServer.call`), so an idle queue is empty: it keeps no reply (nor
+    its loop) alive.
     """
 
     __slots__ = ("_armed", "_queue", "timeout")
@@ -280,21 +289,11 @@ class _Deadlines:
         self._armed = False  # a flag, not the TimerHandle, which would refer to the loop
 
     def add(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
-        queue = self._queue
-        while queue and queue[0][1].done():
-            queue.popleft()
         deadline = loop.time() + self.timeout
-        queue.append((deadline, future))
+        self._queue.append((deadline, future))
         if not self._armed:
             self._armed = True
             loop.call_at(deadline, self._expire, loop)
-
-    def drop_answered(self) -> None:
-        queue = self._queue
-        while queue and queue[-1][1].done():
-            queue.pop()
-        while queue and queue[0][1].done():
-            queue.popleft()
 
     def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._armed = False
@@ -608,7 +607,12 @@ class GenServer:
         except _Expired:
             raise CallTimeout(f"{self!r} did not reply to {request!r} in {timeout}s") from None
         finally:
-            deadlines.drop_answered()
+            # Drop the answered calls at the front: the last call to return empties the
+            # queue, so an idle one holds no reply (entries behind a pending call wait for
+            # it, at most its timeout).
+            queue = deadlines._queue
+            while queue and queue[0][1].done():
+                queue.popleft()
 
     async def _call_with_timer(
         self, future: asyncio.Future[Any], request: object, seconds: float
@@ -682,7 +686,7 @@ class GenServer:
 
     def demonitor(self, ref: MonitorRef) -> None:
         """Stop watching; a Down already in the mailbox is not removed."""
-        self._forget_monitor(ref)
+        ref._watcher._forget_monitor(ref)
         ref._cancel()
 
     def _forget_monitor(self, ref: MonitorRef) -> None:
