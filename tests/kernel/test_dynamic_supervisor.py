@@ -50,6 +50,7 @@ from otp import (
     Supervisor,
     via,
 )
+from otp._genserver import KILL_GRACE
 
 pytestmark = pytest.mark.looptime(idle_timeout=2)  # a hang fails instead of hanging
 
@@ -608,6 +609,48 @@ async def test_child_that_finishes_starting_after_the_supervisor_stopped_is_stop
         await late
     assert events == [("start", "late"), ("stop", "late")]
     assert running_tasks() == []
+
+
+async def test_a_tree_stopped_during_a_start_child_stops_that_child_before_older_siblings(
+    events: Events,
+) -> None:
+    # OTP's supervisor runs the start itself, so its parent's shutdown waits for it: the
+    # child being started is the newest, and stops before the dynamic supervisor's older
+    # siblings do.
+    root = await Supervisor.start(
+        [worker_spec("older", events), DynamicSupervisor.child_spec(name="dyn")]
+    )
+    dyn = DynamicSupervisor.whereis("dyn")
+    assert dyn is not None
+    late = asyncio.create_task(dyn.start_child(worker_spec("late", events, init_delay=5.0)))
+    await asyncio.sleep(1.0)
+
+    await root.stop()
+
+    assert events == [("start", "older"), ("start", "late"), ("stop", "late"), ("stop", "older")]
+    with pytest.raises(NoProcess, match="stopped while 'late' was starting"):
+        await late
+    assert now() == 5.0
+    assert running_tasks() == []
+
+
+async def test_a_start_child_stuck_in_init_delays_the_shutdown_by_its_budget_only(
+    events: Events, caplog: pytest.LogCaptureFixture
+) -> None:
+    sup = await DynamicSupervisor.start()
+    stuck = asyncio.create_task(
+        sup.start_child(worker_spec("stuck", events, shutdown=1.0, init_delay=100.0))
+    )
+    await asyncio.sleep(1.0)
+
+    await sup.stop()
+
+    assert now() == 1.0 + 1.0 + KILL_GRACE  # its budget, then the grace, then it gives up
+    assert any("1 child(ren) still starting" in r.getMessage() for r in caplog.records)
+    with pytest.raises(NoProcess, match="stopped while 'stuck' was starting"):
+        await stuck  # stopped once its init returned
+    assert events == [("start", "stuck"), ("stop", "stuck")]
+    assert now() == 100.0
 
 
 # Get-or-start through a registry

@@ -74,7 +74,7 @@ async def stop_all(*processes: GenServer) -> None:
 async def test_a_registry_is_unique_by_default_and_rejects_an_unknown_keys_kind() -> None:
     assert Registry().keys is UNIQUE
     assert Registry(DUPLICATE).keys is Keys.DUPLICATE
-    with pytest.raises(ValueError, match="UNIQUE or DUPLICATE"):
+    with pytest.raises(TypeError, match="keys must be UNIQUE or DUPLICATE, got: 'unique'"):
         Registry("unique")  # type: ignore[arg-type]
 
 

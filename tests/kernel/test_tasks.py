@@ -273,11 +273,14 @@ async def test_async_stream_defaults_to_the_cpu_count_for_concurrency(sup: TaskS
     assert most == cpus
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)],
+)
 async def test_async_stream_rejects_a_max_concurrency_that_is_not_a_positive_int(
-    sup: TaskSupervisor, bad: object
+    sup: TaskSupervisor, bad: object, error: type[Exception]
 ) -> None:
-    with pytest.raises(ValueError, match="max_concurrency"):
+    with pytest.raises(error, match="max_concurrency must be an int >= 1"):
         await collect(sup.async_stream([1], lambda n: nap(0, n), max_concurrency=bad))  # type: ignore[arg-type]
 
 

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
 
 from ._childspec import SUPERVISOR, ChildSpec, ChildType
-from ._errors import AlreadyStarted, ChildNotFound, ChildSpecError, MaxChildren, NoProcess
+from ._errors import (
+    AlreadyStarted,
+    ChildNotFound,
+    ChildSpecError,
+    MaxChildren,
+    NoProcess,
+)
 from ._genserver import (
     _STARTING,
     KILL_GRACE,
@@ -56,6 +62,8 @@ class DynamicSupervisor(GenServer):
 
     Unlike Elixir, start_child runs the child's start in the calling task, so one slow
     `init` does not hold up every other start; the child is adopted once it is running.
+    Stopping waits for the starts under way and stops their children first, as in
+    Elixir (bounded by their shutdown budgets plus KILL_GRACE).
     """
 
     __slots__ = (
@@ -64,6 +72,7 @@ class DynamicSupervisor(GenServer):
         "_max_children",
         "_restarting",
         "_restarting_supervisors",
+        "_settled",
         "_starting",
     )
 
@@ -90,16 +99,21 @@ class DynamicSupervisor(GenServer):
         if not self._accepting():
             raise NoProcess(f"{self!r} is not running")
         limit = self._max_children
-        if limit is not None and self._size() + self._starting >= limit:
+        if limit is not None and self._size() + len(self._starting) >= limit:
             raise MaxChildren(f"{self!r} already has its max_children={limit} children")
-        self._starting += 1
+        starting = self._starting
+        starting.append(spec)
         try:
             process = check_start_result(spec, await spec.start())
+            if not self._accepting():
+                # Stopped meanwhile: its terminate waits for this (see _starts_settled).
+                await shutdown_process(process, spec.shutdown, spec.id)
+                raise NoProcess(f"{self!r} stopped while {spec.id!r} was starting")
         finally:
-            self._starting -= 1
-        if not self._accepting():
-            await shutdown_process(process, spec.shutdown, spec.id)
-            raise NoProcess(f"{self!r} stopped while {spec.id!r} was starting")
+            starting.remove(spec)
+            settled = self._settled
+            if not starting and settled is not None and not settled.done():
+                settled.set_result(None)
         self._children[process] = spec
         process._link(self)
         return process
@@ -158,7 +172,8 @@ class DynamicSupervisor(GenServer):
         self._children: dict[GenServer, ChildSpec] = {}
         self._restarting = 0  # children waiting to be restarted ...
         self._restarting_supervisors = 0  # ... and how many of them are supervisors
-        self._starting = 0
+        self._starting: list[ChildSpec] = []  # specs whose start_child is under way
+        self._settled: asyncio.Future[None] | None = None  # set once none is, when stopping
 
     async def handle_call(self, request: Any, caller: Caller) -> Any:
         if request is _UP:
@@ -181,8 +196,8 @@ class DynamicSupervisor(GenServer):
             self._restarted(spec)
             log.info("%r: child %r is running again already: %r", self, spec.id, exc.process)
             return None
-        except Exception as exc:
-            log.error("%r: restarting child %r failed: %r", self, spec.id, exc)
+        except Exception as exc:  # any failure to start: logged with its traceback, retried
+            log.error("%r: restarting child %r failed: %r", self, spec.id, exc, exc_info=exc)
             self.send(msg)  # still counted as restarting; tried again, within intensity
             return None
         self._restarted(spec)
@@ -197,7 +212,9 @@ class DynamicSupervisor(GenServer):
             process._unlink(self)
             budgets.setdefault(spec.shutdown, []).append((process, spec))
         try:
-            await asyncio.gather(*(_stop_many(group, t) for t, group in budgets.items()))
+            await asyncio.gather(
+                self._starts_settled(), *(_stop_many(group, t) for t, group in budgets.items())
+            )
         except BaseException:
             # Cancelled while waiting (killed): kill the rest rather than orphan them, and
             # exit only once they have, so whoever restarts us finds their names free.
@@ -205,6 +222,33 @@ class DynamicSupervisor(GenServer):
                 process._kill()
             await await_killed((p, spec.id, spec.shutdown) for p, spec in children.items())
             raise
+
+    async def _starts_settled(self) -> None:
+        """Wait until every start_child under way has returned and stopped its child.
+
+        start_child runs the child's init in the caller's task. A child still in its
+        init when this supervisor stops is its newest: it must stop before this
+        supervisor exits, hence before its parent stops this supervisor's older siblings
+        (as in OTP, where the supervisor itself runs the start). Its start_child sees
+        that this supervisor no longer accepts children and stops it, terminate and all.
+        Python cannot kill that init from here, so the wait is bounded: the children's
+        shutdown budget plus KILL_GRACE (forever if a budget is None); past it, this is
+        logged and the child is stopped whenever its init returns.
+        """
+        if not self._starting:
+            return
+        budgets = [spec.shutdown for spec in self._starting]
+        bound = None if None in budgets else max(b for b in budgets if b is not None) + KILL_GRACE
+        settled = self._settled = self._loop.create_future()
+        await asyncio.wait((settled,), timeout=bound)
+        if not settled.done():
+            log.error(
+                "%r: %d child(ren) still starting %ss after the shutdown began: exiting "
+                "without them; each is stopped when its init returns",
+                self,
+                len(self._starting),
+                bound,
+            )
 
     def _process_exited(self, process: GenServer, reason: object) -> None:
         # Runs in the exiting child's task; the slot stays taken until it is restarted.

@@ -37,8 +37,9 @@ class AlreadyStarted(OTPError):
         self.process = process
 
 
-class ChildSpecError(OTPError, ValueError):
-    """A child specification or supervisor option is invalid."""
+class ChildSpecError(OTPError, ValueError, TypeError):
+    """A child specification or supervisor option is invalid: a wrong value or a wrong
+    type, so it is both a ValueError and a TypeError."""
 
 
 class StartChildError(OTPError):

@@ -7,7 +7,7 @@ function calls, and an entry disappears in the same step as its process exits.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Final, NamedTuple
 
 from ._errors import AlreadyStarted, NoProcess
@@ -43,7 +43,7 @@ class Registry:
 
     def __init__(self, keys: Keys = UNIQUE, name: str | None = None) -> None:
         if not isinstance(keys, Keys):
-            raise ValueError(f"keys must be UNIQUE or DUPLICATE, got: {keys!r}")
+            raise TypeError(f"keys must be UNIQUE or DUPLICATE, got: {keys!r}")
         self.keys = keys
         self.name = name
         # UNIQUE: key -> process, values apart (most are None); DUPLICATE: key -> {process: value}
@@ -186,9 +186,9 @@ class Via(NamedTuple):
             raise NoProcess(f"no process registered under {self.key!r} in {self.registry!r}")
         return process
 
-    async def call(self, request: object, timeout: float | None = 5.0) -> Any:  # noqa: ASYNC109
+    def call(self, request: object, timeout: float | None = 5.0) -> Coroutine[Any, Any, Any]:
         """`call` the process registered under this name (NoProcess if there is none)."""
-        return await self._resolve().call(request, timeout)
+        return self._resolve().call(request, timeout)
 
     def cast(self, msg: object) -> None:
         """`cast` to the process under this name; dropped if there is none."""
@@ -202,9 +202,11 @@ class Via(NamedTuple):
         if process is not None:
             process.send(msg)
 
-    async def stop(self, reason: object = "normal", timeout: float | None = None) -> None:  # noqa: ASYNC109
+    def stop(
+        self, reason: object = "normal", timeout: float | None = None
+    ) -> Coroutine[Any, Any, None]:
         """Stop the process under this name (NoProcess if there is none)."""
-        await self._resolve().stop(reason, timeout)
+        return self._resolve().stop(reason, timeout)
 
 
 def via(registry: Registry, key: Hashable) -> Via:

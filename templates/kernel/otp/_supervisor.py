@@ -147,7 +147,9 @@ class Supervisor(GenServer):
 
     strategy: ONE_FOR_ONE restarts only the crashed child (independent children);
     ONE_FOR_ALL restarts all of them (tightly coupled); REST_FOR_ONE restarts the crashed
-    child and those started after it (later ones depend on earlier ones).
+    child and those started after it (later ones depend on earlier ones). As in OTP, a
+    group restart also starts the group's stopped children (terminate_child, or a
+    transient child's normal exit) and drops its temporary ones.
 
     Restart intensity: more than `max_restarts` restarts within `max_seconds`, counted
     over all children of this supervisor, and it stops its children and exits with
@@ -229,6 +231,8 @@ class Supervisor(GenServer):
         self._children: list[_Child] = []
         self._by_process: dict[GenServer, _Child] = {}
         seen: set[Hashable] = set()
+        if not isinstance(children, Iterable):
+            raise ChildSpecError(f"children must be an iterable of ChildSpec, got: {children!r}")
         for spec in children:
             if not isinstance(spec, ChildSpec):
                 raise ChildSpecError(f"children must be ChildSpec objects, got: {spec!r}")
@@ -320,7 +324,8 @@ class Supervisor(GenServer):
             first = 0 if self._strategy is ONE_FOR_ALL else children.index(child)
             group = children[first:]
         for c in reversed(group):
-            await self._terminate(c)
+            if c.process is not None:
+                await self._terminate(c)
             if c.spec.restart is TEMPORARY:
                 children.remove(c)
         group = [c for c in group if c in children]
@@ -329,8 +334,8 @@ class Supervisor(GenServer):
         for c in group:
             try:
                 await self._start(c)
-            except Exception as exc:
-                log.error("%r: restarting child %r failed: %r", self, c.spec.id, exc)
+            except Exception as exc:  # any failure to start: logged with its traceback, retried
+                log.error("%r: restarting child %r failed: %r", self, c.spec.id, exc, exc_info=exc)
                 self.send(_RetryRestart(c))
                 return None
             c.pending = False
