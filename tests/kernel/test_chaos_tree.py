@@ -440,17 +440,22 @@ class Chaos:
             member._task.cancel()  # in its init too, when it is still starting
             done["kill" if member.serial >= 0 else "kill in init"] += 1
         elif what < 0.45:
-            # Crash it, and kill its replacement while that is in its init (if it is).
+            # Crash it, and kill its replacement once it appears, if its init has not
+            # returned by then (it may not even have had its first step).
             member.cast("crash")
+            loop = self.loop
 
-            def kill_replacement() -> None:
+            def kill_replacement(steps_left: int) -> None:
                 found = registry.whereis(key)
-                if isinstance(found, Member) and found is not member and found.serial < 0:
-                    assert found._task is not None
-                    found._task.cancel()
-                    done["kill in init"] += 1
+                if isinstance(found, Member) and found is not member:
+                    if found.serial < 0:
+                        assert found._task is not None
+                        found._task.cancel()
+                        done["kill in init"] += 1
+                elif steps_left:
+                    loop.call_soon(kill_replacement, steps_left - 1)
 
-            self.after_steps(rng.randrange(1, 40), kill_replacement)
+            self.after_steps(rng.randrange(10), lambda: kill_replacement(100))
             done["crash"] += 1
         elif what < 0.55:
             member.cast(("stop", rng.choice((NORMAL, SHUTDOWN))))
