@@ -1,18 +1,21 @@
 """Chaos over a whole supervision tree (issue #10), checked for hangs and leaks.
 
 A root Supervisor holds three subtrees (one_for_one, rest_for_one, one_for_all) of
-registered workers, a DynamicSupervisor of registered dynamic workers and a
-TaskSupervisor. A seeded random mix of operations hits it: crashes, normal stops, kills
-(task.cancel()) of workers and supervisors, kills in a process's first loop step (its task
-is cancelled before `init` ever runs) and during its `init`, calls and supervisor requests
+workers registered in a UNIQUE registry, a DynamicSupervisor of workers registered in
+another, and a TaskSupervisor; every worker also joins a topic in a DUPLICATE registry. A
+seeded random mix of operations hits the tree: crashes, normal stops, kills (task.cancel())
+of workers and of whole subtrees, kills in a process's first loop step (its task is
+cancelled before `init` ever runs) and during its `init`, calls and supervisor requests
 whose callers are cancelled part way, terminate_child / restart_child / delete_child /
 start_child, dynamic start_child / terminate_child, monitors, timers and tasks.
 
-Afterwards, once everything has settled: every registry holds exactly the live
-processes (each under its own key), no child is down that the test did not stop, the
-whole tree stops within the sum of its shutdown budgets (loop clock) with each static
-subtree stopping in reverse order, every process whose `init` returned ran `terminate`
-exactly once, no task is left, and traced memory is back at its baseline.
+Afterwards, once everything has settled on the loop clock: every registry holds exactly
+the live processes (each under its own key), no child is down that the test did not stop,
+no exited process is still held by anything (weak references, after gc), the whole tree
+stops within the sum of its shutdown budgets (loop clock) with each static subtree
+stopping in reverse start order, every process whose `init` returned ran `terminate`
+exactly once, no task is left, nothing reached the loop's exception handler, and traced
+memory is back at its baseline (compared with an empty run of the same tree).
 
 Every run uses looptime's fake clock: budgets, delays and timeouts take no real time, and
 a hang fails the test (idle_timeout) instead of blocking it. The seed is in the test id:
@@ -20,6 +23,10 @@ replay a failure with `-k <seed>`.
 
 A second test runs a small application in a subprocess and signals it (SIGTERM or SIGINT)
 at seeded random instants during its start-up or steady state.
+
+The kernel bugs these tests found are pinned at the end of the file as minimal
+reproductions (strict xfail), and the scenarios that hit them are left out of the random
+runs until they are fixed (see the comments there).
 """
 
 from __future__ import annotations
@@ -250,6 +257,8 @@ class Starts:
                 def kill() -> None:
                     found = name.whereis()
                     if found is not None and found is not holder and found._task is not None:
+                        # Its init has not begun (a Member sets its key first thing).
+                        assert not isinstance(found, Member) or "key" not in vars(found)
                         found._task.cancel()
                         self.first_step_kills += 1
 
