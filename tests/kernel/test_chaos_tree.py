@@ -781,8 +781,9 @@ LABELS = ["a", "b", "s1", "s2", "c"]  # the workers, in start order
 
 # Workers a, b, then a rest_for_one supervisor s of s1 and s2, then c. Each init takes a
 # seeded random time (argv[1] holds them) and prints "starting X" to stderr when it begins
-# and "started X" to stdout when it has finished. With argv[2] == "startup" c's init never
-# finishes, so a signal always lands while the tree starts. Each terminate prints
+# and "started X" to stdout when it has finished. The init of the child named by argv[2]
+# (if any) never finishes, so a signal after its "starting" line lands while the tree
+# starts, inside that child's init. Each terminate prints
 # "terminating X <reason>" when it begins and "terminated X" once it has finished, after an
 # await (so an unordered stop would interleave, and a kill would not get that far).
 SIGNAL_APP = """
@@ -792,7 +793,7 @@ import sys
 import otp
 
 delays = dict(zip(["a", "b", "s1", "s2", "c"], map(float, sys.argv[1].split(","))))
-blocked = "c" if sys.argv[2] == "startup" else None
+blocked = sys.argv[2]
 
 
 class Worker(otp.GenServer):
@@ -869,11 +870,14 @@ async def test_a_signal_at_a_random_instant_stops_the_tree_in_reverse_order_and_
 ) -> None:
     rng = random.Random(f"{seed} {signum.name} {phase}")
     delays = ",".join(f"{rng.uniform(0, 0.05):.4f}" for _ in LABELS)
-    # The instant: just after a child began its init (start-up), or after "ready" (steady
-    # state), plus a random real-time delay; any instant within the phase will do.
-    marker = f"starting {rng.choice(LABELS)}" if phase == "startup" else "ready"
+    # The instant: a random real-time delay after a random child began an init that never
+    # ends (start-up), or after "ready" (steady state). Instants between two children's
+    # starts are left out: a signal as a supervisor's init returns hits the kernel bug
+    # pinned by test_a_signal_as_the_tree_finishes_starting_stops_it_in_order.
+    blocked = rng.choice(LABELS) if phase == "startup" else "-"
+    marker = f"starting {blocked}" if phase == "startup" else "ready"
     extra = rng.uniform(0, 0.05)
-    process = await run_app(SIGNAL_APP, delays, phase)
+    process = await run_app(SIGNAL_APP, delays, blocked)
     try:
         assert process.stderr is not None
         seen: list[str] = []
@@ -893,19 +897,15 @@ async def test_a_signal_at_a_random_instant_stops_the_tree_in_reverse_order_and_
     started = [line.split()[1] for line in lines if line.startswith("started ")]
     if phase == "steady":
         assert started == LABELS, context
-    else:
+    else:  # every child before the blocked one, and no other
         assert "ready" not in stderr
-        assert started == LABELS[: len(started)], context
+        assert started == LABELS[: LABELS.index(blocked)], context
     # Every child whose init finished ran terminate once, after all starts, in reverse start
-    # order, and finished it: stopped with its shutdown budget, not killed. Only a child
-    # whose init finished just as the signal cancelled its start may have been killed
-    # (Supervisor.start: the one in its init is cancelled).
+    # order, and finished it: stopped within its shutdown budget, not killed.
     stops = lines[len(started) :]
     expected = []
     for label in reversed(started):
         expected += [f"terminating {label} 'shutdown'", f"terminated {label}"]
-    if phase == "startup" and started and stops[:1] == [f"terminating {started[-1]} 'killed'"]:
-        expected[:2] = stops[:1]
     assert lines[: len(started)] == [f"started {label}" for label in started], context
     assert stops == expected, context
     print(f"{signum.name} {phase} after {marker!r} + {extra * 1000:.0f} ms: stopped {stops}")
