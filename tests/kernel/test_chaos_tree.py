@@ -430,8 +430,25 @@ class Chaos:
                 else:
                     await asyncio.sleep(rng.uniform(0, 0.5))
                 self.done["wait"] += 1
+            if rng.random() < 0.02:
+                self.check_no_exited_entry()
             if rng.random() < 0.3:
                 await asyncio.sleep(0)
+
+    def check_no_exited_entry(self) -> None:
+        """At any instant, no registry holds a process that has exited: its entries go in
+        the same step as it exits (one still running its terminate may be there)."""
+        keys: list[tuple[Registry, Hashable]] = [(self.tree, sub) for sub in (*SUBTREES, "dyn")]
+        keys.append((self.tree, "tasks"))
+        for sub in SUBTREES:
+            keys += [(self.static, (sub, i)) for i in range(STATIC_CHILDREN + 2)]
+        keys += [(self.dynamic, ("dyn", i)) for i in range(DYNAMIC_KEYS)]
+        found = [registry.whereis(key) for registry, key in keys]
+        for topic in [*SUBTREES, "dyn"]:
+            found += [process for process, _ in self.topics.lookup(topic)]
+        exited = [p for p in found if p is not None and p.exit_reason is not None]
+        assert exited == [], exited
+        self.done["instant checks"] += 1
 
     def hit_member(self) -> None:
         """A worker crashes, is killed, stops, is called, monitors another or sets a timer."""
