@@ -484,7 +484,11 @@ class Chaos:
             self.after_steps(rng.randrange(10), lambda: kill_replacement(100))
             done["crash"] += 1
         elif what < 0.55:
-            member.cast(("stop", rng.choice((NORMAL, SHUTDOWN))))
+            reason = rng.choice((NORMAL, SHUTDOWN))
+            if rng.random() < 0.5:
+                member.cast(("stop", reason))  # from inside: Stop(reason)
+            else:  # from a client, which may time out or be cancelled meanwhile
+                self.spawn(member.stop(reason, timeout=rng.uniform(0.1, 3.0)))
             self.may_rest.add(key)
             done["normal stop"] += 1
         elif what < 0.8:
