@@ -79,7 +79,7 @@ from otp import (
 )
 
 SEEDS = [1, 7, 1009, 20240611, 424242]
-OPERATIONS = 4_000
+OPERATIONS = 3_000
 STATIC_CHILDREN = 10  # per static subtree
 DYNAMIC_KEYS = 100
 BUDGETS = (0.0, 0.5, 1.0, 2.0)  # shutdown budgets of the workers, by key index
