@@ -535,12 +535,6 @@ class Chaos:
             return
         key = (sub, rng.randrange(STATIC_CHILDREN + 2))  # two ids only start_child adds
         op = rng.choice(("terminate_child", "restart_child", "delete_child", "start_child"))
-        if op == "terminate_child" and SUBTREES[sub] is not ONE_FOR_ONE:
-            # Left out until the kernel bug pinned by test_terminating_the_child_whose_
-            # group_restart_failed_leaves_no_other_child_down is fixed: it leaves children
-            # of a group down for good, and the live-set check rightly fails.
-            self.done["terminate_child left out"] += 1
-            return
         if op == "terminate_child":
             self.may_rest.add(key)
             self.spawn(found.terminate_child(key))
@@ -937,14 +931,7 @@ async def test_a_signal_at_a_random_instant_stops_the_tree_in_reverse_order_and_
 
 
 @pytest.mark.looptime(idle_timeout=2)
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel bug (chaos seed 424242): terminate_child of the child whose group restart "
-    "failed cancels the retry, and the rest of the group stays down for good",
-)
-async def test_terminating_the_child_whose_group_restart_failed_leaves_no_other_child_down() -> (
-    None
-):
+async def test_terminating_the_child_whose_group_restart_failed_restarts_the_rest() -> None:
     # b's first restart fails (its start attempt 2); c takes 1 s to stop, so the
     # terminate_child("b") below reaches the supervisor's mailbox while it restarts the
     # group, before the retry of b that the failure queues.

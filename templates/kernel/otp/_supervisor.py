@@ -412,10 +412,27 @@ class Supervisor(GenServer):
 
     async def _api_terminate_child(self, child_id: Hashable) -> None:
         child = self._find(child_id)
-        child.pending = False
+        retried, child.pending = child.pending, False
         await self._terminate(child)
         if child.spec.restart is TEMPORARY:
             self._children.remove(child)
+        if retried:
+            # Its failed start stopped a group restart halfway, and the retry queued for it
+            # (now dropped) was to start the rest of the group too: start them now.
+            await self._start_pending()
+
+    async def _start_pending(self) -> None:
+        for c in self._children:
+            if c.pending and c.process is None:
+                try:
+                    await self._start(c)
+                except Exception as exc:  # as in _restart: logged, retried
+                    log.error(
+                        "%r: restarting child %r failed: %r", self, c.spec.id, exc, exc_info=exc
+                    )
+                    self.send(_RetryRestart(c))
+                    return
+                c.pending = False
 
     def _find_stopped(self, child_id: Hashable) -> _Child:
         child = self._find(child_id)
