@@ -25,8 +25,7 @@ A second test runs a small application in a subprocess and signals it (SIGTERM o
 at seeded random instants during its start-up or steady state.
 
 The kernel bugs these tests found are pinned at the end of the file as minimal
-reproductions (strict xfail), and the scenarios that hit them are left out of the random
-runs until they are fixed (see the comments there).
+reproductions.
 """
 
 from __future__ import annotations
@@ -877,7 +876,7 @@ async def read_until(stream: asyncio.StreamReader, text: str, seen: list[str]) -
         pytest.fail(f"no {text!r} within {DEADLINE}s; so far: {''.join(seen)}")
 
 
-@pytest.mark.parametrize("phase", ["startup", "steady"])
+@pytest.mark.parametrize("phase", ["startup", "anywhere", "steady"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 @pytest.mark.parametrize("seed", SIGNAL_SEEDS)
 async def test_a_signal_at_a_random_instant_stops_the_tree_in_reverse_order_and_exits_0(
@@ -886,12 +885,14 @@ async def test_a_signal_at_a_random_instant_stops_the_tree_in_reverse_order_and_
     rng = random.Random(f"{seed} {signum.name} {phase}")
     delays = ",".join(f"{rng.uniform(0, 0.05):.4f}" for _ in LABELS)
     # The instant: a random real-time delay after a random child began an init that never
-    # ends (start-up), or after "ready" (steady state). Instants between two children's
-    # starts are left out: a signal as a supervisor's init returns hits the kernel bug
-    # pinned by test_a_signal_as_the_tree_finishes_starting_stops_it_in_order.
+    # ends (start-up), after the first child began its init, anywhere in a start that
+    # finishes (between two children's starts, as a supervisor's init returns, or once
+    # ready), or after "ready" (steady state).
     blocked = rng.choice(LABELS) if phase == "startup" else "-"
-    marker = f"starting {blocked}" if phase == "startup" else "ready"
-    extra = rng.uniform(0, 0.05)
+    marker = {"startup": f"starting {blocked}", "anywhere": f"starting {LABELS[0]}"}.get(
+        phase, "ready"
+    )
+    extra = rng.uniform(0, 0.3 if phase == "anywhere" else 0.05)
     process = await run_app(SIGNAL_APP, delays, blocked)
     try:
         assert process.stderr is not None
@@ -910,8 +911,10 @@ async def test_a_signal_at_a_random_instant_stops_the_tree_in_reverse_order_and_
     assert f"{signum.name} received" in stderr
     assert "Traceback" not in stderr, context
     started = [line.split()[1] for line in lines if line.startswith("started ")]
-    if phase == "steady":
+    if phase == "steady" or "ready" in stderr:
         assert started == LABELS, context
+    elif phase == "anywhere":  # the children started before the signal, in order
+        assert started == LABELS[: len(started)], context
     else:  # every child before the blocked one, and no other
         assert "ready" not in stderr
         assert started == LABELS[: LABELS.index(blocked)], context
@@ -926,8 +929,7 @@ async def test_a_signal_at_a_random_instant_stops_the_tree_in_reverse_order_and_
     print(f"{signum.name} {phase} after {marker!r} + {extra * 1000:.0f} ms: stopped {stops}")
 
 
-# Kernel bugs the chaos run found, each as a minimal reproduction (strict xfail: it
-# fails while the bug is there, and the marker must go once it is fixed).
+# Kernel bugs the chaos run found (both fixed), each as a minimal reproduction.
 
 
 @pytest.mark.looptime(idle_timeout=2)
@@ -986,12 +988,6 @@ sys.exit(otp.run([Worker.child_spec(label, name=label) for label in "abc"]))
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel bug (signal test, seed 11 SIGTERM): a signal as the tree finishes starting "
-    "cancels the start of a root whose init already returned, so the whole tree is killed, "
-    "not stopped in order within its budgets",
-)
 async def test_a_signal_as_the_tree_finishes_starting_stops_it_in_order() -> None:
     process = await run_app(LATE_SIGNAL_APP)
     try:

@@ -471,8 +471,10 @@ class GenServer:
         `name=` (a string or `via(registry, key)`) registers it before `init` runs, so a
         second start under the same name raises AlreadyStarted carrying the live one.
         Every other argument is passed to `init`. If `init` raises, so does `start`, and
-        nothing is left behind. Cancelling `start` kills the half-started process and
-        returns once it has exited. A process killed before `init` ran raises NoProcess.
+        nothing is left behind. Cancelling `start` while `init` runs kills the half-started
+        process and returns once it has exited; cancelling it as `init` returns stops the
+        process in order (SHUTDOWN, within `child_shutdown`) and returns once it has exited.
+        A process killed before `init` ran raises NoProcess.
         """
         name = kwargs.pop("name", None)
         if name is not None and not isinstance(name, str):
@@ -505,6 +507,12 @@ class GenServer:
         try:
             await started
         except asyncio.CancelledError:
+            if started.done() and not started.cancelled() and started.exception() is None:
+                # `init` had returned, the cancellation came before we resumed: the process
+                # runs, so stop it as its supervisor would (a supervisor stops its children
+                # in reverse order, each within its budget), not kill it.
+                await _stop_cancelled_start(self, name)
+                raise
             # Kill the half-started process and return once it is gone (a supervisor in
             # its init stops the children it already started), its name free again.
             self._kill()
@@ -1038,6 +1046,14 @@ async def await_killed(killed: Iterable[tuple[GenServer, object, float | None]])
     _, stuck = await asyncio.wait(waiting, timeout=KILL_GRACE)
     for task in stuck:
         log_abandoned(*waiting[task])
+
+
+async def _stop_cancelled_start(process: GenServer, name: object) -> None:
+    try:
+        await shutdown_process(process, process.child_shutdown, name)
+    except asyncio.CancelledError:  # cancelled again: kill it, and still wait for it
+        process._kill()
+        await await_killed([(process, name, 0)])
 
 
 async def shutdown_process(
