@@ -656,6 +656,56 @@ async def test_stop_with_a_timeout_raises_call_timeout_if_the_process_does_not_e
     assert server.exit_reason == NORMAL
 
 
+async def test_a_process_asked_to_stop_is_stopping_still_alive_and_takes_no_new_work() -> None:
+    server = await Echo.start()
+    server.cast(("block", 10))
+    await asyncio.sleep(1)  # the cast is now the current message
+    stopping = asyncio.create_task(server.stop(Shutdown("later")))
+    await asyncio.sleep(0)
+    assert server.alive  # it still takes messages (queued calls fail when it exits)
+    assert not server._otp_accepting()  # but a supervisor starts no children for it
+    assert repr(server).endswith(" stopping>")
+    await stopping
+    assert now() == 10
+    assert repr(server).endswith(" exited>")
+    assert server.exit_reason == Shutdown("later")
+
+
+async def test_a_kill_makes_the_process_stopping_at_once() -> None:
+    server = await Echo.start()
+    server._kill()
+    assert server.alive
+    assert not server._otp_accepting()
+    assert repr(server).endswith(" stopping>")
+    assert await server.wait_exit()
+    assert server.exit_reason == KILLED
+
+
+async def test_a_stop_asked_for_during_init_stops_the_process_once_init_returns() -> None:
+    release = asyncio.Event()
+    terminated: list[object] = []
+
+    class SlowInit(GenServer):
+        async def init(self) -> None:
+            await release.wait()
+
+        async def terminate(self, reason: object) -> None:
+            terminated.append(reason)
+
+    starting = asyncio.create_task(SlowInit.start(name="slow"))
+    await asyncio.sleep(0)
+    process = whereis("slow")
+    assert process is not None
+    stopping = asyncio.create_task(process.stop(SHUTDOWN))
+    await asyncio.sleep(0)
+    assert repr(process).endswith(" stopping>")
+    release.set()
+    assert await starting is process
+    await stopping
+    assert terminated == [SHUTDOWN]
+    assert process.exit_reason == SHUTDOWN
+
+
 async def test_stop_with_reason_none_stops_the_process() -> None:
     terminated: list[object] = []
     server = await Echo.start(terminated=terminated)
