@@ -255,6 +255,24 @@ async def test_killing_the_process_during_init_makes_start_raise_no_process_kill
     assert terminated == []  # init never returned
 
 
+async def test_start_takes_one_turn_of_the_loop_when_init_does_not_suspend() -> None:
+    loop = asyncio.get_running_loop()
+    turns = 0
+
+    def count_turns() -> None:  # runs once per turn of the loop
+        nonlocal turns
+        turns += 1
+        ticker[0] = loop.call_soon(count_turns)
+
+    ticker = [loop.call_soon(count_turns)]
+    try:
+        server = await GenServer.start()
+        assert turns == 1
+    finally:
+        ticker[0].cancel()
+    await server.stop()
+
+
 async def test_cancelling_start_kills_the_half_started_process() -> None:
     class SlowInit(GenServer):
         async def init(self) -> None:

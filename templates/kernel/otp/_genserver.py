@@ -271,6 +271,11 @@ class GenServer(Mailbox):
 
         task.add_done_callback(ended_unstarted)
         try:
+            # Yield once before waiting: the new task's first step was queued before this
+            # task's next one, so an `init` that does not suspend is done when this task
+            # resumes, and the start takes one turn of the loop. (Awaiting `started` alone
+            # takes two: one to run `init`, one more to wake this task.)
+            await asyncio.sleep(0)
             await started
         except asyncio.CancelledError:
             # Kill the half-started process and return once it is gone (a supervisor in
