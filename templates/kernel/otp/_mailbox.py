@@ -2,9 +2,9 @@
 
 A mailbox is a list consumed from a head index (popping from the front of a list moves
 every entry; a deque costs more memory per idle process), compacted when the consumed
-prefix grows. An empty mailbox holds nothing: no list, and, while the process runs,
-no waiter either. The owning process awaits `_waiter` when the mailbox is empty, in
-its own frame (see `GenServer._run`), and a delivery sets it.
+prefix grows. The owning process awaits `_waiter` when the mailbox is empty, in its own
+frame, and a delivery sets it; it takes messages in its own frame too (`GenServer._run`
+inlines the take: it runs for every message).
 """
 
 from __future__ import annotations
@@ -55,25 +55,6 @@ class Mailbox:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-
-    def _otp_take(self) -> Message:
-        """Remove and return the oldest message; the mailbox must not be empty."""
-        inbox = self._inbox
-        assert inbox
-        head = self._head
-        msg = inbox[head]
-        head += 1
-        if head == len(inbox):
-            inbox.clear()
-            head = 0
-        else:
-            inbox[head - 1] = None  # let the handled message go
-            if head >= _COMPACT_AT and head * 2 >= len(inbox):
-                del inbox[:head]
-                head = 0
-        self._head = head
-        assert msg is not None
-        return msg
 
     def _otp_close(self) -> list[Message | None]:
         """Empty the mailbox for good (the process exits) and return what it held."""
