@@ -86,7 +86,8 @@ class DynamicSupervisor(GenServer):
         """
         if not isinstance(spec, ChildSpec):
             raise ChildSpecError(f"start_child needs a ChildSpec, got: {spec!r}")
-        await self._until_up()
+        if self._state is _STARTING:  # (checked here too: a coroutine per start costs)
+            await self._until_up()
         if not self._otp_accepting():
             raise NoProcess(f"{self!r} is not running")
         limit = self._max_children

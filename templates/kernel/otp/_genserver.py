@@ -143,8 +143,8 @@ class _StartWith:
     def __init__(self, cls: type[GenServer], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.cls = cls
         self.args = args
-        self.name = kwargs.get("name")
-        rest = {k: v for k, v in kwargs.items() if k != "name"}
+        rest = dict(kwargs)
+        self.name = rest.pop("name", None)
         self.kwargs = rest or None
 
     def __call__(self) -> Awaitable[GenServer]:
