@@ -74,7 +74,7 @@ _EXITED: Final = _State.EXITED
 
 _STEERING: Final = (Reply, Stop)
 
-_NO_STOP: Final = object()  # `_stop_reason` until a stop is requested (None is a reason too)
+_NO_REASON: Final = object()  # `_exit_reason` until a stop is asked for (None is a reason too)
 
 # The calling task, looked up on every call. On Python 3.11 `asyncio.current_task` is a
 # Python function that reads asyncio's table of running tasks per loop: reading the table
@@ -216,7 +216,6 @@ class GenServer(Mailbox):
         "_name",
         "_regs",
         "_state",
-        "_stop_reason",
         "_task",
         "_timers",
     )
@@ -231,8 +230,8 @@ class GenServer(Mailbox):
         self._loop = asyncio.get_running_loop()
         self._state = _STARTING
         self._task: asyncio.Task[None] | None = None
-        self._stop_reason: object = _NO_STOP
-        self._exit_reason: object = None
+        # The reason a stop asked for (once STOPPING), then the reason it exited with.
+        self._exit_reason: object = _NO_REASON
         # Who hears of its exit: usually one (its supervisor), else a dict used as an ordered set.
         self._links: _Watcher | dict[_Watcher, None] | None = None
         self._monitors: set[MonitorRef] | None = None  # the monitors this process holds
@@ -363,7 +362,7 @@ class GenServer(Mailbox):
     @property
     def exit_reason(self) -> object:
         """Why the process exited, or None while it runs."""
-        return self._exit_reason
+        return self._exit_reason if self._state is _EXITED else None
 
     def call(self, request: object, timeout: float | None = 5.0) -> Coroutine[Any, Any, Any]:
         """Send `request` to `handle_call` and wait for the reply.
@@ -380,7 +379,7 @@ class GenServer(Mailbox):
 
     async def _otp_call(self, request: object, seconds: float | None) -> Any:
         if self._state >= _EXITING:
-            raise NoProcess(f"{self!r} is not alive", self._exit_reason)
+            raise NoProcess(f"{self!r} is not alive", self.exit_reason)
         task = _task_of(self._loop)
         if task is self._task:
             raise CallingSelf(f"{self!r} called itself; handle the request directly")
@@ -472,7 +471,7 @@ class GenServer(Mailbox):
         if asyncio.current_task() is self._task:
             raise CallingSelf(f"{self!r} tried to stop itself; return Stop(reason) instead")
         if self._state is _EXITED:
-            raise NoProcess(f"{self!r} is not alive", self._exit_reason)
+            raise NoProcess(f"{self!r} is not alive", self.exit_reason)
         self._request_stop(reason)
         if not await self._wait_exit(seconds):
             raise CallTimeout(f"{self!r} did not stop within {seconds}s")
@@ -607,8 +606,8 @@ class GenServer(Mailbox):
                             f"{type(self).__qualname__}: a callback returned {action!r}; "
                             "expected None, Continue(...) or Stop(...)"
                         )
-                if self._state is _STOPPING and self._stop_reason is not _NO_STOP:
-                    reason = self._stop_reason  # (a kill sets no reason: it comes as a
+                if self._state is _STOPPING and self._exit_reason is not _NO_REASON:
+                    reason = self._exit_reason  # (a kill sets no reason: it comes as a
                     return  # CancelledError at the next await)
                 inbox = self._inbox
                 if not inbox:
@@ -693,7 +692,7 @@ class GenServer(Mailbox):
     def _post(self, msg: Message) -> None:
         if self._state >= _EXITING:
             if msg[2] is not None:
-                msg[2]._fail(NoProcess(f"{self!r} is not alive", self._exit_reason))
+                msg[2]._fail(NoProcess(f"{self!r} is not alive", self.exit_reason))
             return
         self._otp_deliver(msg)
 
@@ -701,7 +700,7 @@ class GenServer(Mailbox):
         """Ask for an orderly stop with `reason`, after the current message."""
         if self._state < _STOPPING:
             self._state = _STOPPING
-            self._stop_reason = reason
+            self._exit_reason = reason
             self._otp_wake()
 
     def _kill(self) -> None:
