@@ -62,7 +62,7 @@ def test_new_writes_the_module_its_test_and_the_kernel(project: Path) -> None:
     assert result.stdout.splitlines()[:3] == [
         "created   src/shop/inventory.py",
         "created   tests/test_inventory.py",
-        "created   src/shop/otp/ (the kernel) (10 files)",
+        "created   src/shop/otp/ (the kernel) (15 files)",
     ]
     assert "next:" in result.stdout
     assert (project / "src/shop/otp/_genserver.py").is_file()
