@@ -81,17 +81,11 @@ class _Deadlines:
         self._queue: deque[tuple[float, asyncio.Future[Any]]] = deque()
         self._armed = False  # a flag, not the TimerHandle, which would refer to the loop
 
-    def add(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
-        """Expire `future` in `timeout` seconds unless it is done by then.
-
-        (`GenServer.call` inlines this: it is on every call's path.)
-        """
-        deadline = loop.time() + self.timeout
-        self._queue.append((deadline, future))
-        if not self._armed:
-            self._arm(loop, deadline)
+    # `GenServer.call` appends (deadline, future) to `_queue` itself, and calls `_arm` when
+    # the queue has no timer: that is on every call's path.
 
     def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Fire `_expire` at `deadline`, the oldest pending call's."""
         self._armed = True
         loop.call_at(deadline, self._expire, loop)
 

@@ -403,7 +403,7 @@ class GenServer(Mailbox):
             if deadlines is None:
                 return await self._call_with_timer(future, request, seconds)
             self._deadlines = deadlines
-        # deadlines.add(loop, future), inlined; asyncio's own loops tell the time with
+        # Queue the deadline (see _Deadlines). asyncio's own loops tell the time with
         # time.monotonic, so it is called directly (a loop class may override `time`).
         now = _monotonic() if type(loop).time is _STOCK_TIME else loop.time()
         deadline = now + seconds
