@@ -66,6 +66,7 @@ class Config:
     call_rounds: int
     calls: int
     clients: int
+    more_clients: tuple[int, ...]  # further concurrency levels: only otp and the floor
     memory_rounds: int
     tracemalloc_rounds: int
     workers: int
@@ -79,6 +80,7 @@ class Config:
             call_rounds=11,
             calls=20_000,
             clients=10,
+            more_clients=(100, 1000),
             memory_rounds=3,  # byte counts repeat exactly; 7 rounds took the run past 3 min
             tracemalloc_rounds=1,
             workers=100_000,
@@ -93,6 +95,7 @@ class Config:
             call_rounds=3,
             calls=2_000,
             clients=10,
+            more_clients=(100, 1000),
             memory_rounds=2,
             tracemalloc_rounds=1,
             workers=10_000,

@@ -3,7 +3,8 @@
 A call is the kernel's hottest path: every request a generated service handles goes
 through one. This measures `await server.call(request)` with the default timeout, where
 `handle_call` returns the request (a small int), from one client doing calls back to back
-and from 10 concurrent clients, and reports microseconds per call (round time / calls).
+and from 10, 100 and 1,000 concurrent clients (the last two for the kernel and the floor
+only), and reports microseconds per call (round time / calls).
 
 Side by side, in the same run and with rounds interleaved so drift hits all of them:
 
@@ -30,6 +31,7 @@ import time
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any
 
 import otp
@@ -444,6 +446,13 @@ def run(config: Config) -> Group:
     with asyncio.Runner() as runner:
         side = _AsyncioSide(runner)
         async_variants = side.variants(clients)
+        for more in config.more_clients:
+            async_variants[OTP_CONC.format(n=more)] = partial(
+                _concurrent, side.otp.call, clients=more
+            )
+            async_variants[FLOOR_CONC.format(n=more)] = partial(
+                _concurrent, side.floor.call, clients=more
+            )
         sync_variants: dict[str, SyncRound] = {}
         pykka_side: _PykkaSide | None = None
         try:
@@ -496,6 +505,8 @@ def run(config: Config) -> Group:
         PYKKA_CONC.format(n=clients),
         TRIOTP_CONC.format(n=clients),
     ]
+    for more in config.more_clients:
+        order += [OTP_CONC.format(n=more), FLOOR_CONC.format(n=more)]
     for name in order:
         if name in per_call:
             group.add(name, "us", per_call[name])
@@ -508,6 +519,13 @@ def run(config: Config) -> Group:
         FLOOR_CONC.format(n=clients),
         Target("<=", 1.3),
     )
+    for more in config.more_clients:
+        group.ratio(
+            f"otp / floor, {more} clients",
+            OTP_CONC.format(n=more),
+            FLOOR_CONC.format(n=more),
+            Target("<=", 1.3),
+        )
     group.ratio("pykka ask / otp, 1 client", PYKKA_SEQ, OTP_SEQ, Target(">=", 4))
     group.ratio(
         "pykka ask / otp" + conc,

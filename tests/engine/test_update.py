@@ -95,8 +95,8 @@ def test_the_kernel_is_merged_like_any_other_file(generated: Path, v2: Path) -> 
     edit(
         generated,
         "src/demo/otp/_genserver.py",
-        "NORMAL: Final",
-        "NORMAL: Final  # mine\nNORMAL: Final",
+        "_STEERING: Final",
+        "_STEERING: Final  # mine\n_STEERING: Final",
     )
     result = update(generated, v2)
     assert result["src/demo/otp/_registry.py"] is Action.UPDATE

@@ -16,7 +16,7 @@ import pytest
 KERNEL_DIR = Path(__file__).resolve().parents[2] / "templates" / "kernel"
 sys.path.insert(0, str(KERNEL_DIR))
 
-from otp import _genserver, _reports  # noqa: E402
+from otp import _deadlines, _reports  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +35,7 @@ async def no_leaks() -> AsyncIterator[None]:
     leaked = [
         t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()
     ]
-    table = _genserver._local_names(asyncio.get_running_loop())
+    table = _deadlines._local_names(asyncio.get_running_loop())
     names = dict(table)
     table.clear()
     for task in leaked:

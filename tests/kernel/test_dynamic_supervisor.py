@@ -50,7 +50,7 @@ from otp import (
     Supervisor,
     via,
 )
-from otp._genserver import KILL_GRACE
+from otp._shutdown import KILL_GRACE
 
 pytestmark = pytest.mark.looptime(idle_timeout=2)  # a hang fails instead of hanging
 

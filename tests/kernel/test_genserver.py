@@ -255,6 +255,24 @@ async def test_killing_the_process_during_init_makes_start_raise_no_process_kill
     assert terminated == []  # init never returned
 
 
+async def test_start_takes_one_turn_of_the_loop_when_init_does_not_suspend() -> None:
+    loop = asyncio.get_running_loop()
+    turns = 0
+
+    def count_turns() -> None:  # runs once per turn of the loop
+        nonlocal turns
+        turns += 1
+        ticker[0] = loop.call_soon(count_turns)
+
+    ticker = [loop.call_soon(count_turns)]
+    try:
+        server = await GenServer.start()
+        assert turns == 1
+    finally:
+        ticker[0].cancel()
+    await server.stop()
+
+
 async def test_cancelling_start_kills_the_half_started_process() -> None:
     class SlowInit(GenServer):
         async def init(self) -> None:
@@ -654,6 +672,56 @@ async def test_stop_with_a_timeout_raises_call_timeout_if_the_process_does_not_e
     await server.stop()  # a second stop waits for the first one's exit
     assert now() == 100  # the cast began at 0 and blocked for 100
     assert server.exit_reason == NORMAL
+
+
+async def test_a_process_asked_to_stop_is_stopping_still_alive_and_takes_no_new_work() -> None:
+    server = await Echo.start()
+    server.cast(("block", 10))
+    await asyncio.sleep(1)  # the cast is now the current message
+    stopping = asyncio.create_task(server.stop(Shutdown("later")))
+    await asyncio.sleep(0)
+    assert server.alive  # it still takes messages (queued calls fail when it exits)
+    assert not server._otp_accepting()  # but a supervisor starts no children for it
+    assert repr(server).endswith(" stopping>")
+    await stopping
+    assert now() == 10
+    assert repr(server).endswith(" exited>")
+    assert server.exit_reason == Shutdown("later")
+
+
+async def test_a_kill_makes_the_process_stopping_at_once() -> None:
+    server = await Echo.start()
+    server._kill()
+    assert server.alive
+    assert not server._otp_accepting()
+    assert repr(server).endswith(" stopping>")
+    assert await server.wait_exit()
+    assert server.exit_reason == KILLED
+
+
+async def test_a_stop_asked_for_during_init_stops_the_process_once_init_returns() -> None:
+    release = asyncio.Event()
+    terminated: list[object] = []
+
+    class SlowInit(GenServer):
+        async def init(self) -> None:
+            await release.wait()
+
+        async def terminate(self, reason: object) -> None:
+            terminated.append(reason)
+
+    starting = asyncio.create_task(SlowInit.start(name="slow"))
+    await asyncio.sleep(0)
+    process = whereis("slow")
+    assert process is not None
+    stopping = asyncio.create_task(process.stop(SHUTDOWN))
+    await asyncio.sleep(0)
+    assert repr(process).endswith(" stopping>")
+    release.set()
+    assert await starting is process
+    await stopping
+    assert terminated == [SHUTDOWN]
+    assert process.exit_reason == SHUTDOWN
 
 
 async def test_stop_with_reason_none_stops_the_process() -> None:
@@ -1151,3 +1219,29 @@ async def test_a_subclass_may_name_its_own_helpers_call_and_stop() -> None:
     assert await server.call("x") == "own x"
     await server.stop()
     assert server.exit_reason == NORMAL
+
+
+async def test_a_start_cancelled_during_init_leaves_no_error_unretrieved() -> None:
+    import gc
+
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+
+    class Slow(GenServer):
+        async def init(self) -> None:
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+    try:
+        starter = asyncio.create_task(Slow.start())
+        await asyncio.sleep(0)  # the starter waits; init has begun
+        starter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starter
+        del starter
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert reported == []

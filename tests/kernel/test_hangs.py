@@ -25,7 +25,7 @@ from otp import (
     TaskSupervisor,
     whereis,
 )
-from otp._genserver import KILL_GRACE
+from otp._shutdown import KILL_GRACE
 
 pytestmark = pytest.mark.looptime(idle_timeout=2)  # a hang fails instead of hanging
 

@@ -304,6 +304,19 @@ async def test_child_spec_accepts_the_boundary_values() -> None:
         assert ChildSpec("a", _start_worker, shutdown=shutdown).shutdown == shutdown
 
 
+async def test_a_valid_child_spec_does_not_format_its_id() -> None:
+    # A dynamic supervisor builds a spec per child: the id's repr is for error messages.
+    class Id:
+        reprs = 0
+
+        def __repr__(self) -> str:
+            Id.reprs += 1
+            return "Id()"
+
+    ChildSpec(Id(), _start_worker)
+    assert Id.reprs == 0
+
+
 async def test_supervisor_rejects_an_unknown_strategy(events: Events) -> None:
     message = "strategy must be one of ONE_FOR_ONE, ONE_FOR_ALL, REST_FOR_ONE, got: 'one_for_one'"
     with pytest.raises(ChildSpecError, match=f"^{re.escape(message)}$"):

@@ -42,7 +42,8 @@ from ._errors import (
     OTPError,
     StartChildError,
 )
-from ._genserver import (
+from ._genserver import GenServer, whereis
+from ._messages import (
     KILLED,
     NOREPLY,
     NORMAL,
@@ -50,14 +51,12 @@ from ._genserver import (
     Caller,
     Continue,
     Down,
-    GenServer,
     MonitorRef,
     NoReply,
     Reply,
     Shutdown,
     Stop,
     is_normal,
-    whereis,
 )
 from ._registry import DUPLICATE, UNIQUE, Keys, Registry, Via, via
 from ._supervisor import MAX_RESTARTS_REACHED, ChildCounts, ChildInfo, Supervisor

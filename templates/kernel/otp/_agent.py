@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Self, TypeVar
 
-from ._genserver import Caller, GenServer
+from ._genserver import GenServer
+from ._messages import Caller
 
 S = TypeVar("S")
 T = TypeVar("T")

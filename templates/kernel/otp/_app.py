@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from ._childspec import ONE_FOR_ONE, ChildSpec, Strategy
 from ._errors import StartChildError
-from ._genserver import SHUTDOWN
+from ._messages import SHUTDOWN
 from ._supervisor import Supervisor
 
 log = logging.getLogger(__package__ or "otp")

@@ -70,16 +70,19 @@ class ChildSpec:
     type: ChildType = WORKER
 
     def __post_init__(self) -> None:
-        where = f"ChildSpec {self.id!r}"
+        # (`where` only on errors: a dynamic supervisor builds a spec per child it starts,
+        # and the repr of an id such as a via name costs more than the checks.)
         try:
             hash(self.id)
         except TypeError:
             raise ChildSpecError(f"ChildSpec id must be hashable, got: {self.id!r}") from None
         if not callable(self.start):
-            raise ChildSpecError(f"{where}: start must be an async callable, got: {self.start!r}")
+            raise ChildSpecError(
+                f"ChildSpec {self.id!r}: start must be an async callable, got: {self.start!r}"
+            )
         if not isinstance(self.restart, Restart):
             raise ChildSpecError(
-                f"{where}: restart must be one of PERMANENT, TRANSIENT, TEMPORARY, "
+                f"ChildSpec {self.id!r}: restart must be one of PERMANENT, TRANSIENT, TEMPORARY, "
                 f"got: {self.restart!r}"
             )
         shutdown = self.shutdown
@@ -87,8 +90,10 @@ class ChildSpec:
             isinstance(shutdown, bool) or not isinstance(shutdown, int | float) or shutdown < 0
         ):
             raise ChildSpecError(
-                f"{where}: shutdown must be seconds >= 0 (0 kills at once) or None "
+                f"ChildSpec {self.id!r}: shutdown must be seconds >= 0 (0 kills at once) or None "
                 f"(wait forever), got: {shutdown!r}"
             )
         if not isinstance(self.type, ChildType):
-            raise ChildSpecError(f"{where}: type must be WORKER or SUPERVISOR, got: {self.type!r}")
+            raise ChildSpecError(
+                f"ChildSpec {self.id!r}: type must be WORKER or SUPERVISOR, got: {self.type!r}"
+            )

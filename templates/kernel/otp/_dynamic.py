@@ -15,18 +15,9 @@ from ._errors import (
     MaxChildren,
     NoProcess,
 )
-from ._genserver import (
-    _STARTING,
-    KILL_GRACE,
-    SHUTDOWN,
-    Caller,
-    GenServer,
-    Stop,
-    await_killed,
-    is_normal,
-    log_abandoned,
-    shutdown_process,
-)
+from ._genserver import _STARTING, GenServer
+from ._messages import SHUTDOWN, Caller, Stop, is_normal
+from ._shutdown import KILL_GRACE, await_killed, log_abandoned, shutdown_process
 from ._supervisor import (
     ChildCounts,
     ChildInfo,
@@ -95,8 +86,9 @@ class DynamicSupervisor(GenServer):
         """
         if not isinstance(spec, ChildSpec):
             raise ChildSpecError(f"start_child needs a ChildSpec, got: {spec!r}")
-        await self._until_up()
-        if not self._accepting():
+        if self._state is _STARTING:  # (checked here too: a coroutine per start costs)
+            await self._until_up()
+        if not self._otp_accepting():
             raise NoProcess(f"{self!r} is not running")
         limit = self._max_children
         if limit is not None and self._size() + len(self._starting) >= limit:
@@ -105,7 +97,7 @@ class DynamicSupervisor(GenServer):
         starting.append(spec)
         try:
             process = check_start_result(spec, await spec.start())
-            if not self._accepting():
+            if not self._otp_accepting():
                 # Stopped meanwhile: its terminate waits for this (see _starts_settled).
                 await shutdown_process(process, spec.shutdown, spec.id)
                 raise NoProcess(f"{self!r} stopped while {spec.id!r} was starting")
@@ -255,7 +247,7 @@ class DynamicSupervisor(GenServer):
         spec = self._children.pop(process, None)
         if spec is None:
             return
-        if needs_restart(spec.restart, reason) and self._accepting():
+        if needs_restart(spec.restart, reason) and self._otp_accepting():
             if not is_normal(reason):
                 log.warning("%r: child %r exited with %r; restarting", self, spec.id, reason)
             self._restarting += 1

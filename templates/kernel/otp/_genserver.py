@@ -15,242 +15,81 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import threading
+import sys
 import weakref
-from collections import deque
-from collections.abc import Awaitable, Coroutine, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
+from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
 from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart
+from ._deadlines import (
+    _Deadlines,
+    _deadlines_for,
+    _expire_call,
+    _Expired,
+    _local_names,
+    _loops,
+)
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
+from ._mailbox import _CALL, _CAST, _COMPACT_AT, _INFO, Mailbox, Message
+from ._messages import (
+    KILLED,
+    NOREPLY,
+    NORMAL,
+    Caller,
+    Continue,
+    MonitorRef,
+    Reply,
+    Stop,
+    is_normal,
+)
 from ._reports import traceback_or_repeat
+from ._shutdown import await_killed, stop_cancelled_start
 
 if TYPE_CHECKING:
     from ._registry import Via
 
 log = logging.getLogger(__package__ or "otp")
 
-# Exit reasons. Any other object (usually the exception that ended the process) is a crash.
-NORMAL: Final = "normal"
-"""The process finished its work: not a crash, a transient child is not restarted."""
-SHUTDOWN: Final = "shutdown"
-"""Stopped by its supervisor (or `stop(SHUTDOWN)`): an orderly exit, not a crash."""
-KILLED: Final = "killed"
-"""Cancelled: a brutal kill, a shutdown budget that ran out, or an outside cancellation."""
 
+class _State(enum.IntEnum):
+    """A process's lifecycle, in order: it only ever moves forward.
 
-@dataclass(frozen=True, slots=True)
-class Shutdown:
-    """An orderly exit that carries a detail, like Erlang's `{shutdown, Term}`: not a crash."""
-
-    detail: object
-
-
-def is_normal(reason: object) -> bool:
-    """Whether `reason` is an orderly exit (normal, shutdown, Shutdown(...)), not a crash.
-
-    A transient child is restarted only when this is false.
-    """
-    return reason in (NORMAL, SHUTDOWN) or type(reason) is Shutdown
-
-
-# What a callback may return to steer the loop.
-
-
-@dataclass(frozen=True, slots=True)
-class Continue:
-    """Return it from `init` or a handler: `handle_continue(arg)` runs before any message."""
-
-    arg: object
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    """Return it from a handler to stop the process with `reason` after this message.
-
-    Returned from `handle_call` it sends no reply: the caller fails with NoProcess once
-    the process has exited. To answer first, return `Reply(value, Stop(reason))`.
+    `alive` is `state < EXITING`; "takes on new work" (a supervisor starting or
+    restarting children) is `state < STOPPING`.
     """
 
-    reason: object = NORMAL
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """Return it from `handle_call` to reply `value` and then continue or stop."""
-
-    value: object
-    then: Continue | Stop | None = None
-
-
-class NoReply:
-    """The type of NOREPLY, for annotations: `-> int | NoReply`."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "NOREPLY"
-
-
-NOREPLY: Final = NoReply()
-"""Return it from `handle_call` to answer later with `caller.reply(value)`."""
-
-
-class Caller:
-    """A pending call: who asked, and how to answer.
-
-    `task` is the calling task; monitor it (`self.monitor(caller.task)`) to learn when a
-    caller that holds a resource dies.
-    """
-
-    __slots__ = ("_future", "task")
-
-    def __init__(self, future: asyncio.Future[Any], task: asyncio.Task[Any] | None) -> None:
-        self._future = future
-        self.task = task
-
-    def reply(self, value: object) -> None:
-        """Answer the call. A caller that already timed out or was cancelled gets nothing."""
-        if not self._future.done():
-            self._future.set_result(value)
-
-    def fail(self, error: Exception) -> None:
-        """Answer the call with an error: the caller's `call` raises `error`.
-
-        For requests that are the caller's fault (a bad argument, a missing key), so the
-        server answers instead of crashing. From `handle_call`, return NOREPLY after it.
-        """
-        self._fail(error)
-
-    def _fail(self, error: BaseException) -> None:
-        if not self._future.done():
-            self._future.set_exception(error)
-
-    @property
-    def waiting(self) -> bool:
-        """Whether the caller still waits for the reply (it has not timed out or gone)."""
-        return not self._future.done()
-
-
-class _State(enum.Enum):
-    STARTING = "starting"
-    RUNNING = "running"
-    EXITING = "exiting"  # terminate() is running; new calls fail
-    EXITED = "exited"
+    STARTING = 0  # init is running; messages queue up for after it
+    RUNNING = 1
+    STOPPING = 2  # a stop or a kill was asked for: messages still queue, but it will exit
+    EXITING = 3  # terminate() is running; new calls fail
+    EXITED = 4
 
 
 _STARTING: Final = _State.STARTING
 _RUNNING: Final = _State.RUNNING
+_STOPPING: Final = _State.STOPPING
 _EXITING: Final = _State.EXITING
 _EXITED: Final = _State.EXITED
 
 _STEERING: Final = (Reply, Stop)
 
-# Mailbox entries are (kind, payload, caller) tuples.
-_CALL: Final = 0
-_CAST: Final = 1
-_INFO: Final = 2
+_NO_REASON: Final = object()  # `_exit_reason` until a stop is asked for (None is a reason too)
 
-_NO_STOP: Final = object()  # `_stop_reason` until a stop is requested (None is a reason too)
+# The calling task, looked up on every call. On Python 3.11 `asyncio.current_task` is a
+# Python function that reads asyncio's table of running tasks per loop: reading the table
+# directly saves a frame per call. From 3.12 `current_task` is C code, and is used as is.
+_STOCK_TIME: Final = asyncio.BaseEventLoop.time
 
-# A mailbox is a list consumed from `_head`; it is compacted when the dead prefix grows.
-_COMPACT_AT: Final = 4096
+_task_of: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]
+if sys.version_info < (3, 12):
+    _task_of = vars(asyncio.tasks)["_current_tasks"].get
+else:
+    _task_of = asyncio.current_task
 
 
 class _Watcher(Protocol):
     def _process_exited(self, process: GenServer, reason: object) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Down:
-    """Delivered to `handle_info` when a monitored process or task exits.
-
-    `ref` is what was monitored, `reason` its exit reason, `monitor` the reference that
-    `monitor()` returned.
-    """
-
-    ref: GenServer | asyncio.Task[Any]
-    reason: object
-    monitor: MonitorRef
-
-
-class MonitorRef:
-    """The handle `GenServer.monitor` returns; pass it to `demonitor` to stop watching."""
-
-    __slots__ = ("_target", "_watcher")
-
-    def __init__(self, watcher: GenServer, target: GenServer | asyncio.Task[Any]) -> None:
-        self._watcher = watcher
-        self._target = target
-
-    def _process_exited(self, process: GenServer, reason: object) -> None:
-        self._watcher._forget_monitor(self)
-        self._watcher.send(Down(process, reason, self))
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._watcher._forget_monitor(self)
-        self._watcher.send(Down(task, task_exit_reason(task), self))
-
-    def _cancel(self) -> None:
-        """Detach from the target, which then no longer holds this ref (nor the watcher)."""
-        target = self._target
-        if isinstance(target, GenServer):
-            target._unlink(self)
-        else:
-            target.remove_done_callback(self._task_done)
-
-    def __repr__(self) -> str:
-        return f"<MonitorRef {self._target!r}>"
-
-
-def task_exit_reason(task: asyncio.Task[Any]) -> object:
-    """The exit reason of a finished task: NORMAL, KILLED (cancelled) or its exception."""
-    if task.cancelled():
-        return KILLED
-    return task.exception() or NORMAL
-
-
-class _LoopState:
-    """What the kernel keeps per event loop: its local names and its call deadlines.
-
-    It never refers to its loop (nor does anything it holds once the loop's processes
-    have exited and its calls have returned), so a closed loop is freed, its table too.
-    """
-
-    __slots__ = ("deadlines", "names")
-
-    def __init__(self) -> None:
-        self.names: dict[str, GenServer] = {}
-        self.deadlines: dict[float, _Deadlines] = {}
-
-
-# Keyed by a weak reference to the loop (a plain dict: `whereis` is looked up often, and a
-# WeakKeyDictionary costs ten times as much). Tables of dead or closed loops are dropped
-# when another loop adds its table.
-_loops: dict[weakref.ref[asyncio.AbstractEventLoop], _LoopState] = {}
-_new_loop_lock = threading.Lock()  # loops in other threads add their tables too
-
-
-def _state_of(loop: asyncio.AbstractEventLoop) -> _LoopState:
-    state = _loops.get(weakref.ref(loop))
-    if state is None:
-        with _new_loop_lock:
-            # (A loop closed with processes still registered, without cancelling its tasks,
-            # would be kept by them through its own table: dropped here too.)
-            for key in [key for key in _loops if _closed(key())]:
-                del _loops[key]
-            state = _loops[weakref.ref(loop)] = _LoopState()
-    return state
-
-
-def _closed(loop: asyncio.AbstractEventLoop | None) -> bool:
-    return loop is None or loop.is_closed()
-
-
-def _local_names(loop: asyncio.AbstractEventLoop) -> dict[str, GenServer]:
-    """The local names registered on `loop` (each loop has its own)."""
-    return _state_of(loop).names
 
 
 def whereis(name: str | Via) -> GenServer | None:
@@ -266,73 +105,6 @@ def whereis(name: str | Via) -> GenServer | None:
         return None
     state = _loops.get(weakref.ref(loop))
     return state.names.get(name) if state is not None else None
-
-
-class _Expired(Exception):
-    """Set on a call's future when its timeout has passed; `call` raises CallTimeout."""
-
-
-class _Deadlines:
-    """Call timeouts of one length on one loop, without a timer per call.
-
-    Calls with the same timeout expire in the order they were made, so a FIFO of
-    (deadline, future) pairs is already sorted: one timer armed for the oldest pending
-    call serves them all. A call drops the answered calls at the front of the queue when
-    it returns (in `GenServer.call`), so an idle queue is empty: it keeps no reply (nor
-    its loop) alive.
-    """
-
-    __slots__ = ("_armed", "_queue", "timeout")
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._queue: deque[tuple[float, asyncio.Future[Any]]] = deque()
-        self._armed = False  # a flag, not the TimerHandle, which would refer to the loop
-
-    def add(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
-        deadline = loop.time() + self.timeout
-        self._queue.append((deadline, future))
-        if not self._armed:
-            self._armed = True
-            loop.call_at(deadline, self._expire, loop)
-
-    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._armed = False
-        queue = self._queue
-        now = loop.time()
-        while queue:
-            deadline, future = queue[0]
-            if not future.done():
-                if deadline > now:
-                    self._armed = True
-                    loop.call_at(deadline, self._expire, loop)
-                    return
-                future.set_exception(_Expired())
-            queue.popleft()
-        # Empty: leave the loop's table, so that a timeout used once is not kept forever.
-        # (A process may still hold this queue as its last one: it keeps working alone.)
-        table = _state_of(loop).deadlines
-        if table.get(self.timeout) is self:
-            del table[self.timeout]
-
-
-# How many timeout lengths get a shared queue per loop. Calls with yet other lengths (a
-# request's remaining time budget, say) get a timer each, which asyncio frees as it goes.
-_MAX_QUEUES: Final = 8
-
-
-def _deadlines_for(loop: asyncio.AbstractEventLoop, timeout: float) -> _Deadlines | None:
-    """The shared queue for `timeout` on `loop`, or None if there are too many already."""
-    table = _state_of(loop).deadlines
-    found = table.get(timeout)
-    if found is None and len(table) < _MAX_QUEUES:
-        found = table[timeout] = _Deadlines(timeout)
-    return found
-
-
-def _expire_call(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(_Expired())
 
 
 class _Timers:
@@ -371,8 +143,8 @@ class _StartWith:
     def __init__(self, cls: type[GenServer], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.cls = cls
         self.args = args
-        self.name = kwargs.get("name")
-        rest = {k: v for k, v in kwargs.items() if k != "name"}
+        rest = dict(kwargs)
+        self.name = rest.pop("name", None)
         self.kwargs = rest or None
 
     def __call__(self) -> Awaitable[GenServer]:
@@ -385,7 +157,7 @@ class _StartWith:
         return f"{self.cls.__qualname__}.start"
 
 
-class GenServer:
+class GenServer(Mailbox):
     """A process that owns state and serialises access to it.
 
     Use it for state that outlives one operation and needs coordination: monitors,
@@ -416,6 +188,20 @@ class GenServer:
 
     Start processes under a supervisor (`Counter.child_spec(10, name="counter")`),
     never bare in production: an unsupervised process that crashes stays dead.
+
+    Which exit reason to choose (for `Stop(reason)` or `stop(reason)`):
+
+    - `NORMAL`: the work is done. Not logged; a transient child is not restarted.
+    - `SHUTDOWN`: an orderly stop asked for from outside, as a supervisor does. Not
+      logged; a transient child is not restarted.
+    - `Shutdown(detail)`: the same, with a detail for whoever monitors the process
+      (a session that ended because its user logged out, say).
+    - anything else, usually the exception: a crash. Logged as an error, with the last
+      message; a transient child is restarted. A permanent child is restarted whatever
+      the reason, a temporary one never.
+
+    `KILLED` is what a kill (a cancellation) leaves: not logged as an error, and a
+    transient child is restarted, as after a crash.
     """
 
     __slots__ = (
@@ -424,18 +210,14 @@ class GenServer:
         "_deadlines",
         "_deferred",
         "_exit_reason",
-        "_head",
-        "_inbox",
         "_links",
         "_loop",
         "_monitors",
         "_name",
         "_regs",
         "_state",
-        "_stop_reason",
         "_task",
         "_timers",
-        "_waiter",
     )
 
     # How a supervisor treats this process by default (see `child_spec`).
@@ -444,14 +226,12 @@ class GenServer:
     child_type: ClassVar[ChildType] = WORKER
 
     def __init__(self) -> None:
+        Mailbox.__init__(self)
         self._loop = asyncio.get_running_loop()
         self._state = _STARTING
-        self._inbox: list[tuple[int, Any, Caller | None] | None] | None = None
-        self._head = 0
-        self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._stop_reason: object = _NO_STOP
-        self._exit_reason: object = None
+        # The reason a stop asked for (once STOPPING), then the reason it exited with.
+        self._exit_reason: object = _NO_REASON
         # Who hears of its exit: usually one (its supervisor), else a dict used as an ordered set.
         self._links: _Watcher | dict[_Watcher, None] | None = None
         self._monitors: set[MonitorRef] | None = None  # the monitors this process holds
@@ -505,16 +285,25 @@ class GenServer:
 
         task.add_done_callback(ended_unstarted)
         try:
+            # Yield once before waiting: the new task's first step was queued before this
+            # task's next one, so an `init` that does not suspend is done when this task
+            # resumes, and the start takes one turn of the loop. (Awaiting `started` alone
+            # takes two: one to run `init`, one more to wake this task.)
+            await asyncio.sleep(0)
             await started
         except asyncio.CancelledError:
             if started.done() and not started.cancelled() and started.exception() is None:
                 # `init` had returned, the cancellation came before we resumed: the process
                 # runs, so stop it as its supervisor would (a supervisor stops its children
                 # in reverse order, each within its budget), not kill it.
-                await _stop_cancelled_start(self, name)
+                await stop_cancelled_start(self, name)
                 raise
             # Kill the half-started process and return once it is gone (a supervisor in
-            # its init stops the children it already started), its name free again.
+            # its init stops the children it already started), its name free again. No one
+            # waits on `started` any more: cancel it, or retrieve the error of an init that
+            # failed meanwhile, so asyncio does not report it as never retrieved.
+            if not started.cancel() and not started.cancelled():
+                started.exception()
             self._kill()
             await await_killed([(self, name, 0)])
             raise
@@ -560,7 +349,7 @@ class GenServer:
     @property
     def alive(self) -> bool:
         """Whether the process accepts messages (it has not begun to exit)."""
-        return self._state is _RUNNING or self._state is _STARTING
+        return self._state < _EXITING
 
     @classmethod
     def whereis(cls, name: str | Via) -> Self | None:
@@ -575,19 +364,17 @@ class GenServer:
         """Wait until the process has exited; False if it still runs after `timeout` s."""
         return self._wait_exit(timeout)
 
-    def _accepting(self) -> bool:
-        """Alive and not asked to stop (nor being cancelled): it may take on new work."""
+    def _otp_accepting(self) -> bool:
+        """Alive and not asked to stop nor being killed: it may take on new work."""
+        # A kill through the kernel sets STOPPING at once; a cancellation from elsewhere
+        # (a TaskGroup, asyncio.run's shutdown) shows only in the task until it lands.
         task = self._task
-        return (
-            self.alive
-            and self._stop_reason is _NO_STOP
-            and not (task is not None and task.cancelling())
-        )
+        return self._state < _STOPPING and not (task is not None and task.cancelling())
 
     @property
     def exit_reason(self) -> object:
         """Why the process exited, or None while it runs."""
-        return self._exit_reason
+        return self._exit_reason if self._state is _EXITED else None
 
     def call(self, request: object, timeout: float | None = 5.0) -> Coroutine[Any, Any, Any]:
         """Send `request` to `handle_call` and wait for the reply.
@@ -603,15 +390,14 @@ class GenServer:
         return self._otp_call(request, timeout)
 
     async def _otp_call(self, request: object, seconds: float | None) -> Any:
-        state = self._state
-        if state is not _RUNNING and state is not _STARTING:
-            raise NoProcess(f"{self!r} is not alive", self._exit_reason)
-        task = asyncio.current_task(self._loop)  # passing the loop skips a lookup
+        if self._state >= _EXITING:
+            raise NoProcess(f"{self!r} is not alive", self.exit_reason)
+        task = _task_of(self._loop)
         if task is self._task:
             raise CallingSelf(f"{self!r} called itself; handle the request directly")
         loop = self._loop
         future: asyncio.Future[Any] = loop.create_future()
-        inbox = self._inbox  # _post, inlined
+        inbox = self._inbox  # self._otp_deliver(...), inlined: this is the hot path
         if inbox is None:
             self._inbox = [(_CALL, request, Caller(future, task))]
         else:
@@ -629,7 +415,13 @@ class GenServer:
             if deadlines is None:
                 return await self._call_with_timer(future, request, seconds)
             self._deadlines = deadlines
-        deadlines.add(loop, future)
+        # Queue the deadline (see _Deadlines). asyncio's own loops tell the time with
+        # time.monotonic, so it is called directly (a loop class may override `time`).
+        now = _monotonic() if type(loop).time is _STOCK_TIME else loop.time()
+        deadline = now + seconds
+        deadlines._queue.append((deadline, future))
+        if not deadlines._armed:
+            deadlines._arm(loop, deadline)
         try:
             return await future
         except _Expired:
@@ -691,7 +483,7 @@ class GenServer:
         if asyncio.current_task() is self._task:
             raise CallingSelf(f"{self!r} tried to stop itself; return Stop(reason) instead")
         if self._state is _EXITED:
-            raise NoProcess(f"{self!r} is not alive", self._exit_reason)
+            raise NoProcess(f"{self!r} is not alive", self.exit_reason)
         self._request_stop(reason)
         if not await self._wait_exit(seconds):
             raise CallTimeout(f"{self!r} did not stop within {seconds}s")
@@ -731,7 +523,8 @@ class GenServer:
 
     def __repr__(self) -> str:
         name = f" {self._name!r}" if self._name is not None else ""
-        return f"<{type(self).__qualname__}{name} at {id(self):#x} {self._state.value}>"
+        state = self._state.name.lower()
+        return f"<{type(self).__qualname__}{name} at {id(self):#x} {state}>"
 
     # Server callbacks: override these; they run in the process's own task.
 
@@ -763,7 +556,14 @@ class GenServer:
 
     async def terminate(self, reason: object) -> None:
         """Clean up before exit. Runs for every exit once `init` succeeded: a normal stop,
-        a crash, a supervisor's shutdown, and a kill (task cancellation)."""
+        a crash, a supervisor's shutdown, and a kill (task cancellation).
+
+        On a kill (`reason` is KILLED) the first await in `terminate` raises
+        CancelledError: a kill stays a kill, so a slow `terminate` cannot outlast a
+        supervisor's brutal kill or its shutdown budget. Do the cleanup that must happen
+        before the first await, or in a `finally`. A stop with a shutdown budget whose
+        time runs out while `terminate` awaits is cancelled the same way.
+        """
 
     # The process itself.
 
@@ -772,6 +572,12 @@ class GenServer:
     ) -> None:
         # One coroutine for the whole life of the process (no nested receive coroutine):
         # an idle process costs one task, this frame and its waiter future.
+        #
+        # This task's own cancellation is the kill signal. Python cannot stop a task from
+        # outside except by cancelling it, and a cancellation is what every asyncio owner
+        # already uses (a TaskGroup, asyncio.run's shutdown, a supervisor's `_kill`), so a
+        # process dies the same way whoever kills it: CancelledError at its current await,
+        # then `terminate(KILLED)`. Orderly stops go through the mailbox instead (`_request_stop`).
         action: Continue | Stop | None
         try:
             action = await self.init(*args, **kwargs)
@@ -791,7 +597,8 @@ class GenServer:
             if not isinstance(exc, Exception | asyncio.CancelledError):
                 raise
             return
-        self._state = _RUNNING
+        if self._state is _STARTING:  # (else a stop or a kill came during init)
+            self._state = _RUNNING
         if not started.done():
             started.set_result(None)
         del started, args, kwargs
@@ -811,9 +618,9 @@ class GenServer:
                             f"{type(self).__qualname__}: a callback returned {action!r}; "
                             "expected None, Continue(...) or Stop(...)"
                         )
-                if self._stop_reason is not _NO_STOP:
-                    reason = self._stop_reason
-                    return
+                if self._state is _STOPPING and self._exit_reason is not _NO_REASON:
+                    reason = self._exit_reason  # (a kill sets no reason: it comes as a
+                    return  # CancelledError at the next await)
                 inbox = self._inbox
                 if not inbox:
                     # Idle, maybe for hours: keep nothing of the last message (its request,
@@ -822,8 +629,10 @@ class GenServer:
                     waiter = self._waiter = self._loop.create_future()
                     await waiter
                     continue
+                # Take the oldest message (see _mailbox), here rather than in a method: this
+                # runs for every message.
                 head = self._head
-                msg = inbox[head]
+                msg = self._current = inbox[head]
                 head += 1
                 if head == len(inbox):
                     inbox.clear()
@@ -834,7 +643,6 @@ class GenServer:
                         del inbox[:head]
                         head = 0
                 self._head = head
-                self._current = msg
                 assert msg is not None
                 kind, payload, caller = msg
                 if kind == _CALL:
@@ -860,9 +668,7 @@ class GenServer:
         finally:
             self._state = _EXITING
             if killed and self._task is not None:
-                # A kill stays a kill: terminate runs, but its first await is cancelled too,
-                # so a slow terminate cannot outlast a supervisor's brutal kill or budget.
-                self._task.cancel()
+                self._task.cancel()  # a kill stays a kill (see `terminate`)
             try:
                 await self.terminate(reason)
             except asyncio.CancelledError:
@@ -895,33 +701,23 @@ class GenServer:
         deferred.add(caller)
         caller._future.add_done_callback(lambda _: deferred.discard(caller))
 
-    def _post(self, msg: tuple[int, Any, Caller | None]) -> None:
-        state = self._state
-        if state is not _RUNNING and state is not _STARTING:
+    def _post(self, msg: Message) -> None:
+        if self._state >= _EXITING:
             if msg[2] is not None:
-                msg[2]._fail(NoProcess(f"{self!r} is not alive", self._exit_reason))
+                msg[2]._fail(NoProcess(f"{self!r} is not alive", self.exit_reason))
             return
-        inbox = self._inbox
-        if inbox is None:
-            self._inbox = [msg]
-        else:
-            inbox.append(msg)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._otp_deliver(msg)
 
     def _request_stop(self, reason: object) -> None:
-        if self._stop_reason is _NO_STOP and self.alive:
-            self._stop_reason = reason
-            waiter = self._waiter
-            if waiter is not None:
-                self._waiter = None
-                if not waiter.done():
-                    waiter.set_result(None)
+        """Ask for an orderly stop with `reason`, after the current message."""
+        if self._state < _STOPPING:
+            self._state = _STOPPING
+            self._exit_reason = reason
+            self._otp_wake()
 
     def _kill(self) -> None:
+        """Cancel the process's task (see `_run`); it stops taking on new work at once."""
+        self._state = max(self._state, _STOPPING)  # (states only move forward)
         task = self._task
         if task is not None and not task.done():
             task.cancel()
@@ -958,7 +754,6 @@ class GenServer:
         """Everything that happens once the process is gone, in one synchronous step."""
         self._state = _EXITED
         self._exit_reason = reason
-        self._waiter = None
         if report and not is_normal(reason) and reason != KILLED:
             exc_info, repeat = None, ""
             if isinstance(reason, BaseException):
@@ -974,9 +769,7 @@ class GenServer:
         current, self._current = self._current, None
         if type(current) is tuple and current[2] is not None:  # a call that got no reply
             current[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
-        inbox, head = self._inbox, self._head
-        self._inbox, self._head = None, 0
-        for msg in inbox[head:] if inbox else ():
+        for msg in self._otp_close():
             if msg is not None and msg[2] is not None:
                 msg[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         if self._deferred:
@@ -1014,63 +807,3 @@ def _describe(message: object) -> str:
     if type(message) is Continue:
         return f"continue {message.arg!r}"
     return "none"
-
-
-KILL_GRACE: Final = 5.0
-"""Seconds a cancelled child gets to exit before a supervisor abandons it (it swallowed
-its CancelledError: Python cannot kill a task, but the tree must still stop)."""
-
-
-def log_abandoned(what: object, child_id: object, shutdown: float | None) -> None:
-    """Log loudly that `what` (a process or task) ignored its cancellation and is abandoned."""
-    log.error(
-        "child %r (%r, shutdown budget %rs) still runs %ss after it was cancelled: it "
-        "swallowed its CancelledError; abandoning it and going on",
-        child_id,
-        what,
-        shutdown,
-        KILL_GRACE,
-    )
-
-
-async def await_killed(killed: Iterable[tuple[GenServer, object, float | None]]) -> None:
-    """Wait until killed processes, given as (process, child id, shutdown budget), have
-    exited; the ones still running after KILL_GRACE seconds are logged and abandoned."""
-    waiting = {
-        p._task: (p, child_id, budget)
-        for p, child_id, budget in killed
-        if p._task is not None and not p._task.done()
-    }
-    if not waiting:
-        return
-    _, stuck = await asyncio.wait(waiting, timeout=KILL_GRACE)
-    for task in stuck:
-        log_abandoned(*waiting[task])
-
-
-async def _stop_cancelled_start(process: GenServer, name: object) -> None:
-    try:
-        await shutdown_process(process, process.child_shutdown, name)
-    except asyncio.CancelledError:  # cancelled again: kill it, and still wait for it
-        process._kill()
-        await await_killed([(process, name, 0)])
-
-
-async def shutdown_process(
-    process: GenServer, shutdown: float | None, child_id: object = None
-) -> None:
-    """Stop `process` the way a supervisor does and wait until it has exited.
-
-    `shutdown` seconds for `terminate` to finish (None: wait forever), then cancellation;
-    0 cancels at once (brutal kill). A process still running KILL_GRACE seconds after its
-    cancellation is logged as an error and abandoned.
-    """
-    if shutdown == 0:
-        process._kill()
-    else:
-        process._request_stop(SHUTDOWN)
-        if await process._wait_exit(shutdown):
-            return
-        process._kill()
-    if not await process._wait_exit(KILL_GRACE):
-        log_abandoned(process, process.name if child_id is None else child_id, shutdown)

@@ -31,16 +31,9 @@ from ._errors import (
     OTPError,
     StartChildError,
 )
-from ._genserver import (
-    NOREPLY,
-    Caller,
-    GenServer,
-    Shutdown,
-    Stop,
-    await_killed,
-    is_normal,
-    shutdown_process,
-)
+from ._genserver import GenServer
+from ._messages import NOREPLY, Caller, Shutdown, Stop, is_normal
+from ._shutdown import await_killed, shutdown_process
 
 log = logging.getLogger(__package__ or "otp")
 

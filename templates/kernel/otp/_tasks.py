@@ -22,7 +22,9 @@ from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 
 from ._childspec import SUPERVISOR, ChildType
 from ._errors import NoProcess
-from ._genserver import KILL_GRACE, GenServer, task_exit_reason
+from ._genserver import GenServer
+from ._messages import task_exit_reason
+from ._shutdown import KILL_GRACE
 
 log = logging.getLogger(__package__ or "otp")
 
@@ -280,7 +282,7 @@ class TaskSupervisor(GenServer):
 
     def _spawn(self, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> asyncio.Task[T]:
         _check_callable(fn)
-        if not self._accepting():
+        if not self._otp_accepting():
             raise NoProcess(f"{self!r} is not running")
         # Named after the job: the task runs `_call`, and its repr in logs should say what.
         name = getattr(fn, "__qualname__", None) or type(fn).__qualname__

@@ -1,0 +1,77 @@
+"""How a supervisor stops its children: a shutdown budget, then a kill, then a grace."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+from ._messages import SHUTDOWN
+
+if TYPE_CHECKING:
+    from ._genserver import GenServer
+
+log = logging.getLogger(__package__ or "otp")
+
+
+KILL_GRACE: Final = 5.0
+"""Seconds a cancelled child gets to exit before a supervisor abandons it (it swallowed
+its CancelledError: Python cannot kill a task, but the tree must still stop)."""
+
+
+def log_abandoned(what: object, child_id: object, shutdown: float | None) -> None:
+    """Log loudly that `what` (a process or task) ignored its cancellation and is abandoned."""
+    log.error(
+        "child %r (%r, shutdown budget %rs) still runs %ss after it was cancelled: it "
+        "swallowed its CancelledError; abandoning it and going on",
+        child_id,
+        what,
+        shutdown,
+        KILL_GRACE,
+    )
+
+
+async def await_killed(killed: Iterable[tuple[GenServer, object, float | None]]) -> None:
+    """Wait until killed processes, given as (process, child id, shutdown budget), have
+    exited; the ones still running after KILL_GRACE seconds are logged and abandoned."""
+    waiting = {
+        p._task: (p, child_id, budget)
+        for p, child_id, budget in killed
+        if p._task is not None and not p._task.done()
+    }
+    if not waiting:
+        return
+    _, stuck = await asyncio.wait(waiting, timeout=KILL_GRACE)
+    for task in stuck:
+        log_abandoned(*waiting[task])
+
+
+async def shutdown_process(
+    process: GenServer, shutdown: float | None, child_id: object = None
+) -> None:
+    """Stop `process` the way a supervisor does and wait until it has exited.
+
+    `shutdown` seconds for `terminate` to finish (None: wait forever), then cancellation;
+    0 cancels at once (brutal kill). A process still running KILL_GRACE seconds after its
+    cancellation is logged as an error and abandoned.
+    """
+    if shutdown == 0:
+        process._kill()
+    else:
+        process._request_stop(SHUTDOWN)
+        if await process._wait_exit(shutdown):
+            return
+        process._kill()
+    if not await process._wait_exit(KILL_GRACE):
+        log_abandoned(process, process.name if child_id is None else child_id, shutdown)
+
+
+async def stop_cancelled_start(process: GenServer, name: object) -> None:
+    """Stop a process whose `start` was cancelled as its `init` returned: in order, as its
+    supervisor would, within its `child_shutdown`; killed if cancelled again meanwhile."""
+    try:
+        await shutdown_process(process, process.child_shutdown, name)
+    except asyncio.CancelledError:
+        process._kill()
+        await await_killed([(process, name, 0)])
