@@ -80,3 +80,25 @@ def test_every_process_registers_under_package_dot_name(pattern: str) -> None:
     wiring = PATTERNS[pattern].wiring("shop", "orders", "Orders")
     if wiring is not None:
         assert 'name="' not in wiring[1], f"{pattern} wires its own name: {wiring[1]}"
+
+
+# -- 2. no false comments --------------------------------------------------------------
+
+
+def test_the_supervisor_does_not_say_otpgen_adds_children_to_it() -> None:
+    """`otpgen new` wires a module into the service's application.py, never into a
+    supervisor module: the children list says whose it is."""
+    module, _ = render(PATTERNS["supervisor"], "orders", {})
+    assert "above this line" not in module
+    assert "Your children go here" in module
+
+
+@pytest.mark.parametrize("pattern", sorted(PATTERNS))
+def test_no_module_tells_how_it_was_wired(pattern: str) -> None:
+    """Whether a module was wired depends on where and how it was generated (a service
+    or not, `--no-wire`, the cache's sweeper), which the module cannot know: it only
+    says where its child spec goes."""
+    for chosen in settings(PATTERNS[pattern]):
+        module, _ = render(PATTERNS[pattern], "orders", chosen)
+        for claim in ("wired", "--no-wire", "otpgen new", "otpgen init"):
+            assert claim not in module, f"{pattern} {chosen}: {claim!r}"
