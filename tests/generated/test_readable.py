@@ -129,3 +129,23 @@ def test_the_session_memory_figure_says_where_it_holds() -> None:
     module, _ = render(PATTERNS["session-worker"], "orders", {})
     assert "2.1 KB" in module
     assert "CPython 3.11, 64-bit" in module
+
+
+# -- 4. the example follows the name, or stays neutral ---------------------------------
+
+# What the examples were about before they were made neutral: a shopping cart in every
+# session, image resizing jobs in every queue.
+SHOP_WORDS = ("cart", "sku", "quantity", "shopping", "resize", "jobs")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name"), [("session-worker", "chat"), ("genserver", "inventory")]
+)
+def test_the_example_domain_is_neutral(pattern: str, name: str) -> None:
+    for chosen in settings(PATTERNS[pattern]):
+        module, test = render(PATTERNS[pattern], name, chosen)
+        for word in SHOP_WORDS:
+            assert word not in module.lower(), f"{pattern} {chosen}: {word!r} in the module"
+            assert word not in test.lower(), f"{pattern} {chosen}: {word!r} in its test"
+        # The docstring speaks of the user's name.
+        assert module.split('"""')[1].startswith(class_name(name))
