@@ -149,3 +149,19 @@ def test_the_example_domain_is_neutral(pattern: str, name: str) -> None:
             assert word not in test.lower(), f"{pattern} {chosen}: {word!r} in its test"
         # The docstring speaks of the user's name.
         assert module.split('"""')[1].startswith(class_name(name))
+
+
+# -- 5. the store seam promises nothing it cannot keep ---------------------------------
+
+
+@pytest.mark.parametrize("pattern", ["cache", "rate-limiter"])
+def test_the_store_seam_does_not_promise_redis_behind_the_same_protocol(pattern: str) -> None:
+    """The store protocol is synchronous (a dict read, no await): a Redis-backed store
+    cannot fill it, and the module says so rather than promise the same API."""
+    for chosen in settings(PATTERNS[pattern]):
+        module, _ = render(PATTERNS[pattern], "orders", chosen)
+        prose = " ".join(module.split())  # promises wrapped over two lines count too
+        for promise in ("same protocol", "keeps the API", "keeps its API", "and the tests"):
+            assert promise not in prose, f"{pattern} {chosen}: {promise!r}"
+        assert "synchronous on purpose" in prose
+        assert "cannot fill it as it is" in prose
