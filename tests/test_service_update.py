@@ -43,10 +43,10 @@ def override_application(root: Path) -> None:
 def test_update_keeps_edited_and_removed_children_and_adds_none(service: Path) -> None:
     app = service / "src/shop/application.py"
     text = app.read_text()
-    assert 'Inventory.child_spec(name="inventory")' in text
+    assert "Inventory.child_spec()" in text
     text = text.replace(
-        'Inventory.child_spec(name="inventory")',
-        'Inventory.child_spec(name="inventory", capacity=500)',
+        "Inventory.child_spec()",
+        "Inventory.child_spec(capacity=500)",
     )
     # the user removes the cache: its module, its test and its lines in the tree
     text = "".join(line for line in text.splitlines(True) if "prices" not in line.lower())
@@ -59,7 +59,7 @@ def test_update_keeps_edited_and_removed_children_and_adds_none(service: Path) -
     after = app.read_text()
     assert "Plain functions still need" in after  # the template change arrived
     assert after.count("child_spec(") == 1
-    assert 'Inventory.child_spec(name="inventory", capacity=500)' in after
+    assert "Inventory.child_spec(capacity=500)" in after
     assert "prices" not in after.lower()
     assert not (service / "src/shop/prices.py").exists()
     assert otpgen("update", cwd=service).stdout.startswith("nothing to do")
