@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from harness import OtherLoad, load_average
+from harness import OtherLoad, load_average, otpgen_command
 
 KEYS = [f"user:{i}" for i in range(1000)]
 KEY = KEYS[500]
@@ -51,16 +50,15 @@ TTLCACHE = "cachetools.TTLCache.get"
 
 def render(root: Path) -> tuple[ModuleType, ModuleType]:
     """Render the default and the lazy cache into a fresh project under `root`; import them."""
-    otpgen = shutil.which("otpgen")
-    if otpgen is None:
-        raise SystemExit("otpgen is not installed: pip install -e .")
+    otpgen, env = otpgen_command()
     (root / "src" / "benchshop").mkdir(parents=True)
     (root / "src" / "benchshop" / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text('[project]\nname = "benchshop"\nversion = "0"\n')
     for name, sets in (("swept_cache", []), ("lazy_cache", ["--set", "sweeper=false"])):
         subprocess.run(
-            [otpgen, "new", "cache", name, "--no-input", *sets],
+            [*otpgen, "new", "cache", name, "--no-input", *sets],
             cwd=root,
+            env=env,
             check=True,
             capture_output=True,
         )

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -45,7 +45,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from harness import OtherLoad, load_average
+from harness import OtherLoad, load_average, otpgen_command
 
 PACKAGE = "benchshop"
 TASKS = 1000
@@ -62,16 +62,13 @@ Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 def render(base: Path) -> tuple[ModuleType, ModuleType, ModuleType]:
     """Render the pattern twice into a fresh project; return both modules and the kernel."""
-    otpgen = shutil.which("otpgen")
-    if otpgen is None:
-        raise SystemExit("otpgen is not installed: pip install -e .")
+    otpgen, env = otpgen_command()
     (base / "src" / PACKAGE).mkdir(parents=True)
     (base / "src" / PACKAGE / "__init__.py").write_text("")
     (base / "pyproject.toml").write_text(f'[project]\nname = "{PACKAGE}"\nversion = "0"\n')
-    env = {**os.environ, "OTPGEN_NO_CACHE": "1"}
     for name, sets in (("connection_pool", []), ("checked_pool", ["--set", "health_check=true"])):
         subprocess.run(
-            [otpgen, "new", "connection-pool", name, "--no-input", *sets],
+            [*otpgen, "new", "connection-pool", name, "--no-input", *sets],
             cwd=base,
             env=env,
             check=True,
@@ -187,6 +184,7 @@ async def contended_noop(acquire: Callable[[], Any]) -> float:
         async with acquire():
             await asyncio.sleep(0)
 
+    gc.collect()  # the same heap for every contender: no collection left pending
     started = time.process_time()
     await asyncio.gather(*(worker() for _ in range(TASKS)))
     return (time.process_time() - started) * 1e3

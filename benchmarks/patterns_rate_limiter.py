@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import gc
 import importlib
-import shutil
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import OtherLoad, load_average
+from harness import OtherLoad, load_average, otpgen_command
 
 RATE = 1_000_000
 KEYS = [f"client:{i}" for i in range(1000)]
@@ -65,9 +64,7 @@ def ours(algorithm: str) -> str:
 
 def render(root: Path) -> dict[str, Any]:
     """Render the pattern once per algorithm into a project under `root`; import them."""
-    otpgen = shutil.which("otpgen")
-    if otpgen is None:
-        raise SystemExit("otpgen is not installed: pip install -e .")
+    otpgen, env = otpgen_command()
     (root / "src" / "benchshop").mkdir(parents=True)
     (root / "src" / "benchshop" / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text('[project]\nname = "benchshop"\nversion = "0"\n')
@@ -75,8 +72,9 @@ def render(root: Path) -> dict[str, Any]:
     for algorithm in ALGORITHMS:
         name = "rl_" + algorithm.replace("-", "_")
         subprocess.run(
-            [otpgen, "new", "rate-limiter", name, "--no-input", "--set", f"algorithm={algorithm}"],
+            [*otpgen, "new", "rate-limiter", name, "--no-input", "--set", f"algorithm={algorithm}"],
             cwd=root,
+            env=env,
             check=True,
             capture_output=True,
         )
