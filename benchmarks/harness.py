@@ -360,3 +360,17 @@ def format_group(group: Group) -> str:
     for note in group.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def otpgen_command() -> tuple[list[str], dict[str, str]]:
+    """How to run this checkout's otpgen: the command and its environment.
+
+    Not the `otpgen` first on PATH, which may be another checkout's install (rendering
+    its templates, not these): this checkout's `src` comes first on the import path,
+    and its `otpgen` uses this checkout's templates. No render cache: every run renders.
+    """
+    env = dict(os.environ)
+    paths = (str(ROOT / "src"), env.get("PYTHONPATH"))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    env["OTPGEN_NO_CACHE"] = "1"
+    return [sys.executable, "-m", "otpgen"], env

@@ -9,11 +9,16 @@ three loops of `number` calls, the garbage collector off), rounds interleaved so
 drift hits all of them; the table shows each one's median over the rounds and quartiles in
 nanoseconds per call, and the ratios are medians of per-round ratios.
 
-Targets (from the issue): a hit costs at most 3x a `dict.get` measured in the same run,
-and is at least 8x faster than `cachetools.TTLCache.get`. They apply to the default
-render, whose sweeper lets reads skip the clock; the lazy render (no process: every read
-checks the entry's deadline) is shown for comparison. Figures are a report, not a test:
-the exit status is 0 whether the targets are met or not. Needs `pip install cachetools`.
+Time is this process's CPU time (`time.process_time`), not the wall clock: on a shared
+machine the wall clock also counts the slices other processes run in, which doubled some
+figures and made ratios swing from run to run. The load average is printed with the table.
+
+Targets (from the issue): a hit of the default render (its sweeper lets reads skip the
+clock) costs at most 3x a `dict.get` measured in the same run; and the lazy render
+(`--set sweeper=false`: every read checks the entry's deadline against the clock, as
+`cachetools.TTLCache` does) is at least 8x faster than `cachetools.TTLCache.get`: like
+for like. Figures are a report, not a test: the exit status is 0 whether the targets are
+met or not. Needs `pip install cachetools`.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import timeit
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from harness import OtherLoad, load_average, otpgen_command
 
 KEYS = [f"user:{i}" for i in range(1000)]
 KEY = KEYS[500]
@@ -43,16 +50,15 @@ TTLCACHE = "cachetools.TTLCache.get"
 
 def render(root: Path) -> tuple[ModuleType, ModuleType]:
     """Render the default and the lazy cache into a fresh project under `root`; import them."""
-    otpgen = shutil.which("otpgen")
-    if otpgen is None:
-        raise SystemExit("otpgen is not installed: pip install -e .")
+    otpgen, env = otpgen_command()
     (root / "src" / "benchshop").mkdir(parents=True)
     (root / "src" / "benchshop" / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text('[project]\nname = "benchshop"\nversion = "0"\n')
     for name, sets in (("swept_cache", []), ("lazy_cache", ["--set", "sweeper=false"])):
         subprocess.run(
-            [otpgen, "new", "cache", name, "--no-input", *sets],
+            [*otpgen, "new", "cache", name, "--no-input", *sets],
             cwd=root,
+            env=env,
             check=True,
             capture_output=True,
         )
@@ -64,9 +70,12 @@ def render(root: Path) -> tuple[ModuleType, ModuleType]:
 
 
 def time_call(statement: str, namespace: dict[str, Any], number: int) -> float:
-    """Nanoseconds per execution of `statement`: the best of 3 loops of `number` (timeit's
-    advice: the fastest loop is the one least disturbed by the rest of the machine)."""
-    loops = timeit.repeat(statement, globals=namespace, number=number, repeat=3)
+    """CPU nanoseconds per execution of `statement`: the best of 3 loops of `number`
+    (timeit's advice: the fastest loop is the one least disturbed by the rest of the
+    machine)."""
+    loops = timeit.repeat(
+        statement, globals=namespace, number=number, repeat=3, timer=time.process_time
+    )
     return min(loops) / number * 1e9
 
 
@@ -112,12 +121,18 @@ def paired(samples: dict[str, list[float]], top: str, bottom: str) -> float:
     return statistics.median(a / b for a, b in zip(samples[top], samples[bottom], strict=True))
 
 
-def report(samples: dict[str, list[float]], rounds: int, number: int) -> None:
+def report(
+    samples: dict[str, list[float]], rounds: int, number: int, other_load: float | None
+) -> None:
     print(
-        f"cache hit, ns per call: median [q1 .. q3] of {rounds} rounds, "
+        f"cache hit, CPU ns per call: median [q1 .. q3] of {rounds} rounds, "
         f"each the best of 3 loops of {number:,} calls"
     )
-    print(f"python {sys.version.split()[0]}")
+    others = "?" if other_load is None else f"{other_load:.2f}"
+    print(
+        f"python {sys.version.split()[0]}; load average {load_average()}; "
+        f"other processes used {others} CPUs meanwhile"
+    )
     width = max(len(label) for label in samples)
     for label, values in samples.items():
         q1, q3 = quartiles(values)
@@ -127,14 +142,18 @@ def report(samples: dict[str, list[float]], rounds: int, number: int) -> None:
             f"  {ratio:5.2f}x dict"
         )
     vs_dict = paired(samples, SWEPT, DICT)
-    vs_ttl = paired(samples, TTLCACHE, SWEPT)
+    vs_ttl = paired(samples, TTLCACHE, LAZY)
     print()
     print("ratios: the median of the per-round ratios (both measured in the same round)")
-    print(f"target: a hit <= 3x dict.get:           {vs_dict:5.2f}x  {verdict(vs_dict <= 3)}")
-    print(f"target: >= 8x faster than TTLCache.get: {vs_ttl:5.2f}x  {verdict(vs_ttl >= 8)}")
     print(
-        f"(sweeper=false, for comparison: {paired(samples, LAZY, DICT):.2f}x dict.get, "
-        f"{paired(samples, TTLCACHE, LAZY):.2f}x faster than TTLCache.get)"
+        f"target: default hit <= 3x dict.get:              {vs_dict:5.2f}x  {verdict(vs_dict <= 3)}"
+    )
+    print(
+        f"target: sweeper=false >= 8x faster than TTLCache: {vs_ttl:5.2f}x  {verdict(vs_ttl >= 8)}"
+    )
+    print(
+        f"(for comparison: sweeper=false is {paired(samples, LAZY, DICT):.2f}x dict.get; "
+        f"the default {paired(samples, TTLCACHE, SWEPT):.2f}x faster than TTLCache.get)"
     )
 
 
@@ -147,8 +166,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=21, help="rounds per contender")
     parser.add_argument("--number", type=int, default=50_000, help="calls per loop")
     args = parser.parse_args()
-    samples = asyncio.run(measure(args.rounds, args.number))
-    report(samples, args.rounds, args.number)
+    with OtherLoad() as other:
+        samples = asyncio.run(measure(args.rounds, args.number))
+    report(samples, args.rounds, args.number, other.cpus)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 `python benchmarks/patterns_rate_limiter.py [--rounds N] [--number N]` renders the
 `rate-limiter` pattern with the installed `otpgen` into a temporary project, once per
-algorithm (token-bucket, the default; sliding-window; fixed-window), imports the modules,
+algorithm (sliding-window, the default; token-bucket; fixed-window), imports the modules,
 and times one admission decision per call over 1,000 keys taken in turn:
 
 - `limiter.allow(key)` for each rendered algorithm;
@@ -15,10 +15,18 @@ Every limit is 1,000,000 per second, so every call is admitted: the measured pat
 one that records a request. Each contender runs `number` calls per loop, the best of 3
 loops per round (the garbage collector off, as timeit does), rounds interleaved so machine
 drift hits all of them; the table shows medians and quartiles in nanoseconds per call, and
-ratios are medians of per-round ratios.
+ratios are medians of per-round ratios. Time is this process's CPU time
+(`time.process_time`), not the wall clock, which on a shared machine also counts the
+slices other processes run in; the load average is printed with the table.
 
-Target (from the issue): `allow()` at least 3x faster than aiolimiter's acquire and than
-limits' moving window. It applies to the default algorithm; the others are shown too.
+What is compared: one admission decision as each library's users make it, without
+waiting (every call is admitted). aiolimiter has no `allow`: its non-waiting path is
+`acquire()` when `has_capacity()`, which is what `await acquire()` runs here (it never
+sleeps at this rate), coroutine included, since that is how it is called.
+
+Target (from the issue): the default algorithm's `allow()` at least 4x faster than
+aiolimiter's acquire (and, from an earlier issue, 3x faster than limits' moving window).
+The other algorithms are shown for comparison.
 Figures are a report, not a test: the exit status is 0 whether the target is met or not.
 Needs `pip install aiolimiter limits`.
 """
@@ -29,7 +37,6 @@ import argparse
 import asyncio
 import gc
 import importlib
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,24 +46,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness import OtherLoad, load_average, otpgen_command
+
 RATE = 1_000_000
 KEYS = [f"client:{i}" for i in range(1000)]
-ALGORITHMS = ("token-bucket", "sliding-window", "fixed-window")
+ALGORITHMS = ("sliding-window", "token-bucket", "fixed-window")
+DEFAULT = "sliding-window"  # the pattern's default (templates/patterns/rate-limiter)
 
 AIOLIMITER = "aiolimiter AsyncLimiter.acquire (one per key)"
 LIMITS = "limits MovingWindowRateLimiter.hit (memory)"
 
 
 def ours(algorithm: str) -> str:
-    default = " (default)" if algorithm == "token-bucket" else ""
+    default = " (default)" if algorithm == DEFAULT else ""
     return f"allow(), {algorithm}{default}"
 
 
 def render(root: Path) -> dict[str, Any]:
     """Render the pattern once per algorithm into a project under `root`; import them."""
-    otpgen = shutil.which("otpgen")
-    if otpgen is None:
-        raise SystemExit("otpgen is not installed: pip install -e .")
+    otpgen, env = otpgen_command()
     (root / "src" / "benchshop").mkdir(parents=True)
     (root / "src" / "benchshop" / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text('[project]\nname = "benchshop"\nversion = "0"\n')
@@ -64,8 +72,9 @@ def render(root: Path) -> dict[str, Any]:
     for algorithm in ALGORITHMS:
         name = "rl_" + algorithm.replace("-", "_")
         subprocess.run(
-            [otpgen, "new", "rate-limiter", name, "--no-input", "--set", f"algorithm={algorithm}"],
+            [*otpgen, "new", "rate-limiter", name, "--no-input", "--set", f"algorithm={algorithm}"],
             cwd=root,
+            env=env,
             check=True,
             capture_output=True,
         )
@@ -75,15 +84,15 @@ def render(root: Path) -> dict[str, Any]:
 
 
 def best_of_3(run: Callable[[], None], number: int) -> float:
-    """Nanoseconds per call: the fastest of 3 runs of `number` calls, the GC off."""
+    """CPU nanoseconds per call: the fastest of 3 runs of `number` calls, the GC off."""
     timings = []
     enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(3):
-            started = time.perf_counter()
+            started = time.process_time()
             run()
-            timings.append(time.perf_counter() - started)
+            timings.append(time.process_time() - started)
     finally:
         if enabled:
             gc.enable()
@@ -139,14 +148,20 @@ def paired(samples: dict[str, list[float]], top: str, bottom: str) -> float:
     return statistics.median(a / b for a, b in zip(samples[top], samples[bottom], strict=True))
 
 
-def report(samples: dict[str, list[float]], rounds: int, number: int) -> None:
+def report(
+    samples: dict[str, list[float]], rounds: int, number: int, other_load: float | None
+) -> None:
     print(
-        f"rate limiter, ns per admitted call: median [q1 .. q3] of {rounds} rounds, "
+        f"rate limiter, CPU ns per admitted call: median [q1 .. q3] of {rounds} rounds, "
         f"each the best of 3 runs of {number:,} calls over {len(KEYS):,} keys"
     )
-    print(f"python {sys.version.split()[0]}")
+    others = "?" if other_load is None else f"{other_load:.2f}"
+    print(
+        f"python {sys.version.split()[0]}; load average {load_average()}; "
+        f"other processes used {others} CPUs meanwhile"
+    )
     width = max(len(label) for label in samples)
-    default = ours("token-bucket")
+    default = ours(DEFAULT)
     for label, values in samples.items():
         q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values[0],) * 3
         print(
@@ -159,11 +174,17 @@ def report(samples: dict[str, list[float]], rounds: int, number: int) -> None:
         label = ours(algorithm)
         vs_aio = paired(samples, AIOLIMITER, label)
         vs_limits = paired(samples, LIMITS, label)
-        target = "target" if algorithm == "token-bucket" else "(for comparison)"
-        print(
-            f"{target}: {algorithm} allow() >= 3x faster than aiolimiter: {vs_aio:5.2f}x  "
-            f"{verdict(vs_aio >= 3)}; than limits: {vs_limits:5.2f}x  {verdict(vs_limits >= 3)}"
-        )
+        if algorithm == DEFAULT:
+            print(
+                f"target: {algorithm} allow() >= 4x faster than aiolimiter: {vs_aio:5.2f}x  "
+                f"{verdict(vs_aio >= 4)}; >= 3x than limits: {vs_limits:5.2f}x  "
+                f"{verdict(vs_limits >= 3)}"
+            )
+        else:
+            print(
+                f"(for comparison) {algorithm}: {vs_aio:5.2f}x faster than aiolimiter, "
+                f"{vs_limits:5.2f}x than limits"
+            )
 
 
 def verdict(met: bool) -> str:
@@ -180,12 +201,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="otpgen-bench-rate-limiter-") as tmp:
             runs = contenders(render(Path(tmp)), args.number, loop)
             samples: dict[str, list[float]] = {label: [] for label in runs}
-            for _ in range(args.rounds):
-                for label, run in runs.items():
-                    samples[label].append(best_of_3(run, args.number))
+            with OtherLoad() as other:
+                for _ in range(args.rounds):
+                    for label, run in runs.items():
+                        samples[label].append(best_of_3(run, args.number))
     finally:
         loop.close()
-    report(samples, args.rounds, args.number)
+    report(samples, args.rounds, args.number, other.cpus)
 
 
 if __name__ == "__main__":
