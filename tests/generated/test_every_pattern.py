@@ -146,7 +146,7 @@ def test_ruff_check_passes(shops: Callable[[str], Path], config: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("config", ["service"])  # TEMPORARY: 88 columns once the split lands
+@pytest.mark.parametrize("config", CONFIGS)
 def test_ruff_check_passes_on_the_kernel(shops: Callable[[str], Path], config: str) -> None:
     result = run([sys.executable, "-m", "ruff", "check", KERNEL], shops(config))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -59,7 +59,7 @@ class Agent(GenServer, Generic[S]):
         fn: Callable[[S], tuple[T, S]],
         timeout: float | None = 5.0,
     ) -> Coroutine[Any, Any, T]:
-        """`fn(value)` returns (result, new value): store the new value, return the result."""
+        """`fn(value)` gives (result, new value): keep the new value, return result."""
         return self.call((_GET_AND_UPDATE, fn), timeout)
 
     def cast(self, fn: Callable[[S], S]) -> None:

@@ -23,12 +23,12 @@ async def serve(
     max_restarts: int = 3,
     max_seconds: float = 5.0,
 ) -> int:
-    """Start a root Supervisor over `children` and wait until it ends; return an exit status.
+    """Start a root Supervisor over `children`, wait for its end; return an exit status.
 
     SIGTERM and SIGINT stop the tree: children in reverse start order, each within its
     shutdown budget, also while the tree is still starting (the children already started
-    are stopped; the one in its `init` is cancelled). Returns 0 after such a stop, 1 when
-    a child failed to start or the root supervisor gave up (too many restarts).
+    are stopped; the one in its `init` is cancelled). Returns 0 after such a stop, 1
+    when a child failed to start or the root supervisor gave up (too many restarts).
     """
     loop = asyncio.get_running_loop()
     requested: list[str] = []
@@ -96,8 +96,8 @@ def run(
     """Run the application in a new event loop; `sys.exit(run(children))` in `__main__`.
 
     Configures basic logging unless logging is already configured, at the level named by
-    the environment variable OTP_LOG_LEVEL (default INFO; DEBUG shows every child started
-    and stopped).
+    the environment variable OTP_LOG_LEVEL (default INFO; DEBUG shows every child
+    started and stopped).
     """
     level = os.environ.get("OTP_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(

@@ -19,13 +19,13 @@ class Restart(enum.Enum):
     PERMANENT = "permanent"
     """Always: the child should always run (most workers)."""
     TRANSIENT = "transient"
-    """Only after a crash, not after a normal or shutdown exit (work that can finish)."""
+    """Only after a crash, not a normal or shutdown exit (work that can finish)."""
     TEMPORARY = "temporary"
     """Never; its spec is forgotten when it exits (one-off work)."""
 
 
 class ChildType(enum.Enum):
-    """Whether a child is a worker or a supervisor (supervisors default to waiting forever)."""
+    """A worker or a supervisor (a supervisor's shutdown defaults to infinity)."""
 
     WORKER = "worker"
     SUPERVISOR = "supervisor"
@@ -39,7 +39,7 @@ class Strategy(enum.Enum):
     ONE_FOR_ALL = "one_for_all"
     """Every child: they cannot work without each other."""
     REST_FOR_ONE = "rest_for_one"
-    """That child and the ones started after it: later children depend on earlier ones."""
+    """That child and the ones started after it (later children depend on earlier)."""
 
 
 PERMANENT: Final = Restart.PERMANENT
@@ -70,30 +70,30 @@ class ChildSpec:
     type: ChildType = WORKER
 
     def __post_init__(self) -> None:
-        # (`where` only on errors: a dynamic supervisor builds a spec per child it starts,
-        # and the repr of an id such as a via name costs more than the checks.)
+        # The messages format the id only on errors: a dynamic supervisor builds a spec
+        # per child it starts, and the repr of an id such as a via name costs more than
+        # the checks.
         try:
             hash(self.id)
         except TypeError:
             raise ChildSpecError(f"ChildSpec id must be hashable, got: {self.id!r}") from None
         if not callable(self.start):
-            raise ChildSpecError(
-                f"ChildSpec {self.id!r}: start must be an async callable, got: {self.start!r}"
-            )
+            what = f"ChildSpec {self.id!r}: start"
+            raise ChildSpecError(f"{what} must be an async callable, got: {self.start!r}")
         if not isinstance(self.restart, Restart):
             raise ChildSpecError(
-                f"ChildSpec {self.id!r}: restart must be one of PERMANENT, TRANSIENT, TEMPORARY, "
-                f"got: {self.restart!r}"
+                f"ChildSpec {self.id!r}: restart must be one of PERMANENT, TRANSIENT, "
+                f"TEMPORARY, got: {self.restart!r}"
             )
         shutdown = self.shutdown
         if shutdown is not None and (
             isinstance(shutdown, bool) or not isinstance(shutdown, int | float) or shutdown < 0
         ):
+            what = f"ChildSpec {self.id!r}: shutdown"
             raise ChildSpecError(
-                f"ChildSpec {self.id!r}: shutdown must be seconds >= 0 (0 kills at once) or None "
-                f"(wait forever), got: {shutdown!r}"
+                f"{what} must be seconds >= 0 (0 kills at once) or None (wait "
+                f"forever), got: {shutdown!r}"
             )
         if not isinstance(self.type, ChildType):
-            raise ChildSpecError(
-                f"ChildSpec {self.id!r}: type must be WORKER or SUPERVISOR, got: {self.type!r}"
-            )
+            what = f"ChildSpec {self.id!r}: type"
+            raise ChildSpecError(f"{what} must be WORKER or SUPERVISOR, got: {self.type!r}")

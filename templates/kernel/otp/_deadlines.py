@@ -1,4 +1,4 @@
-"""Per-loop kernel tables and call deadlines: one timer per timeout length, not per call.
+"""Per-loop kernel tables and call deadlines: a timer per timeout length, not per call.
 
 A call with a timeout needs a deadline, and asyncio's way (a TimerHandle per call, or
 `asyncio.timeout`) costs a heap push and a cancellation per call. Calls with the same
@@ -32,9 +32,9 @@ class _LoopState:
         self.deadlines: dict[float, _Deadlines] = {}
 
 
-# Keyed by a weak reference to the loop (a plain dict: `whereis` is looked up often, and a
-# WeakKeyDictionary costs ten times as much). Tables of dead or closed loops are dropped
-# when another loop adds its table.
+# Keyed by a weak reference to the loop (a plain dict: `whereis` is looked up often, and
+# a WeakKeyDictionary costs ten times as much). Tables of dead or closed loops are
+# dropped when another loop adds its table.
 _loops: dict[weakref.ref[asyncio.AbstractEventLoop], _LoopState] = {}
 _new_loop_lock = threading.Lock()  # loops in other threads add their tables too
 
@@ -43,8 +43,8 @@ def _state_of(loop: asyncio.AbstractEventLoop) -> _LoopState:
     state = _loops.get(weakref.ref(loop))
     if state is None:
         with _new_loop_lock:
-            # (A loop closed with processes still registered, without cancelling its tasks,
-            # would be kept by them through its own table: dropped here too.)
+            # (A loop closed with processes still registered, without cancelling its
+            # tasks, would be kept by them through its own table: dropped here too.)
             for key in [key for key in _loops if _closed(key())]:
                 del _loops[key]
             state = _loops[weakref.ref(loop)] = _LoopState()
@@ -79,10 +79,11 @@ class _Deadlines:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._queue: deque[tuple[float, asyncio.Future[Any]]] = deque()
-        self._armed = False  # a flag, not the TimerHandle, which would refer to the loop
+        # a flag, not the TimerHandle, which would refer to the loop
+        self._armed = False
 
-    # `GenServer.call` appends (deadline, future) to `_queue` itself, and calls `_arm` when
-    # the queue has no timer: that is on every call's path.
+    # `GenServer.call` appends (deadline, future) to `_queue` itself, and calls `_arm`
+    # when the queue has no timer: that is on every call's path.
 
     def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         """Fire `_expire` at `deadline`, the oldest pending call's."""
@@ -102,20 +103,22 @@ class _Deadlines:
                     return
                 future.set_exception(_Expired())
             queue.popleft()
-        # Empty: leave the loop's table, so that a timeout used once is not kept forever.
-        # (A process may still hold this queue as its last one: it keeps working alone.)
+        # Empty: leave the loop's table, so that a timeout used once is not kept
+        # forever. (A process may still hold this queue as its last one: it keeps
+        # working alone.)
         table = _state_of(loop).deadlines
         if table.get(self.timeout) is self:
             del table[self.timeout]
 
 
 # How many timeout lengths get a shared queue per loop. Calls with yet other lengths (a
-# request's remaining time budget, say) get a timer each, which asyncio frees as it goes.
+# request's remaining time budget, say) get a timer each, which asyncio frees as it
+# goes.
 _MAX_QUEUES: Final = 8
 
 
 def _deadlines_for(loop: asyncio.AbstractEventLoop, timeout: float) -> _Deadlines | None:
-    """The shared queue for `timeout` on `loop`, or None if there are too many already."""
+    """The shared queue for `timeout` on `loop`, or None if there are too many."""
     table = _state_of(loop).deadlines
     found = table.get(timeout)
     if found is None and len(table) < _MAX_QUEUES:

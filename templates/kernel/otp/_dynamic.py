@@ -72,8 +72,7 @@ class DynamicSupervisor(GenServer):
 
     @classmethod
     async def start(cls, *args: Any, **kwargs: Any) -> Self:
-        """`DynamicSupervisor.start(max_children=None, max_restarts=3, max_seconds=5.0,
-        name=None)`."""
+        """`start(max_children=None, max_restarts=3, max_seconds=5.0, name=None)`."""
         return await super().start(*args, **kwargs)
 
     # Client API
@@ -81,8 +80,8 @@ class DynamicSupervisor(GenServer):
     async def start_child(self, spec: ChildSpec) -> GenServer:
         """Start a child from `spec` and supervise it; returns the running child.
 
-        Raises whatever the child's start raises (AlreadyStarted when its name is taken),
-        MaxChildren when full, and NoProcess when the supervisor is not running.
+        Raises whatever the child's start raises (AlreadyStarted when its name is
+        taken), MaxChildren when full, and NoProcess when the supervisor is not running.
         """
         if not isinstance(spec, ChildSpec):
             raise ChildSpecError(f"start_child needs a ChildSpec, got: {spec!r}")
@@ -138,8 +137,8 @@ class DynamicSupervisor(GenServer):
         return ChildCounts(specs, active, sups, specs - sups)
 
     async def _until_up(self) -> None:
-        # Found by name while it is starting (just restarted by its parent): wait for its
-        # init, as a call to an Elixir process does. NoProcess if init fails.
+        # Found by name while it is starting (just restarted by its parent): wait for
+        # its init, as a call to an Elixir process does. NoProcess if init fails.
         if self._state is _STARTING:
             await self.call(_UP, timeout=None)
 
@@ -165,7 +164,8 @@ class DynamicSupervisor(GenServer):
         self._restarting = 0  # children waiting to be restarted ...
         self._restarting_supervisors = 0  # ... and how many of them are supervisors
         self._starting: list[ChildSpec] = []  # specs whose start_child is under way
-        self._settled: asyncio.Future[None] | None = None  # set once none is, when stopping
+        # set once none is, when stopping
+        self._settled: asyncio.Future[None] | None = None
 
     async def handle_call(self, request: Any, caller: Caller) -> Any:
         if request is _UP:
@@ -176,19 +176,22 @@ class DynamicSupervisor(GenServer):
         if type(msg) is not _Restart:
             await super().handle_info(msg)
             return None
-        await asyncio.sleep(0)  # a start that fails without awaiting must not starve the loop
+        # a start that fails without awaiting must not starve the loop
+        await asyncio.sleep(0)
         if not self._intensity.add():
             return self._intensity.give_up(self)
         spec = msg.spec
         try:
             process = check_start_result(spec, await spec.start())
         except AlreadyStarted as exc:
-            # Someone started it again under its name while the restart waited (a client's
-            # get-or-start): that one runs, so this restart has nothing left to do.
+            # Someone started it again under its name while the restart waited (a
+            # client's get-or-start): that one runs, so this restart has nothing left to
+            # do.
             self._restarted(spec)
             log.info("%r: child %r is running again already: %r", self, spec.id, exc.process)
             return None
-        except Exception as exc:  # any failure to start: logged with its traceback, retried
+        # any failure to start: logged with its traceback, retried
+        except Exception as exc:
             log.error("%r: restarting child %r failed: %r", self, spec.id, exc, exc_info=exc)
             self.send(msg)  # still counted as restarting; tried again, within intensity
             return None
@@ -208,8 +211,9 @@ class DynamicSupervisor(GenServer):
                 self._starts_settled(), *(_stop_many(group, t) for t, group in budgets.items())
             )
         except BaseException:
-            # Cancelled while waiting (killed): kill the rest rather than orphan them, and
-            # exit only once they have, so whoever restarts us finds their names free.
+            # Cancelled while waiting (killed): kill the rest rather than orphan them,
+            # and exit only once they have, so whoever restarts us finds their names
+            # free.
             for process in children:
                 process._kill()
             await await_killed((p, spec.id, spec.shutdown) for p, spec in children.items())
@@ -235,7 +239,8 @@ class DynamicSupervisor(GenServer):
         await asyncio.wait((settled,), timeout=bound)
         if not settled.done():
             log.error(
-                "%r: %d child(ren) still starting %ss after the shutdown began: exiting "
+                "%r: %d child(ren) still starting %ss after the shutdown began: "
+                "exiting "
                 "without them; each is stopped when its init returns",
                 self,
                 len(self._starting),

@@ -10,7 +10,7 @@ class OTPError(Exception):
 
 
 class NoProcess(OTPError):
-    """The process is not alive: it never existed, already exited, or exited during a call.
+    """The process is not alive: never existed, already exited, or exited during a call.
 
     `reason` is the exit reason when it is known (an exception for a crash), else None.
     """
@@ -60,8 +60,9 @@ class ChildRunning(OTPError):
 
 
 class ChildRestarting(OTPError):
-    """The child's restart failed and is retried: it can be neither restarted nor deleted
-    now (OTP's `{error, restarting}`); `terminate_child` cancels the retry first."""
+    """The child's restart failed and is retried: it can be neither restarted nor
+    deleted now (OTP's `{error, restarting}`); `terminate_child` cancels the retry
+    first."""
 
 
 class AlreadyPresent(OTPError):
@@ -69,4 +70,4 @@ class AlreadyPresent(OTPError):
 
 
 class MaxChildren(OTPError):
-    """The dynamic supervisor already has `max_children` children (restarting ones count)."""
+    """The supervisor already has `max_children` children (restarting ones count)."""

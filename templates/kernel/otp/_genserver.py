@@ -61,7 +61,8 @@ class _State(enum.IntEnum):
 
     STARTING = 0  # init is running; messages queue up for after it
     RUNNING = 1
-    STOPPING = 2  # a stop or a kill was asked for: messages still queue, but it will exit
+    # a stop or a kill was asked for: messages still queue, but it will exit
+    STOPPING = 2
     EXITING = 3  # terminate() is running; new calls fail
     EXITED = 4
 
@@ -74,11 +75,13 @@ _EXITED: Final = _State.EXITED
 
 _STEERING: Final = (Reply, Stop)
 
-_NO_REASON: Final = object()  # `_exit_reason` until a stop is asked for (None is a reason too)
+# `_exit_reason` until a stop is asked for (None is a reason too)
+_NO_REASON: Final = object()
 
 # The calling task, looked up on every call. On Python 3.11 `asyncio.current_task` is a
-# Python function that reads asyncio's table of running tasks per loop: reading the table
-# directly saves a frame per call. From 3.12 `current_task` is C code, and is used as is.
+# Python function that reads asyncio's table of running tasks per loop: reading the
+# table directly saves a frame per call. From 3.12 `current_task` is C code, and is used
+# as is.
 _STOCK_TIME: Final = asyncio.BaseEventLoop.time
 
 _task_of: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]
@@ -108,7 +111,7 @@ def whereis(name: str | Via) -> GenServer | None:
 
 
 class _Timers:
-    """A process's `send_after` timers that may still be pending, to cancel when it exits.
+    """A process's `send_after` timers that may be pending, to cancel when it exits.
 
     Fired and cancelled timers are swept out once the list has doubled since the last
     sweep, so a process that sets a new timer per message keeps only the pending ones.
@@ -178,8 +181,8 @@ class GenServer(Mailbox):
             async def init(self, start: int = 0) -> None:
                 self.count = start
 
-            async def handle_call(self, request: tuple[str, int], caller: Caller) -> int:
-                _, by = request
+            async def handle_call(self, msg: tuple[str, int], caller: Caller) -> int:
+                _, by = msg
                 self.count += by
                 return self.count
 
@@ -232,7 +235,8 @@ class GenServer(Mailbox):
         self._task: asyncio.Task[None] | None = None
         # The reason a stop asked for (once STOPPING), then the reason it exited with.
         self._exit_reason: object = _NO_REASON
-        # Who hears of its exit: usually one (its supervisor), else a dict used as an ordered set.
+        # Who hears of its exit: usually one (its supervisor), else a dict used as an
+        # ordered set.
         self._links: _Watcher | dict[_Watcher, None] | None = None
         self._monitors: set[MonitorRef] | None = None  # the monitors this process holds
         self._deadlines: _Deadlines | None = None  # the call timeout queue it used last
@@ -251,20 +255,22 @@ class GenServer(Mailbox):
         `name=` (a string or `via(registry, key)`) registers it before `init` runs, so a
         second start under the same name raises AlreadyStarted carrying the live one.
         Every other argument is passed to `init`. If `init` raises, so does `start`, and
-        nothing is left behind. Cancelling `start` while `init` runs kills the half-started
-        process and returns once it has exited; cancelling it as `init` returns stops the
-        process in order (SHUTDOWN, within `child_shutdown`) and returns once it has exited.
-        A process killed before `init` ran raises NoProcess.
+        nothing is left behind. Cancelling `start` while `init` runs kills the
+        half-started process and returns once it has exited; cancelling it as `init`
+        returns stops the process in order (SHUTDOWN, within `child_shutdown`) and
+        returns once it has exited. A process killed before `init` ran raises NoProcess.
         """
         name = kwargs.pop("name", None)
         if name is not None and not isinstance(name, str):
-            # Else it must be a via(registry, key): a tuple whose registry is a Registry,
-            # told apart without importing _registry (which imports this module).
+            # Else it must be a via(registry, key): a tuple whose registry is a
+            # Registry, told apart without importing _registry (which imports this
+            # module).
             registry = getattr(name, "registry", None)
             if not isinstance(name, tuple) or not hasattr(registry, "_insert"):
                 got = f"via({registry!r}, {name[1]!r})" if registry is not None else repr(name)
                 raise TypeError(
-                    f"{cls.__qualname__}.start(): name must be a str or via(registry, key) "
+                    f"{cls.__qualname__}.start(): name must be a str or via(registry, "
+                    "key) "
                     f"with a Registry, got: {got}"
                 )
         self = cls()
@@ -285,23 +291,24 @@ class GenServer(Mailbox):
 
         task.add_done_callback(ended_unstarted)
         try:
-            # Yield once before waiting: the new task's first step was queued before this
-            # task's next one, so an `init` that does not suspend is done when this task
-            # resumes, and the start takes one turn of the loop. (Awaiting `started` alone
-            # takes two: one to run `init`, one more to wake this task.)
+            # Yield once before waiting: the new task's first step was queued before
+            # this task's next one, so an `init` that does not suspend is done when this
+            # task resumes, and the start takes one turn of the loop. (Awaiting
+            # `started` alone takes two: one to run `init`, one more to wake this task.)
             await asyncio.sleep(0)
             await started
         except asyncio.CancelledError:
             if started.done() and not started.cancelled() and started.exception() is None:
-                # `init` had returned, the cancellation came before we resumed: the process
-                # runs, so stop it as its supervisor would (a supervisor stops its children
-                # in reverse order, each within its budget), not kill it.
+                # `init` had returned, the cancellation came before we resumed: the
+                # process runs, so stop it as its supervisor would (a supervisor stops
+                # its children in reverse order, each within its budget), not kill it.
                 await stop_cancelled_start(self, name)
                 raise
             # Kill the half-started process and return once it is gone (a supervisor in
-            # its init stops the children it already started), its name free again. No one
-            # waits on `started` any more: cancel it, or retrieve the error of an init that
-            # failed meanwhile, so asyncio does not report it as never retrieved.
+            # its init stops the children it already started), its name free again. No
+            # one waits on `started` any more: cancel it, or retrieve the error of an
+            # init that failed meanwhile, so asyncio does not report it as never
+            # retrieved.
             if not started.cancel() and not started.cancelled():
                 started.exception()
             self._kill()
@@ -312,7 +319,7 @@ class GenServer(Mailbox):
 
     @classmethod
     def child_spec(cls, *args: Any, **kwargs: Any) -> ChildSpec:
-        """A ChildSpec that starts this class with these arguments (as `start` takes them).
+        """A ChildSpec that starts this class with these arguments (as `start` takes).
 
         The id is the `name=` when given, else the class name; restart, shutdown and
         type come from the class attributes `child_restart`, `child_shutdown` and
@@ -357,11 +364,11 @@ class GenServer(Mailbox):
         process = whereis(name)
         return process if isinstance(process, cls) else None
 
-    # wait_exit, call and stop are plain `def`s returning the coroutine to await, so that
-    # no linter's "async function with a timeout parameter" rule applies to them.
+    # wait_exit, call and stop are plain `def`s returning the coroutine to await, so
+    # that no linter's "async function with a timeout parameter" rule applies to them.
 
     def wait_exit(self, timeout: float | None = None) -> Coroutine[Any, Any, bool]:
-        """Wait until the process has exited; False if it still runs after `timeout` s."""
+        """Wait until the process has exited; False if it runs after `timeout` s."""
         return self._wait_exit(timeout)
 
     def _otp_accepting(self) -> bool:
@@ -379,14 +386,15 @@ class GenServer(Mailbox):
     def call(self, request: object, timeout: float | None = 5.0) -> Coroutine[Any, Any, Any]:
         """Send `request` to `handle_call` and wait for the reply.
 
-        Raises CallTimeout (a TimeoutError) after `timeout` seconds (None waits forever);
-        a reply that comes later is dropped, never delivered to a later call. Raises
-        NoProcess if the process is not alive or exits before replying, and CallingSelf
-        if a process calls itself.
+        Raises CallTimeout (a TimeoutError) after `timeout` seconds (None waits
+        forever); a reply that comes later is dropped, never delivered to a later call.
+        Raises NoProcess if the process is not alive or exits before replying, and
+        CallingSelf if a process calls itself.
         """
-        # A plain def returning the coroutine: ruff's ASYNC109 flags an `async def` taking
-        # `timeout`, and no noqa comment suits both a project that enables ASYNC and ruff's
-        # defaults (which call it unused). `_otp_` keeps the helper clear of subclasses' names.
+        # A plain def returning the coroutine: ruff's ASYNC109 flags an `async def`
+        # taking `timeout`, and no noqa comment suits both a project that enables ASYNC
+        # and ruff's defaults (which call it unused). `_otp_` keeps the helper clear of
+        # subclasses' names.
         return self._otp_call(request, timeout)
 
     async def _otp_call(self, request: object, seconds: float | None) -> Any:
@@ -428,8 +436,8 @@ class GenServer(Mailbox):
             raise CallTimeout(f"{self!r} did not reply to {request!r} in {seconds}s") from None
         finally:
             # Drop the answered calls at the front: the last call to return empties the
-            # queue, so an idle one holds no reply (entries behind a pending call wait for
-            # it, at most its timeout).
+            # queue, so an idle one holds no reply (entries behind a pending call wait
+            # for it, at most its timeout).
             queue = deadlines._queue
             while queue and queue[0][1].done():
                 queue.popleft()
@@ -446,7 +454,7 @@ class GenServer(Mailbox):
             timer.cancel()
 
     def cast(self, msg: Any) -> None:
-        """Send `msg` to `handle_cast` without waiting. Dropped if the process is gone."""
+        """Send `msg` to `handle_cast`, not waiting. Dropped if the process is gone."""
         self._post((_CAST, msg, None))
 
     def send(self, msg: object) -> None:
@@ -454,10 +462,10 @@ class GenServer(Mailbox):
         self._post((_INFO, msg, None))
 
     def send_after(self, msg: object, delay: float) -> asyncio.TimerHandle:
-        """Send `msg` to `handle_info` after `delay` seconds; `.cancel()` the handle to undo.
+        """Send `msg` to `handle_info` after `delay` s; `.cancel()` the handle to undo.
 
-        The process's timers still pending when it exits are cancelled: they would keep it
-        (and `msg`) in memory until they fire, only for the message to be dropped.
+        The process's timers still pending when it exits are cancelled: they would keep
+        it (and `msg`) in memory until they fire, only for the message to be dropped.
         """
         timer = self._loop.call_later(delay, self.send, msg)
         if self._state is _EXITED:
@@ -471,11 +479,11 @@ class GenServer(Mailbox):
     def stop(
         self, reason: object = NORMAL, timeout: float | None = None
     ) -> Coroutine[Any, Any, None]:
-        """Stop the process with `reason` after its current message, and wait until it exits.
+        """Stop the process with `reason` after its current message; wait for its exit.
 
-        `terminate(reason)` runs first. Queued calls fail with NoProcess. Raises CallTimeout
-        if it has not exited after `timeout` seconds (None waits forever). From inside the
-        process, return `Stop(reason)` from the callback instead.
+        `terminate(reason)` runs first. Queued calls fail with NoProcess. Raises
+        CallTimeout if it has not exited after `timeout` seconds (None waits forever).
+        From inside the process, return `Stop(reason)` from the callback instead.
         """
         return self._otp_stop(reason, timeout)
 
@@ -497,8 +505,9 @@ class GenServer(Mailbox):
         ref = MonitorRef(self, target)
         if self._state is _EXITED:
             return ref  # a Down would be dropped: watch nothing, hold nothing
-        # The watcher keeps its refs too, so that its exit detaches them: else a long-lived
-        # target would keep every short-lived watcher (and its state) that ever monitored it.
+        # The watcher keeps its refs too, so that its exit detaches them: else a
+        # long-lived target would keep every short-lived watcher (and its state) that
+        # ever monitored it.
         monitors = self._monitors
         if monitors is None:
             monitors = self._monitors = set()
@@ -549,14 +558,14 @@ class GenServer(Mailbox):
         return None
 
     async def handle_continue(self, arg: Any) -> Continue | Stop | None:
-        """Run the work `Continue(arg)` deferred; no message is handled before it ends."""
+        """Run the work `Continue(arg)` deferred; no message is handled before it."""
         raise RuntimeError(
             f"{type(self).__qualname__} returned Continue but has no handle_continue"
         )
 
     async def terminate(self, reason: object) -> None:
-        """Clean up before exit. Runs for every exit once `init` succeeded: a normal stop,
-        a crash, a supervisor's shutdown, and a kill (task cancellation).
+        """Clean up before exit. Runs for every exit once `init` succeeded: a normal
+        stop, a crash, a supervisor's shutdown, and a kill (task cancellation).
 
         On a kill (`reason` is KILLED) the first await in `terminate` raises
         CancelledError: a kill stays a kill, so a slow `terminate` cannot outlast a
@@ -573,11 +582,12 @@ class GenServer(Mailbox):
         # One coroutine for the whole life of the process (no nested receive coroutine):
         # an idle process costs one task, this frame and its waiter future.
         #
-        # This task's own cancellation is the kill signal. Python cannot stop a task from
-        # outside except by cancelling it, and a cancellation is what every asyncio owner
-        # already uses (a TaskGroup, asyncio.run's shutdown, a supervisor's `_kill`), so a
-        # process dies the same way whoever kills it: CancelledError at its current await,
-        # then `terminate(KILLED)`. Orderly stops go through the mailbox instead (`_request_stop`).
+        # This task's own cancellation is the kill signal. Python cannot stop a task
+        # from outside except by cancelling it, and a cancellation is what every asyncio
+        # owner already uses (a TaskGroup, asyncio.run's shutdown, a supervisor's
+        # `_kill`), so a process dies the same way whoever kills it: CancelledError at
+        # its current await, then `terminate(KILLED)`. Orderly stops go through the
+        # mailbox instead (`_request_stop`).
         action: Continue | Stop | None
         try:
             action = await self.init(*args, **kwargs)
@@ -615,7 +625,8 @@ class GenServer(Mailbox):
                         return
                     else:
                         raise TypeError(
-                            f"{type(self).__qualname__}: a callback returned {action!r}; "
+                            f"{type(self).__qualname__}: a callback returned "
+                            f"{action!r}; "
                             "expected None, Continue(...) or Stop(...)"
                         )
                 if self._state is _STOPPING and self._exit_reason is not _NO_REASON:
@@ -623,14 +634,15 @@ class GenServer(Mailbox):
                     return  # CancelledError at the next await)
                 inbox = self._inbox
                 if not inbox:
-                    # Idle, maybe for hours: keep nothing of the last message (its request,
-                    # its reply, the calling task) while waiting for the next one.
+                    # Idle, maybe for hours: keep nothing of the last message (its
+                    # request, its reply, the calling task) while waiting for the next
+                    # one.
                     self._current = msg = payload = caller = result = future = None
                     waiter = self._waiter = self._loop.create_future()
                     await waiter
                     continue
-                # Take the oldest message (see _mailbox), here rather than in a method: this
-                # runs for every message.
+                # Take the oldest message (see _mailbox), here rather than in a method:
+                # this runs for every message.
                 head = self._head
                 msg = self._current = inbox[head]
                 head += 1
@@ -672,7 +684,8 @@ class GenServer(Mailbox):
             try:
                 await self.terminate(reason)
             except asyncio.CancelledError:
-                reason = KILLED  # killed while terminating (its shutdown budget ran out)
+                # killed while terminating (its shutdown budget ran out)
+                reason = KILLED
             except BaseException as exc:
                 log.error("%r: terminate(%r) raised", self, reason, exc_info=exc)
             self._exit(reason, report=True)
@@ -716,7 +729,7 @@ class GenServer(Mailbox):
             self._otp_wake()
 
     def _kill(self) -> None:
-        """Cancel the process's task (see `_run`); it stops taking on new work at once."""
+        """Cancel the process's task (see `_run`); it takes on no new work from now."""
         self._state = max(self._state, _STOPPING)  # (states only move forward)
         task = self._task
         if task is not None and not task.done():
@@ -746,7 +759,8 @@ class GenServer(Mailbox):
         if links is watcher:
             self._links = None
         elif isinstance(links, dict):
-            links.pop(watcher, None)  # a dict, not a list: thousands of monitors come and go
+            # a dict, not a list: thousands of monitors come and go
+            links.pop(watcher, None)
             if not links:
                 self._links = None  # (a dict keeps its size after a peak; let it go)
 
@@ -767,7 +781,8 @@ class GenServer(Mailbox):
                 exc_info=exc_info,
             )
         current, self._current = self._current, None
-        if type(current) is tuple and current[2] is not None:  # a call that got no reply
+        # a call that got no reply
+        if type(current) is tuple and current[2] is not None:
             current[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         for msg in self._otp_close():
             if msg is not None and msg[2] is not None:

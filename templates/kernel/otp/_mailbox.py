@@ -49,7 +49,7 @@ class Mailbox:
         self._otp_wake()
 
     def _otp_wake(self) -> None:
-        """Wake the process if it waits for a message (to take one, or to see a stop)."""
+        """Wake the process if it waits for a message (to take one, or see a stop)."""
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None

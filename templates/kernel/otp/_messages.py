@@ -14,24 +14,25 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from ._genserver import GenServer
 
-# Exit reasons. Any other object (usually the exception that ended the process) is a crash.
+# Exit reasons. Any other object (usually the exception that ended the process) is a
+# crash.
 NORMAL: Final = "normal"
 """The process finished its work: not a crash, a transient child is not restarted."""
 SHUTDOWN: Final = "shutdown"
 """Stopped by its supervisor (or `stop(SHUTDOWN)`): an orderly exit, not a crash."""
 KILLED: Final = "killed"
-"""Cancelled: a brutal kill, a shutdown budget that ran out, or an outside cancellation."""
+"""Cancelled: a brutal kill, a shutdown budget run out, or an outside cancel."""
 
 
 @dataclass(frozen=True, slots=True)
 class Shutdown:
-    """An orderly exit that carries a detail, like Erlang's `{shutdown, Term}`: not a crash."""
+    """An orderly exit with a detail, like Erlang's `{shutdown, Term}`: not a crash."""
 
     detail: object
 
 
 def is_normal(reason: object) -> bool:
-    """Whether `reason` is an orderly exit (normal, shutdown, Shutdown(...)), not a crash.
+    """Whether `reason` is orderly (normal, shutdown, Shutdown(...)), not a crash.
 
     A transient child is restarted only when this is false.
     """
@@ -43,7 +44,7 @@ def is_normal(reason: object) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Continue:
-    """Return it from `init` or a handler: `handle_continue(arg)` runs before any message."""
+    """Return it from `init` or a handler: `handle_continue(arg)` runs first."""
 
     arg: object
 
@@ -94,7 +95,7 @@ class Caller:
         self.task = task
 
     def reply(self, value: object) -> None:
-        """Answer the call. A caller that already timed out or was cancelled gets nothing."""
+        """Answer the call. A caller that timed out or was cancelled gets nothing."""
         if not self._future.done():
             self._future.set_result(value)
 
@@ -112,7 +113,7 @@ class Caller:
 
     @property
     def waiting(self) -> bool:
-        """Whether the caller still waits for the reply (it has not timed out or gone)."""
+        """Whether the caller still waits for the reply (not timed out, not gone)."""
         return not self._future.done()
 
 
@@ -130,7 +131,7 @@ class Down:
 
 
 class MonitorRef:
-    """The handle `GenServer.monitor` returns; pass it to `demonitor` to stop watching."""
+    """What `GenServer.monitor` returns; pass it to `demonitor` to stop watching."""
 
     __slots__ = ("_target", "_watcher")
 
@@ -147,7 +148,7 @@ class MonitorRef:
         self._watcher.send(Down(task, task_exit_reason(task), self))
 
     def _cancel(self) -> None:
-        """Detach from the target, which then no longer holds this ref (nor the watcher)."""
+        """Detach from the target, which then holds neither this ref nor the watcher."""
         target = self._target
         if isinstance(target, asyncio.Future):  # a task (or a future used as one)
             target.remove_done_callback(self._task_done)
@@ -159,7 +160,7 @@ class MonitorRef:
 
 
 def task_exit_reason(task: asyncio.Task[Any]) -> object:
-    """The exit reason of a finished task: NORMAL, KILLED (cancelled) or its exception."""
+    """A finished task's exit reason: NORMAL, KILLED (cancelled) or its exception."""
     if task.cancelled():
         return KILLED
     return task.exception() or NORMAL

@@ -46,16 +46,17 @@ class Registry:
             raise TypeError(f"keys must be UNIQUE or DUPLICATE, got: {keys!r}")
         self.keys = keys
         self.name = name
-        # UNIQUE: key -> process, values apart (most are None); DUPLICATE: key -> {process: value}
+        # UNIQUE: key -> process, values apart (most are None);
+        # DUPLICATE: key -> {process: value}.
         self._entries: dict[Hashable, Any] = {}
         self._values: dict[Hashable, object] = {}
 
     def register(self, key: Hashable, process: GenServer, value: object = None) -> None:
         """Add `process` under `key`; it is removed again when the process exits.
 
-        Raises AlreadyStarted (UNIQUE) if another process holds the key, and NoProcess if
-        `process` is not alive. Registering the same process and key again replaces the
-        value.
+        Raises AlreadyStarted (UNIQUE) if another process holds the key, and NoProcess
+        if `process` is not alive. Registering the same process and key again replaces
+        the value.
         """
         if self._insert(key, process, value):
             regs = process._regs
@@ -68,7 +69,8 @@ class Registry:
         """Remove `process` from `key`; nothing happens if it is not there.
 
         As in Elixir, this removes a process's own `via(registry, key)` name too: the
-        process runs on, no longer found under that name, and the key is free for another.
+        process runs on, no longer found under that name, and the key is free for
+        another.
         """
         if self._drop(key, process):
             regs = process._regs
@@ -92,7 +94,7 @@ class Registry:
         return found
 
     def dispatch(self, key: Hashable, fn: Callable[[list[tuple[GenServer, Any]]], None]) -> None:
-        """Call `fn` with the entries under `key`, if there are any (pub/sub broadcast)."""
+        """Call `fn` with the entries under `key`, if any (pub/sub broadcast)."""
         entries = self.lookup(key)
         if entries:
             fn(entries)
@@ -187,7 +189,7 @@ class Via(NamedTuple):
         return process
 
     def call(self, request: object, timeout: float | None = 5.0) -> Coroutine[Any, Any, Any]:
-        """`call` the process registered under this name (NoProcess if there is none)."""
+        """`call` the process registered under this name (NoProcess if none)."""
         return self._resolve().call(request, timeout)
 
     def cast(self, msg: object) -> None:

@@ -1,12 +1,12 @@
 """Crash reports that stay cheap and readable while a child crashes in a loop.
 
 A child that crashes on every start (a bad setting, a server that is down) is restarted
-until its supervisor's intensity runs out. Formatting the same traceback for each of those
-crashes costs several times the restart itself, and buries the first report, the one worth
-reading, under copies. So the first crash of a kind (the same exception type raised at the
-same line) carries its traceback; the same crash again within `REPEAT_WINDOW` seconds is
-reported in one line that says how many came before it. A crash of another kind, or the same
-one after a quiet window, gets its traceback again.
+until its supervisor's intensity runs out. Formatting the same traceback for each of
+those crashes costs several times the restart itself, and buries the first report, the
+one worth reading, under copies. So the first crash of a kind (the same exception type
+raised at the same line) carries its traceback; the same crash again within
+`REPEAT_WINDOW` seconds is reported in one line that says how many came before it. A
+crash of another kind, or the same one after a quiet window, gets its traceback again.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from typing import Final
 
 REPEAT_WINDOW: Final = 10.0
-"""Seconds after a crash's full report during which the same crash is reported in one line."""
+"""Seconds after a full report in which the same crash is reported in one line."""
 
 _MAX_KINDS: Final = 256  # kinds remembered at once; the oldest is forgotten first
 
@@ -46,6 +46,7 @@ def traceback_or_repeat(reason: BaseException) -> tuple[BaseException | None, st
     _seen[kind] = (since, repeats)
     plural = "s" if repeats > 1 else ""
     return None, (
-        f" (the same crash again, {repeats} repeat{plural} in the {now - since:.1f} s since "
+        f" (the same crash again, {repeats} repeat{plural} in the {now - since:.1f} s "
+        "since "
         "the report that has its traceback)"
     )

@@ -21,7 +21,7 @@ its CancelledError: Python cannot kill a task, but the tree must still stop)."""
 
 
 def log_abandoned(what: object, child_id: object, shutdown: float | None) -> None:
-    """Log loudly that `what` (a process or task) ignored its cancellation and is abandoned."""
+    """Log loudly that `what` (a process or task) ignored its cancellation."""
     log.error(
         "child %r (%r, shutdown budget %rs) still runs %ss after it was cancelled: it "
         "swallowed its CancelledError; abandoning it and going on",
@@ -52,9 +52,9 @@ async def shutdown_process(
 ) -> None:
     """Stop `process` the way a supervisor does and wait until it has exited.
 
-    `shutdown` seconds for `terminate` to finish (None: wait forever), then cancellation;
-    0 cancels at once (brutal kill). A process still running KILL_GRACE seconds after its
-    cancellation is logged as an error and abandoned.
+    `shutdown` seconds for `terminate` to finish (None: wait forever), then
+    cancellation; 0 cancels at once (brutal kill). A process still running KILL_GRACE
+    seconds after its cancellation is logged as an error and abandoned.
     """
     if shutdown == 0:
         process._kill()
@@ -68,8 +68,9 @@ async def shutdown_process(
 
 
 async def stop_cancelled_start(process: GenServer, name: object) -> None:
-    """Stop a process whose `start` was cancelled as its `init` returned: in order, as its
-    supervisor would, within its `child_shutdown`; killed if cancelled again meanwhile."""
+    """Stop a process whose `start` was cancelled as its `init` returned: in order, as
+    its supervisor would, within its `child_shutdown`; killed if cancelled again
+    meanwhile."""
     try:
         await shutdown_process(process, process.child_shutdown, name)
     except asyncio.CancelledError:

@@ -1,4 +1,4 @@
-"""Supervisor: starts children in order, restarts them by strategy, stops them in reverse."""
+"""Supervisor: starts children in order, restarts by strategy, stops in reverse."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ MAX_RESTARTS_REACHED: Final = Shutdown("reached_max_restart_intensity")
 
 
 class ChildInfo(NamedTuple):
-    """One row of `which_children()`: `process` is None while the child is not running."""
+    """A row of `which_children()`: `process` is None while the child is not running."""
 
     id: Hashable
     process: GenServer | None
@@ -80,12 +80,12 @@ class _Child:
 
 
 def needs_restart(restart: Restart, reason: object) -> bool:
-    """Whether a child with this restart type is restarted after exiting with `reason`."""
+    """Whether a child of this restart type is restarted after exiting with `reason`."""
     return restart is PERMANENT or (restart is TRANSIENT and not is_normal(reason))
 
 
 class RestartIntensity:
-    """At most `max_restarts` restarts within any `max_seconds` window, per supervisor."""
+    """At most `max_restarts` restarts in any `max_seconds` window, per supervisor."""
 
     __slots__ = ("_loop", "_times", "max_restarts", "max_seconds")
 
@@ -125,9 +125,8 @@ class RestartIntensity:
 
 def check_start_result(spec: ChildSpec, process: object) -> GenServer:
     if not isinstance(process, GenServer):
-        raise ChildSpecError(
-            f"ChildSpec {spec.id!r}: start must return the started process, got: {process!r}"
-        )
+        what = f"ChildSpec {spec.id!r}: start"
+        raise ChildSpecError(f"{what} must return the started process, got: {process!r}")
     return process
 
 
@@ -139,9 +138,9 @@ class Supervisor(GenServer):
     and stop in reverse order, each given its `shutdown` budget before it is cancelled.
 
     strategy: ONE_FOR_ONE restarts only the crashed child (independent children);
-    ONE_FOR_ALL restarts all of them (tightly coupled); REST_FOR_ONE restarts the crashed
-    child and those started after it (later ones depend on earlier ones). As in OTP, a
-    group restart also starts the group's stopped children (terminate_child, or a
+    ONE_FOR_ALL restarts all of them (tightly coupled); REST_FOR_ONE restarts the
+    crashed child and those started after it (later ones depend on earlier ones). As in
+    OTP, a group restart also starts the group's stopped children (terminate_child, or a
     transient child's normal exit) and drops its temporary ones.
 
     Restart intensity: more than `max_restarts` restarts within `max_seconds`, counted
@@ -172,7 +171,7 @@ class Supervisor(GenServer):
     # Client API
 
     async def start_child(self, spec: ChildSpec) -> GenServer:
-        """Add `spec` and start it; StartChildError if its start fails (nothing is kept)."""
+        """Add `spec`, start it; StartChildError if the start fails (nothing kept)."""
         result: GenServer = await self._api(("start_child", spec))
         return result
 
@@ -216,9 +215,8 @@ class Supervisor(GenServer):
         max_seconds: float = 5.0,
     ) -> None:
         if not isinstance(strategy, Strategy):
-            raise ChildSpecError(
-                f"strategy must be one of ONE_FOR_ONE, ONE_FOR_ALL, REST_FOR_ONE, got: {strategy!r}"
-            )
+            known = "ONE_FOR_ONE, ONE_FOR_ALL, REST_FOR_ONE"
+            raise ChildSpecError(f"strategy must be one of {known}, got: {strategy!r}")
         self._strategy = strategy
         self._intensity = RestartIntensity(max_restarts, max_seconds)
         self._children: list[_Child] = []
@@ -311,9 +309,10 @@ class Supervisor(GenServer):
             group = [child]
         else:
             # As OTP's supervisor does, the group is every child from the first one
-            # (ONE_FOR_ALL) or from the exited one (REST_FOR_ONE), running or not: a child
-            # stopped by terminate_child, or a transient one that exited normally, starts
-            # again with the others. Only temporary children are dropped, never restarted.
+            # (ONE_FOR_ALL) or from the exited one (REST_FOR_ONE), running or not: a
+            # child stopped by terminate_child, or a transient one that exited normally,
+            # starts again with the others. Only temporary children are dropped, never
+            # restarted.
             first = 0 if self._strategy is ONE_FOR_ALL else children.index(child)
             group = children[first:]
         for c in reversed(group):
@@ -327,7 +326,8 @@ class Supervisor(GenServer):
         for c in group:
             try:
                 await self._start(c)
-            except Exception as exc:  # any failure to start: logged with its traceback, retried
+            # any failure to start: logged with its traceback, retried
+            except Exception as exc:
                 log.error("%r: restarting child %r failed: %r", self, c.spec.id, exc, exc_info=exc)
                 self.send(_RetryRestart(c))
                 return None
@@ -355,8 +355,8 @@ class Supervisor(GenServer):
         try:
             await shutdown_process(process, child.spec.shutdown, child.spec.id)
         except BaseException:
-            # We were cancelled meanwhile (killed): kill it too, and exit only once it has,
-            # so whoever restarts us finds its name free.
+            # We were cancelled meanwhile (killed): kill it too, and exit only once it
+            # has, so whoever restarts us finds its name free.
             process._kill()
             await await_killed([(process, child.spec.id, child.spec.shutdown)])
             raise
@@ -367,8 +367,8 @@ class Supervisor(GenServer):
             try:
                 await self._terminate(children[index])
             except BaseException:
-                # Cancelled while waiting: kill the rest rather than orphan them, and wait
-                # until they have exited.
+                # Cancelled while waiting: kill the rest rather than orphan them, and
+                # wait until they have exited.
                 killed = [
                     (c.process, c.spec.id, c.spec.shutdown)
                     for c in children[:index]
@@ -410,8 +410,8 @@ class Supervisor(GenServer):
         if child.spec.restart is TEMPORARY:
             self._children.remove(child)
         if retried:
-            # Its failed start stopped a group restart halfway, and the retry queued for it
-            # (now dropped) was to start the rest of the group too: start them now.
+            # Its failed start stopped a group restart halfway, and the retry queued for
+            # it (now dropped) was to start the rest of the group too: start them now.
             await self._start_pending()
 
     async def _start_pending(self) -> None:
@@ -433,7 +433,8 @@ class Supervisor(GenServer):
             raise ChildRunning(f"child {child_id!r} is running; terminate it first")
         if child.pending:
             raise ChildRestarting(
-                f"child {child_id!r} is restarting (its restart failed and is retried); "
+                f"child {child_id!r} is restarting (its restart failed and is "
+                "retried); "
                 "terminate it first"
             )
         return child

@@ -32,7 +32,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 TIMEOUT: Final = "timeout"
-"""The exit reason of a task that `async_stream` cancelled for running past its timeout."""
+"""The exit reason of a task `async_stream` cancelled for running past its timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +44,7 @@ class Ok(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Exit:
-    """A task's result: it failed (`reason` is the exception), was cancelled (KILLED) or
-    timed out (TIMEOUT)."""
+    """A task's failure: an exception (`reason`), cancelled (KILLED) or TIMEOUT."""
 
     reason: object
 
@@ -68,7 +67,7 @@ class TaskHandle(Generic[T]):
     # linter's "async function with a timeout parameter" rule applies to them.
 
     def yield_(self, timeout: float | None = 5.0) -> Coroutine[Any, Any, Ok[T] | Exit | None]:
-        """Wait up to `timeout` seconds: Ok(value), Exit(reason), or None if still running.
+        """Wait up to `timeout` s: Ok(value), Exit(reason), or None if still running.
 
         The task keeps running after None; ask again or `shutdown()` it.
         """
@@ -84,7 +83,7 @@ class TaskHandle(Generic[T]):
         return _outcome(task)
 
     def shutdown(self, timeout: float | None = 5.0) -> Coroutine[Any, Any, Ok[T] | Exit | None]:
-        """Cancel the task and wait for it: its result if it finished first, else None."""
+        """Cancel the task, wait for it: its result if it finished first, else None."""
         _check_timeout(timeout)
         return self._shutdown(timeout)
 
@@ -122,7 +121,8 @@ class TaskSupervisor(GenServer):
 
     def __init__(self) -> None:
         super().__init__()
-        # Set before init: a TaskSupervisor found by name while it starts takes work at once.
+        # Set before init: a TaskSupervisor found by name while it starts takes work at
+        # once.
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def init(self) -> None:
@@ -133,10 +133,10 @@ class TaskSupervisor(GenServer):
     def start_child(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> asyncio.Task[Any]:
         """Run `fn(*args)` in a new task now and return the task.
 
-        Fire and forget: `fn(*args)` is called inside the task, so any failure of the job,
-        even one before its first await (wrong arguments, a plain function that raises),
-        is the task's outcome and is logged as a crash, never raised here. Only a stopped
-        supervisor raises (NoProcess).
+        Fire and forget: `fn(*args)` is called inside the task, so any failure of the
+        job, even one before its first await (wrong arguments, a plain function that
+        raises), is the task's outcome and is logged as a crash, never raised here. Only
+        a stopped supervisor raises (NoProcess).
         """
         task = self._spawn(fn, args)
         task.add_done_callback(self._log_failure)
@@ -156,14 +156,14 @@ class TaskSupervisor(GenServer):
         timeout: float | None = 5.0,
         ordered: bool = True,
     ) -> AsyncGenerator[Ok[R] | Exit, None]:
-        """Run `fn(item)` for every item, at most `max_concurrency` at once (default: the
-        CPU count), yielding Ok(value) or Exit(reason) per item, in input order unless
-        `ordered=False`. A task running longer than `timeout` seconds is cancelled and
-        yields Exit(TIMEOUT).
+        """Run `fn(item)` for every item, at most `max_concurrency` at once (default:
+        the CPU count), yielding Ok(value) or Exit(reason) per item, in input order
+        unless `ordered=False`. A task running longer than `timeout` seconds is
+        cancelled and yields Exit(TIMEOUT).
 
-        Consume it inside `contextlib.aclosing(...)` whenever you may stop early: leaving
-        the block, by `break`, `return` or an exception, cancels the tasks still running
-        and waits for them to exit.
+        Consume it inside `contextlib.aclosing(...)` whenever you may stop early:
+        leaving the block, by `break`, `return` or an exception, cancels the tasks still
+        running and waits for them to exit.
 
             async with contextlib.aclosing(jobs.async_stream(urls, fetch)) as results:
                 async for result in results:
@@ -172,7 +172,8 @@ class TaskSupervisor(GenServer):
 
         Without `aclosing`, a stream left by `break` cancels its tasks only once it is
         garbage collected (at once in CPython when nothing else refers to it; a stream
-        kept in a variable runs on until the variable goes) or when the supervisor stops.
+        kept in a variable runs on until the variable goes) or when the supervisor
+        stops.
         """
         _check_callable(fn)
         _check_timeout(timeout)
@@ -284,7 +285,8 @@ class TaskSupervisor(GenServer):
         _check_callable(fn)
         if not self._otp_accepting():
             raise NoProcess(f"{self!r} is not running")
-        # Named after the job: the task runs `_call`, and its repr in logs should say what.
+        # Named after the job: the task runs `_call`, and its repr in logs should say
+        # what.
         name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
         task: asyncio.Task[T] = self._loop.create_task(_call(fn, args), name=name)
         self._tasks.add(task)
@@ -297,8 +299,8 @@ class TaskSupervisor(GenServer):
 
 
 async def _call(fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
-    """`await fn(*args)`, run as the task itself: even the call failing (bad arguments, a
-    plain function that raises or returns no awaitable) is the task's outcome."""
+    """`await fn(*args)`, run as the task itself: even the call failing (bad arguments,
+    a plain function that raises or returns no awaitable) is the task's outcome."""
     return await fn(*args)
 
 
@@ -321,8 +323,8 @@ def _cancel_all(running: dict[asyncio.Task[Any], tuple[int, asyncio.TimerHandle 
 
 
 async def _wait_cancelled(owner: TaskSupervisor, tasks: Iterable[asyncio.Task[Any]]) -> None:
-    """Wait for cancelled tasks; after KILL_GRACE seconds abandon (and log) the ones still
-    running: they swallowed their CancelledError, and must not wedge the tree."""
+    """Wait for cancelled tasks; after KILL_GRACE seconds abandon (and log) the ones
+    still running: they swallowed their CancelledError, and must not wedge the tree."""
     _, stuck = await asyncio.wait(tasks, timeout=KILL_GRACE)
     for task in stuck:
         log.error(
