@@ -73,38 +73,38 @@ class Echo(otp.GenServer):
 class FloorServer:
     """A server task over a deque of (request, reply future); no timeout, no monitoring."""
 
-    __slots__ = ("_handler", "_loop", "_queue", "_task", "_waiter")
+    __slots__ = ("_handler", "_otp_loop", "_otp_task", "_otp_waiter", "_queue")
 
     def __init__(self, handler: Callable[[Any], Awaitable[Any]] | None = None) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._otp_loop = asyncio.get_running_loop()
         self._queue: deque[tuple[Any, asyncio.Future[Any] | None]] = deque()
-        self._waiter: asyncio.Future[None] | None = None
+        self._otp_waiter: asyncio.Future[None] | None = None
         self._handler = handler
-        self._task = self._loop.create_task(self._serve())
+        self._otp_task = self._otp_loop.create_task(self._serve())
 
     async def call(self, request: Any) -> Any:
-        future: asyncio.Future[Any] = self._loop.create_future()
+        future: asyncio.Future[Any] = self._otp_loop.create_future()
         self._queue.append((request, future))
-        waiter = self._waiter
+        waiter = self._otp_waiter
         if waiter is not None:
-            self._waiter = None
+            self._otp_waiter = None
             waiter.set_result(None)
         return await future
 
     async def stop(self) -> None:
         self._queue.append((None, None))
-        waiter = self._waiter
+        waiter = self._otp_waiter
         if waiter is not None:
-            self._waiter = None
+            self._otp_waiter = None
             waiter.set_result(None)
-        await self._task
+        await self._otp_task
 
     async def _serve(self) -> None:
         queue = self._queue
         handler = self._handler
         while True:
             if not queue:
-                waiter = self._waiter = self._loop.create_future()
+                waiter = self._otp_waiter = self._otp_loop.create_future()
                 await waiter
                 continue
             request, future = queue.popleft()
@@ -141,38 +141,38 @@ class SteppedFloor:
 
     def __init__(self, step: int) -> None:
         self._step = step
-        self._loop = asyncio.get_running_loop()
+        self._otp_loop = asyncio.get_running_loop()
         self._queue: deque[tuple[int, Any, _Record | None]] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._task = self._loop.create_task(self._serve())
+        self._otp_waiter: asyncio.Future[None] | None = None
+        self._otp_task = self._otp_loop.create_task(self._serve())
 
-    def _post(self, item: tuple[int, Any, _Record | None]) -> None:
+    def _otp_post(self, item: tuple[int, Any, _Record | None]) -> None:
         self._queue.append(item)
-        waiter = self._waiter
+        waiter = self._otp_waiter
         if waiter is not None:
-            self._waiter = None
+            self._otp_waiter = None
             waiter.set_result(None)
 
     async def call(self, request: Any) -> Any:
         task = None
         if self._step >= 3:
             task = asyncio.current_task()
-            if task is self._task:
+            if task is self._otp_task:
                 raise RuntimeError("the server called itself")
-        future: asyncio.Future[Any] = self._loop.create_future()
-        self._post((0, request, _Record(future, task)))
+        future: asyncio.Future[Any] = self._otp_loop.create_future()
+        self._otp_post((0, request, _Record(future, task)))
         return await future
 
     async def stop(self) -> None:
-        self._post((1, None, None))
-        await self._task
+        self._otp_post((1, None, None))
+        await self._otp_task
 
     async def _serve(self) -> None:
         queue = self._queue
         awaits_handler = self._step >= 2
         while True:
             if not queue:
-                waiter = self._waiter = self._loop.create_future()
+                waiter = self._otp_waiter = self._otp_loop.create_future()
                 await waiter
                 continue
             kind, request, record = queue.popleft()
@@ -232,9 +232,9 @@ class _AsyncioSide:
 
     def __init__(self, runner: asyncio.Runner) -> None:
         self.runner = runner
-        runner.run(self._start())
+        runner.run(self._otp_start())
 
-    async def _start(self) -> None:
+    async def _otp_start(self) -> None:
         self.otp = await Echo.start()
         self.registry = otp.Registry(otp.UNIQUE, name="bench")
         self.named = await Echo.start(name=otp.via(self.registry, "echo"))

@@ -73,27 +73,27 @@ class Crashy(otp.GenServer):
 
 
 class FloorProcess:
-    __slots__ = ("_loop", "_queue", "_waiter", "task")
+    __slots__ = ("_otp_loop", "_otp_waiter", "_queue", "task")
 
     def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._otp_loop = asyncio.get_running_loop()
         self._queue: deque[tuple[Any, asyncio.Future[Any] | None]] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self.task = self._loop.create_task(self._serve())
+        self._otp_waiter: asyncio.Future[None] | None = None
+        self.task = self._otp_loop.create_task(self._serve())
 
-    def _post(self, request: Any, future: asyncio.Future[Any] | None) -> None:
+    def _otp_post(self, request: Any, future: asyncio.Future[Any] | None) -> None:
         self._queue.append((request, future))
-        waiter = self._waiter
+        waiter = self._otp_waiter
         if waiter is not None:
-            self._waiter = None
+            self._otp_waiter = None
             waiter.set_result(None)
 
     def cast(self, msg: Any) -> None:
-        self._post(msg, None)
+        self._otp_post(msg, None)
 
     async def call(self, request: Any) -> Any:
-        future: asyncio.Future[Any] = self._loop.create_future()
-        self._post(request, future)
+        future: asyncio.Future[Any] = self._otp_loop.create_future()
+        self._otp_post(request, future)
         return await future
 
     async def _serve(self) -> None:
@@ -101,7 +101,7 @@ class FloorProcess:
         queue = self._queue
         while True:
             if not queue:
-                waiter = self._waiter = self._loop.create_future()
+                waiter = self._otp_waiter = self._otp_loop.create_future()
                 await waiter
                 continue
             request, future = queue.popleft()

@@ -37,7 +37,7 @@ async def test_get_returns_fn_of_the_value_computed_inside_the_agent() -> None:
         return value * 6
 
     assert await agent.get(read) == 42
-    assert inside == [agent._task]  # run by the agent's own task, not the caller's
+    assert inside == [agent._otp_task]  # run by the agent's own task, not the caller's
     await agent.stop()
 
 

@@ -90,8 +90,8 @@ async def test_chaos_leaves_registry_supervisor_and_restart_count_consistent(
                     finished.add(key)
                 done["stop"] += 1
             else:
-                assert worker._task is not None
-                worker._task.cancel()
+                assert worker._otp_task is not None
+                worker._otp_task.cancel()
                 caused[key] += 1
                 done["cancel"] += 1
             told.add(worker)

@@ -255,10 +255,10 @@ class Starts:
 
                 def kill() -> None:
                     found = name.whereis()
-                    if found is not None and found is not holder and found._task is not None:
+                    if found is not None and found is not holder and found._otp_task is not None:
                         # Its init has not begun (a Member sets its key first thing).
                         assert not isinstance(found, Member) or "key" not in vars(found)
-                        found._task.cancel()
+                        found._otp_task.cancel()
                         self.first_step_kills += 1
 
                 asyncio.get_running_loop().call_soon(kill)
@@ -461,8 +461,8 @@ class Chaos:
             member.cast("crash")
             done["crash"] += 1
         elif what < 0.35:
-            assert member._task is not None
-            member._task.cancel()  # in its init too, when it is still starting
+            assert member._otp_task is not None
+            member._otp_task.cancel()  # in its init too, when it is still starting
             done["kill" if member.serial >= 0 else "kill in init"] += 1
         elif what < 0.45:
             # Crash it, and kill its replacement once it appears, if its init has not
@@ -474,8 +474,8 @@ class Chaos:
                 found = registry.whereis(key)
                 if isinstance(found, Member) and found is not member:
                     if found.serial < 0:
-                        assert found._task is not None
-                        found._task.cancel()
+                        assert found._otp_task is not None
+                        found._otp_task.cancel()
                         done["kill in init"] += 1
                 elif steps_left:
                     loop.call_soon(kill_replacement, steps_left - 1)
@@ -521,8 +521,8 @@ class Chaos:
         if self.rng.random() < 0.3:
             self.starts.armed.add(sub)
         found = self.tree.whereis(sub)
-        if found is not None and found._task is not None:
-            found._task.cancel()
+        if found is not None and found._otp_task is not None:
+            found._otp_task.cancel()
             self.done["kill subtree"] += 1
 
     def static_api(self) -> None:

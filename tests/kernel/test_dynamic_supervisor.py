@@ -356,8 +356,8 @@ async def test_a_child_that_exits_for_good_frees_its_slot(
 
 async def make_exit(process: GenServer, kind: str) -> object:
     if kind == "killed":
-        assert process._task is not None
-        process._task.cancel()
+        assert process._otp_task is not None
+        process._otp_task.cancel()
         await exited(process)
         return KILLED
     if kind == "crash":
@@ -495,8 +495,8 @@ async def test_child_cancelled_while_being_restarted_does_not_kill_the_dynamic_s
     await asyncio.sleep(1.0)  # the restart now waits in the new child's init
     restarting = registry.whereis("a")
     assert restarting is not None
-    assert restarting._task is not None
-    restarting._task.cancel()
+    assert restarting._otp_task is not None
+    restarting._otp_task.cancel()
     await asyncio.sleep(20.0)  # the retry's init takes 10 s
 
     assert sup.alive
@@ -693,10 +693,10 @@ async def test_children_cancelled_with_their_supervisor_are_not_restarted(
     sup = await DynamicSupervisor.start()
     children = [await sup.start_child(Idle.child_spec(name=f"idle-{i}")) for i in range(20)]
     for child in children:  # the children first: the worst order for the supervisor
-        assert child._task is not None
-        child._task.cancel()
-    assert sup._task is not None
-    sup._task.cancel()
+        assert child._otp_task is not None
+        child._otp_task.cancel()
+    assert sup._otp_task is not None
+    sup._otp_task.cancel()
     assert await sup.wait_exit(5.0)
     assert all(not child.alive for child in children)
     assert "restarting" not in caplog.text

@@ -246,8 +246,8 @@ async def test_killing_the_process_during_init_makes_start_raise_no_process_kill
     await asyncio.sleep(1)
     starting = whereis("slow")
     assert starting is not None
-    assert starting._task is not None
-    starting._task.cancel()
+    assert starting._otp_task is not None
+    starting._otp_task.cancel()
     with pytest.raises(NoProcess) as caught:
         await starter
     assert caught.value.reason == KILLED
@@ -691,7 +691,7 @@ async def test_a_process_asked_to_stop_is_stopping_still_alive_and_takes_no_new_
 
 async def test_a_kill_makes_the_process_stopping_at_once() -> None:
     server = await Echo.start()
-    server._kill()
+    server._otp_kill()
     assert server.alive
     assert not server._otp_accepting()
     assert repr(server).endswith(" stopping>")
@@ -797,7 +797,7 @@ async def test_terminate_runs_on_a_crash_with_the_exception_as_reason() -> None:
 async def test_terminate_runs_with_killed_when_the_process_task_is_cancelled() -> None:
     terminated: list[object] = []
     server = await Echo.start(terminated=terminated)
-    task = server._task
+    task = server._otp_task
     assert task is not None
     task.cancel()
     await exited(server)
@@ -811,8 +811,8 @@ async def test_terminate_runs_when_cancelled_in_the_middle_of_a_handler() -> Non
     server = await Echo.start(terminated=terminated)
     call = asyncio.create_task(server.call(("sleep", 100, "never"), timeout=1000))
     await asyncio.sleep(1)
-    assert server._task is not None
-    server._task.cancel()
+    assert server._otp_task is not None
+    server._otp_task.cancel()
     with pytest.raises(NoProcess) as caught:
         await call
     assert caught.value.reason == KILLED
@@ -931,7 +931,7 @@ class Sink(GenServer):
     async def handle_cast(self, n: int) -> None:
         self.seen.append(n)
         if n % 10_000 == 0:
-            self.sizes.append(len(self._inbox or ()))
+            self.sizes.append(len(self._otp_inbox or ()))
 
     async def handle_call(self, request: Any, caller: Caller) -> int:
         return len(self.seen)
@@ -962,7 +962,7 @@ class Relay(GenServer):
 
     async def handle_cast(self, n: int) -> None:
         self.handled += 1
-        self.largest = max(self.largest, len(self._inbox or ()))
+        self.largest = max(self.largest, len(self._otp_inbox or ()))
         if n < self.limit:
             self.cast(n + 100)
 
@@ -1164,8 +1164,8 @@ async def test_an_orderly_exit_or_a_kill_logs_no_crash_report(
 ) -> None:
     server = await Echo.start()
     if reason == KILLED:
-        assert server._task is not None
-        server._task.cancel()
+        assert server._otp_task is not None
+        server._otp_task.cancel()
         await exited(server)
     else:
         await server.stop(reason)
@@ -1202,6 +1202,40 @@ async def test_caller_fail_raises_the_error_in_the_caller_and_the_server_goes_on
         assert server.alive
     finally:
         await server.stop()
+
+
+async def test_a_subclass_may_use_the_private_names_any_class_would() -> None:
+    # The kernel's own fields and helpers are all `_otp_` names: a user's `self._state`
+    # or `_run` cannot overwrite them.
+    class Own(GenServer):
+        async def init(self) -> None:
+            self._state = {"hits": 0}
+            self._name = "mine"
+            self._task = None
+            self._loop = None
+            self._timers: list[object] = []
+            self._inbox: list[object] = []
+
+        async def handle_call(self, request: Any, caller: Any) -> Any:
+            return self._run(request)
+
+        def _run(self, request: object) -> tuple[object, int, str]:
+            self._state["hits"] += 1
+            return (request, self._state["hits"], self._name)
+
+        def _exit(self) -> None:
+            raise AssertionError("the kernel called the subclass's _exit")
+
+        def _kill(self) -> None:
+            raise AssertionError("the kernel called the subclass's _kill")
+
+    server = await Own.start(name="own-private-names")
+    assert await server.call("x") == ("x", 1, "mine")
+    assert await server.call("y") == ("y", 2, "mine")
+    assert whereis("own-private-names") is server
+    await server.stop()
+    assert server.exit_reason == NORMAL
+    assert whereis("own-private-names") is None
 
 
 async def test_a_subclass_may_name_its_own_helpers_call_and_stop() -> None:

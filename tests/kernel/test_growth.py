@@ -116,7 +116,7 @@ async def test_watchers_that_exit_leave_nothing_in_the_target_they_monitored() -
         refs.append(weakref.ref(watcher))
         await watcher.stop()
     del watcher
-    assert target._links is None  # its monitor table is empty again
+    assert target._otp_links is None  # its monitor table is empty again
     assert dead(refs)  # and nothing keeps the watchers (nor their state) alive
     await target.stop()
 
@@ -125,10 +125,10 @@ async def test_a_killed_watcher_also_leaves_nothing_behind() -> None:
     target = await Echo.start()
     watcher = await Watcher.start(target)
     ref = weakref.ref(watcher)
-    watcher._kill()
+    watcher._otp_kill()
     assert await watcher.wait_exit(1)
     del watcher
-    assert target._links is None
+    assert target._otp_links is None
     assert dead([ref])
     await target.stop()
 
@@ -156,10 +156,10 @@ async def test_a_long_lived_watcher_holds_no_monitor_of_targets_that_exited() ->
         await target.stop()
     await watcher.call("sync")  # the Downs are handled by now
     assert len(watcher.downs) == 100
-    assert watcher._monitors == {watcher.ref}  # only the monitor still watching
+    assert watcher._otp_monitors == {watcher.ref}  # only the monitor still watching
     watcher.demonitor(watcher.ref)
-    assert watcher._monitors is None
-    assert anchor._links is None
+    assert watcher._otp_monitors is None
+    assert anchor._otp_links is None
     await watcher.stop()
     await anchor.stop()
 
@@ -168,8 +168,8 @@ async def test_demonitor_forgets_the_ref_in_the_process_that_holds_it() -> None:
     target = await Echo.start()
     watcher = await Watcher.start(target)
     target.demonitor(watcher.ref)  # through another process: the ref says whose it is
-    assert watcher._monitors is None
-    assert target._links is None
+    assert watcher._otp_monitors is None
+    assert target._otp_links is None
     await watcher.stop()
     await target.stop()
 
@@ -193,8 +193,8 @@ async def test_monitor_from_an_exited_process_holds_nothing() -> None:
     watcher = await Echo.start()
     await watcher.stop()
     watcher.monitor(target)
-    assert target._links is None
-    assert watcher._monitors is None
+    assert target._otp_links is None
+    assert watcher._otp_monitors is None
     await target.stop()
 
 
@@ -401,8 +401,8 @@ async def test_a_process_that_resets_a_timer_per_message_keeps_only_the_pending_
     for _ in range(1_000):
         process.cast("activity")  # each cancels the pending timer and sets a new one
     await asyncio.sleep(0)  # (they are handled in one turn of the loop)
-    assert process._timers is not None
-    assert len(process._timers._timers) <= 8  # of which 1 is pending
+    assert process._otp_timers is not None
+    assert len(process._otp_timers._otp_timers) <= 8  # of which 1 is pending
     await process.stop()
 
 
@@ -491,7 +491,7 @@ async def soak_round(rng: random.Random, servers: list[Soaked], watcher: Soaked)
         if i % 3 == 0:
             session.cast("normal")  # it stops itself
         elif i % 3 == 1:
-            session._kill()
+            session._otp_kill()
         else:
             await session.stop()
     for session in sessions:

@@ -38,7 +38,7 @@ def kill_before_first_step(name: str) -> None:
         process = whereis(name)
         assert process is not None
         assert process.alive
-        process._kill()
+        process._otp_kill()
 
     asyncio.get_running_loop().call_soon(kill)
 
@@ -160,9 +160,9 @@ class Ticker:
 
     def __init__(self) -> None:
         self.ticks = 0
-        self.task = asyncio.create_task(self._run())
+        self.task = asyncio.create_task(self._otp_run())
 
-    async def _run(self) -> None:
+    async def _otp_run(self) -> None:
         while True:
             self.ticks += 1
             await asyncio.sleep(0)
@@ -260,8 +260,8 @@ async def test_a_child_swallowing_its_cancellation_is_abandoned_and_the_rest_sto
     (message,) = abandoned(caplog)
     assert "'stubborn'" in message
     assert "budget 1.0s" in message
-    assert stuck._task is not None
-    assert not stuck._task.done()  # abandoned: it runs until released
+    assert stuck._otp_task is not None
+    assert not stuck._otp_task.done()  # abandoned: it runs until released
     release.set()
     await stuck.wait_exit()
 
@@ -348,7 +348,7 @@ async def test_a_killed_supervisor_exits_after_its_children_so_its_restart_finds
     assert all(p is not None and p.alive for p in old)
     old_sub = old[0]
     assert old_sub is not None
-    old_sub._kill()
+    old_sub._otp_kill()
     await old_sub.wait_exit()
     assert [p.alive for p in old if p is not None] == [False, False, False]
     for _ in range(5):

@@ -210,8 +210,8 @@ async def _end(process: GenServer, how: str) -> None:
     elif how == "stop":
         await process.stop()
     else:
-        assert process._task is not None
-        process._task.cancel()
+        assert process._otp_task is not None
+        process._otp_task.cancel()
         await exited(process)
 
 

@@ -357,8 +357,8 @@ async def test_supervisor_rejects_children_that_are_not_child_specs(events: Even
 async def make_exit(process: GenServer, kind: str) -> object:
     """Make `process` exit the way `kind` says; return the exit reason to expect."""
     if kind == "killed":
-        assert process._task is not None
-        process._task.cancel()
+        assert process._otp_task is not None
+        process._otp_task.cancel()
         await exited(process)
         return KILLED
     if kind == "crash":
@@ -1136,8 +1136,8 @@ async def test_child_cancelled_from_outside_is_restarted(
 ) -> None:
     sup = await supervise([worker_spec("a", events, name="a")])
     old = await child(sup, "a")
-    assert old._task is not None
-    old._task.cancel()
+    assert old._otp_task is not None
+    old._otp_task.cancel()
     await exited(old)
     await settle(sup)
     assert whereis("a") is (await child(sup, "a")) is not old
@@ -1160,8 +1160,8 @@ async def test_child_cancelled_while_it_is_being_restarted_does_not_kill_the_sup
     await asyncio.sleep(1.0)  # the restart now waits in the new child's init
     restarting = whereis("a")
     assert restarting is not None
-    assert restarting._task is not None
-    restarting._task.cancel()
+    assert restarting._otp_task is not None
+    restarting._otp_task.cancel()
     await settle(sup)
 
     assert sup.alive
@@ -1215,3 +1215,26 @@ async def test_orderly_exit_is_not_reported_as_a_crash(
     await crash(await child(sup, "a"), ("stop", reason))
     await settle(sup)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_supervisor_subclass_may_use_the_private_names_any_class_would() -> None:
+    class Own(Supervisor):
+        async def init(self, *args: Any, **kwargs: Any) -> None:
+            self._children = ["not", "the", "kernel's"]
+            self._strategy = "mine"
+            await super().init(*args, **kwargs)
+
+        def _start(self) -> None:
+            raise AssertionError("the kernel called the subclass's _start")
+
+        def _restart(self) -> None:
+            raise AssertionError("the kernel called the subclass's _restart")
+
+    sup = await Own.start([worker_spec("a")], strategy=ONE_FOR_ONE)
+    try:
+        first = await child(sup, "a")
+        await crash(first)
+        await settle(sup)
+        assert (await child(sup, "a")) is not first
+    finally:
+        await sup.stop()

@@ -45,7 +45,7 @@ async def serve(
             log.info("%s received; stopping the application", signame)
         requested.append(signame)
         if root is not None:
-            root._request_stop(SHUTDOWN)
+            root._otp_request_stop(SHUTDOWN)
         elif len(requested) == 1 and not starting.done():
             # Still starting: cancelling the start stops the children already started,
             # in reverse order, and returns once they have exited.
@@ -68,14 +68,14 @@ async def serve(
                 return 0
             raise
         if requested:  # a signal came as the start finished
-            root._request_stop(SHUTDOWN)
+            root._otp_request_stop(SHUTDOWN)
         log.info("application started with %d children; ready", len(children))
         try:
-            await root._wait_exit(None)
+            await root._otp_wait_exit(None)
         finally:
             if root.alive:  # we were cancelled: still stop the tree in order
-                root._request_stop(SHUTDOWN)
-                await root._wait_exit(None)
+                root._otp_request_stop(SHUTDOWN)
+                await root._otp_wait_exit(None)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)

@@ -58,13 +58,13 @@ class DynamicSupervisor(GenServer):
     """
 
     __slots__ = (
-        "_children",
-        "_intensity",
-        "_max_children",
-        "_restarting",
-        "_restarting_supervisors",
-        "_settled",
-        "_starting",
+        "_otp_children",
+        "_otp_intensity",
+        "_otp_max_children",
+        "_otp_restarting",
+        "_otp_restarting_supervisors",
+        "_otp_settled",
+        "_otp_starting",
     )
 
     child_shutdown: ClassVar[float | None] = None
@@ -85,14 +85,15 @@ class DynamicSupervisor(GenServer):
         """
         if not isinstance(spec, ChildSpec):
             raise ChildSpecError(f"start_child needs a ChildSpec, got: {spec!r}")
-        if self._state is _STARTING:  # (checked here too: a coroutine per start costs)
-            await self._until_up()
+        # (checked here too: a coroutine per start costs)
+        if self._otp_state is _STARTING:
+            await self._otp_until_up()
         if not self._otp_accepting():
             raise NoProcess(f"{self!r} is not running")
-        limit = self._max_children
-        if limit is not None and self._size() + len(self._starting) >= limit:
+        limit = self._otp_max_children
+        if limit is not None and self._size() + len(self._otp_starting) >= limit:
             raise MaxChildren(f"{self!r} already has its max_children={limit} children")
-        starting = self._starting
+        starting = self._otp_starting
         starting.append(spec)
         try:
             process = check_start_result(spec, await spec.start())
@@ -102,48 +103,48 @@ class DynamicSupervisor(GenServer):
                 raise NoProcess(f"{self!r} stopped while {spec.id!r} was starting")
         finally:
             starting.remove(spec)
-            settled = self._settled
+            settled = self._otp_settled
             if not starting and settled is not None and not settled.done():
                 settled.set_result(None)
-        self._children[process] = spec
-        process._link(self)
+        self._otp_children[process] = spec
+        process._otp_link(self)
         return process
 
     async def terminate_child(self, process: GenServer) -> None:
         """Stop `process` within its shutdown budget; it is not restarted."""
-        await self._until_up()
-        spec = self._children.pop(process, None)
+        await self._otp_until_up()
+        spec = self._otp_children.pop(process, None)
         if spec is None:
             raise ChildNotFound(f"{process!r} is not a child of {self!r}")
-        process._unlink(self)
+        process._otp_unlink(self)
         await shutdown_process(process, spec.shutdown, spec.id)
 
     async def which_children(self) -> list[ChildInfo]:
         """The running children (their ids are their specs' ids)."""
-        await self._until_up()
+        await self._otp_until_up()
         return [
             ChildInfo(spec.id, process, spec.type, spec.restart)
-            for process, spec in self._children.items()
+            for process, spec in self._otp_children.items()
         ]
 
     async def count_children(self) -> ChildCounts:
         """Counts of children, as Elixir's: `active` is the running ones; `specs`,
         `supervisors` and `workers` also count the ones waiting to be restarted."""
-        await self._until_up()
-        running_sups = sum(1 for spec in self._children.values() if spec.type is SUPERVISOR)
-        active = len(self._children)
-        specs = active + self._restarting
-        sups = running_sups + self._restarting_supervisors
+        await self._otp_until_up()
+        running_sups = sum(1 for spec in self._otp_children.values() if spec.type is SUPERVISOR)
+        active = len(self._otp_children)
+        specs = active + self._otp_restarting
+        sups = running_sups + self._otp_restarting_supervisors
         return ChildCounts(specs, active, sups, specs - sups)
 
-    async def _until_up(self) -> None:
+    async def _otp_until_up(self) -> None:
         # Found by name while it is starting (just restarted by its parent): wait for
         # its init, as a call to an Elixir process does. NoProcess if init fails.
-        if self._state is _STARTING:
+        if self._otp_state is _STARTING:
             await self.call(_UP, timeout=None)
 
     def _size(self) -> int:
-        return len(self._children) + self._restarting
+        return len(self._otp_children) + self._otp_restarting
 
     # Server callbacks
 
@@ -158,14 +159,14 @@ class DynamicSupervisor(GenServer):
             isinstance(max_children, bool) or not isinstance(max_children, int) or max_children < 1
         ):
             raise ChildSpecError(f"max_children must be an int >= 1 or None, got: {max_children!r}")
-        self._max_children = max_children
-        self._intensity = RestartIntensity(max_restarts, max_seconds)
-        self._children: dict[GenServer, ChildSpec] = {}
-        self._restarting = 0  # children waiting to be restarted ...
-        self._restarting_supervisors = 0  # ... and how many of them are supervisors
-        self._starting: list[ChildSpec] = []  # specs whose start_child is under way
+        self._otp_max_children = max_children
+        self._otp_intensity = RestartIntensity(max_restarts, max_seconds)
+        self._otp_children: dict[GenServer, ChildSpec] = {}
+        self._otp_restarting = 0  # children waiting to be restarted ...
+        self._otp_restarting_supervisors = 0  # ... and how many of them are supervisors
+        self._otp_starting: list[ChildSpec] = []  # specs whose start_child is under way
         # set once none is, when stopping
-        self._settled: asyncio.Future[None] | None = None
+        self._otp_settled: asyncio.Future[None] | None = None
 
     async def handle_call(self, request: Any, caller: Caller) -> Any:
         if request is _UP:
@@ -178,8 +179,8 @@ class DynamicSupervisor(GenServer):
             return None
         # a start that fails without awaiting must not starve the loop
         await asyncio.sleep(0)
-        if not self._intensity.add():
-            return self._intensity.give_up(self)
+        if not self._otp_intensity.add():
+            return self._otp_intensity.give_up(self)
         spec = msg.spec
         try:
             process = check_start_result(spec, await spec.start())
@@ -187,7 +188,7 @@ class DynamicSupervisor(GenServer):
             # Someone started it again under its name while the restart waited (a
             # client's get-or-start): that one runs, so this restart has nothing left to
             # do.
-            self._restarted(spec)
+            self._otp_restarted(spec)
             log.info("%r: child %r is running again already: %r", self, spec.id, exc.process)
             return None
         # any failure to start: logged with its traceback, retried
@@ -195,31 +196,31 @@ class DynamicSupervisor(GenServer):
             log.error("%r: restarting child %r failed: %r", self, spec.id, exc, exc_info=exc)
             self.send(msg)  # still counted as restarting; tried again, within intensity
             return None
-        self._restarted(spec)
-        self._children[process] = spec
-        process._link(self)
+        self._otp_restarted(spec)
+        self._otp_children[process] = spec
+        process._otp_link(self)
         return None
 
     async def terminate(self, reason: object) -> None:
-        children, self._children = self._children, {}
+        children, self._otp_children = self._otp_children, {}
         budgets: dict[float | None, list[tuple[GenServer, ChildSpec]]] = {}
         for process, spec in children.items():
-            process._unlink(self)
+            process._otp_unlink(self)
             budgets.setdefault(spec.shutdown, []).append((process, spec))
         try:
             await asyncio.gather(
-                self._starts_settled(), *(_stop_many(group, t) for t, group in budgets.items())
+                self._otp_starts_settled(), *(_stop_many(group, t) for t, group in budgets.items())
             )
         except BaseException:
             # Cancelled while waiting (killed): kill the rest rather than orphan them,
             # and exit only once they have, so whoever restarts us finds their names
             # free.
             for process in children:
-                process._kill()
+                process._otp_kill()
             await await_killed((p, spec.id, spec.shutdown) for p, spec in children.items())
             raise
 
-    async def _starts_settled(self) -> None:
+    async def _otp_starts_settled(self) -> None:
         """Wait until every start_child under way has returned and stopped its child.
 
         start_child runs the child's init in the caller's task. A child still in its
@@ -231,11 +232,11 @@ class DynamicSupervisor(GenServer):
         shutdown budget plus KILL_GRACE (forever if a budget is None); past it, this is
         logged and the child is stopped whenever its init returns.
         """
-        if not self._starting:
+        if not self._otp_starting:
             return
-        budgets = [spec.shutdown for spec in self._starting]
+        budgets = [spec.shutdown for spec in self._otp_starting]
         bound = None if None in budgets else max(b for b in budgets if b is not None) + KILL_GRACE
-        settled = self._settled = self._loop.create_future()
+        settled = self._otp_settled = self._otp_loop.create_future()
         await asyncio.wait((settled,), timeout=bound)
         if not settled.done():
             log.error(
@@ -243,28 +244,28 @@ class DynamicSupervisor(GenServer):
                 "exiting "
                 "without them; each is stopped when its init returns",
                 self,
-                len(self._starting),
+                len(self._otp_starting),
                 bound,
             )
 
-    def _process_exited(self, process: GenServer, reason: object) -> None:
+    def _otp_process_exited(self, process: GenServer, reason: object) -> None:
         # Runs in the exiting child's task; the slot stays taken until it is restarted.
-        spec = self._children.pop(process, None)
+        spec = self._otp_children.pop(process, None)
         if spec is None:
             return
         if needs_restart(spec.restart, reason) and self._otp_accepting():
             if not is_normal(reason):
                 log.warning("%r: child %r exited with %r; restarting", self, spec.id, reason)
-            self._restarting += 1
+            self._otp_restarting += 1
             if spec.type is SUPERVISOR:
-                self._restarting_supervisors += 1
+                self._otp_restarting_supervisors += 1
             self.send(_Restart(spec, reason))
 
-    def _restarted(self, spec: ChildSpec) -> None:
+    def _otp_restarted(self, spec: ChildSpec) -> None:
         # The restart of `spec` is over (it runs, or another process holds its name).
-        self._restarting -= 1
+        self._otp_restarting -= 1
         if spec.type is SUPERVISOR:
-            self._restarting_supervisors -= 1
+            self._otp_restarting_supervisors -= 1
 
 
 async def _stop_many(children: list[tuple[GenServer, ChildSpec]], shutdown: float | None) -> None:
@@ -273,16 +274,20 @@ async def _stop_many(children: list[tuple[GenServer, ChildSpec]], shutdown: floa
         process, spec = children[0]
         await shutdown_process(process, shutdown, spec.id)
         return
-    ids = {p._task: spec.id for p, spec in children if p._task is not None and not p._task.done()}
+    ids = {
+        p._otp_task: spec.id
+        for p, spec in children
+        if p._otp_task is not None and not p._otp_task.done()
+    }
     if not ids:
         return
     tasks = list(ids)
     if shutdown == 0:
         for p, _ in children:
-            p._kill()
+            p._otp_kill()
     else:
         for p, _ in children:
-            p._request_stop(SHUTDOWN)
+            p._otp_request_stop(SHUTDOWN)
         _, pending = await asyncio.wait(tasks, timeout=shutdown)
         if not pending:
             return

@@ -75,7 +75,7 @@ _EXITED: Final = _State.EXITED
 
 _STEERING: Final = (Reply, Stop)
 
-# `_exit_reason` until a stop is asked for (None is a reason too)
+# `_otp_exit_reason` until a stop is asked for (None is a reason too)
 _NO_REASON: Final = object()
 
 # The calling task, looked up on every call. On Python 3.11 `asyncio.current_task` is a
@@ -92,7 +92,7 @@ else:
 
 
 class _Watcher(Protocol):
-    def _process_exited(self, process: GenServer, reason: object) -> None: ...
+    def _otp_process_exited(self, process: GenServer, reason: object) -> None: ...
 
 
 def whereis(name: str | Via) -> GenServer | None:
@@ -117,23 +117,23 @@ class _Timers:
     sweep, so a process that sets a new timer per message keeps only the pending ones.
     """
 
-    __slots__ = ("_sweep_at", "_timers")
+    __slots__ = ("_otp_sweep_at", "_otp_timers")
 
     def __init__(self, timer: asyncio.TimerHandle) -> None:
-        self._timers = [timer]
-        self._sweep_at = 8
+        self._otp_timers = [timer]
+        self._otp_sweep_at = 8
 
     def add(self, timer: asyncio.TimerHandle, loop: asyncio.AbstractEventLoop) -> None:
-        timers = self._timers
-        if len(timers) >= self._sweep_at:
+        timers = self._otp_timers
+        if len(timers) >= self._otp_sweep_at:
             now = loop.time()
             # A timer that is due has fired, or fires in this turn of the loop.
             timers[:] = [t for t in timers if not t.cancelled() and t.when() > now]
-            self._sweep_at = max(8, 2 * len(timers))
+            self._otp_sweep_at = max(8, 2 * len(timers))
         timers.append(timer)
 
     def cancel(self) -> None:
-        for timer in self._timers:
+        for timer in self._otp_timers:
             timer.cancel()
 
 
@@ -209,18 +209,18 @@ class GenServer(Mailbox):
 
     __slots__ = (
         "__weakref__",
-        "_current",
-        "_deadlines",
-        "_deferred",
-        "_exit_reason",
-        "_links",
-        "_loop",
-        "_monitors",
-        "_name",
-        "_regs",
-        "_state",
-        "_task",
-        "_timers",
+        "_otp_current",
+        "_otp_deadlines",
+        "_otp_deferred",
+        "_otp_exit_reason",
+        "_otp_links",
+        "_otp_loop",
+        "_otp_monitors",
+        "_otp_name",
+        "_otp_regs",
+        "_otp_state",
+        "_otp_task",
+        "_otp_timers",
     )
 
     # How a supervisor treats this process by default (see `child_spec`).
@@ -230,21 +230,24 @@ class GenServer(Mailbox):
 
     def __init__(self) -> None:
         Mailbox.__init__(self)
-        self._loop = asyncio.get_running_loop()
-        self._state = _STARTING
-        self._task: asyncio.Task[None] | None = None
+        self._otp_loop = asyncio.get_running_loop()
+        self._otp_state = _STARTING
+        self._otp_task: asyncio.Task[None] | None = None
         # The reason a stop asked for (once STOPPING), then the reason it exited with.
-        self._exit_reason: object = _NO_REASON
+        self._otp_exit_reason: object = _NO_REASON
         # Who hears of its exit: usually one (its supervisor), else a dict used as an
         # ordered set.
-        self._links: _Watcher | dict[_Watcher, None] | None = None
-        self._monitors: set[MonitorRef] | None = None  # the monitors this process holds
-        self._deadlines: _Deadlines | None = None  # the call timeout queue it used last
-        self._timers: _Timers | None = None  # its send_after timers that may be pending
-        self._regs: list[tuple[Any, object]] | None = None
-        self._name: str | Via | None = None
-        self._deferred: set[Caller] | None = None
-        self._current: object = None
+        self._otp_links: _Watcher | dict[_Watcher, None] | None = None
+        # the monitors this process holds
+        self._otp_monitors: set[MonitorRef] | None = None
+        # the call timeout queue it used last
+        self._otp_deadlines: _Deadlines | None = None
+        # its send_after timers that may be pending
+        self._otp_timers: _Timers | None = None
+        self._otp_regs: list[tuple[Any, object]] | None = None
+        self._otp_name: str | Via | None = None
+        self._otp_deferred: set[Caller] | None = None
+        self._otp_current: object = None
 
     # Starting
 
@@ -274,18 +277,19 @@ class GenServer(Mailbox):
                     f"with a Registry, got: {got}"
                 )
         self = cls()
-        loop = self._loop
+        loop = self._otp_loop
         if name is not None:
-            self._register_name(name)
+            self._otp_register_name(name)
         started: asyncio.Future[None] = loop.create_future()
-        task = self._task = loop.create_task(
-            self._run(started, args, kwargs), name=cls.__qualname__
+        task = self._otp_task = loop.create_task(
+            self._otp_run(started, args, kwargs), name=cls.__qualname__
         )
 
         def ended_unstarted(_: asyncio.Task[None]) -> None:
-            # Cancelled before its first step, `_run` never ran: clean up for it here.
-            if self._state is not _EXITED:
-                self._exit(KILLED, report=False)
+            # Cancelled before its first step, `_otp_run` never ran: clean up for it
+            # here.
+            if self._otp_state is not _EXITED:
+                self._otp_exit(KILLED, report=False)
             if not started.done():
                 started.set_exception(NoProcess(f"{self!r} was killed before init", KILLED))
 
@@ -311,7 +315,7 @@ class GenServer(Mailbox):
             # retrieved.
             if not started.cancel() and not started.cancelled():
                 started.exception()
-            self._kill()
+            self._otp_kill()
             await await_killed([(self, name, 0)])
             raise
         task.remove_done_callback(ended_unstarted)
@@ -335,28 +339,28 @@ class GenServer(Mailbox):
             type=cls.child_type,
         )
 
-    def _register_name(self, name: str | Via) -> None:
+    def _otp_register_name(self, name: str | Via) -> None:
         if isinstance(name, str):
-            names = _local_names(self._loop)
+            names = _local_names(self._otp_loop)
             holder = names.get(name)
             if holder is not None:
                 raise AlreadyStarted(name, holder)
             names[name] = self
         else:
             name.registry._insert(name.key, self, None)
-        self._name = name
+        self._otp_name = name
 
     # Client API: these run in the caller's task.
 
     @property
     def name(self) -> str | Via | None:
         """The name the process was started with, if any."""
-        return self._name
+        return self._otp_name
 
     @property
     def alive(self) -> bool:
         """Whether the process accepts messages (it has not begun to exit)."""
-        return self._state < _EXITING
+        return self._otp_state < _EXITING
 
     @classmethod
     def whereis(cls, name: str | Via) -> Self | None:
@@ -369,19 +373,19 @@ class GenServer(Mailbox):
 
     def wait_exit(self, timeout: float | None = None) -> Coroutine[Any, Any, bool]:
         """Wait until the process has exited; False if it runs after `timeout` s."""
-        return self._wait_exit(timeout)
+        return self._otp_wait_exit(timeout)
 
     def _otp_accepting(self) -> bool:
         """Alive and not asked to stop nor being killed: it may take on new work."""
         # A kill through the kernel sets STOPPING at once; a cancellation from elsewhere
         # (a TaskGroup, asyncio.run's shutdown) shows only in the task until it lands.
-        task = self._task
-        return self._state < _STOPPING and not (task is not None and task.cancelling())
+        task = self._otp_task
+        return self._otp_state < _STOPPING and not (task is not None and task.cancelling())
 
     @property
     def exit_reason(self) -> object:
         """Why the process exited, or None while it runs."""
-        return self._exit_reason if self._state is _EXITED else None
+        return self._otp_exit_reason if self._otp_state is _EXITED else None
 
     def call(self, request: object, timeout: float | None = 5.0) -> Coroutine[Any, Any, Any]:
         """Send `request` to `handle_call` and wait for the reply.
@@ -398,31 +402,32 @@ class GenServer(Mailbox):
         return self._otp_call(request, timeout)
 
     async def _otp_call(self, request: object, seconds: float | None) -> Any:
-        if self._state >= _EXITING:
+        if self._otp_state >= _EXITING:
             raise NoProcess(f"{self!r} is not alive", self.exit_reason)
-        task = _task_of(self._loop)
-        if task is self._task:
+        task = _task_of(self._otp_loop)
+        if task is self._otp_task:
             raise CallingSelf(f"{self!r} called itself; handle the request directly")
-        loop = self._loop
+        loop = self._otp_loop
         future: asyncio.Future[Any] = loop.create_future()
-        inbox = self._inbox  # self._otp_deliver(...), inlined: this is the hot path
+        inbox = self._otp_inbox  # self._otp_deliver(...), inlined: this is the hot path
         if inbox is None:
-            self._inbox = [(_CALL, request, Caller(future, task))]
+            self._otp_inbox = [(_CALL, request, Caller(future, task))]
         else:
             inbox.append((_CALL, request, Caller(future, task)))
-        waiter = self._waiter
+        waiter = self._otp_waiter
         if waiter is not None:
-            self._waiter = None
+            self._otp_waiter = None
             if not waiter.done():
                 waiter.set_result(None)
         if seconds is None:
             return await future
-        deadlines = self._deadlines  # the queue of this process's last timeout length
+        # The queue of this process's last timeout length.
+        deadlines = self._otp_deadlines
         if deadlines is None or deadlines.timeout != seconds:
             deadlines = _deadlines_for(loop, seconds)
             if deadlines is None:
-                return await self._call_with_timer(future, request, seconds)
-            self._deadlines = deadlines
+                return await self._otp_call_with_timer(future, request, seconds)
+            self._otp_deadlines = deadlines
         # Queue the deadline (see _Deadlines). asyncio's own loops tell the time with
         # time.monotonic, so it is called directly (a loop class may override `time`).
         now = _monotonic() if type(loop).time is _STOCK_TIME else loop.time()
@@ -442,10 +447,10 @@ class GenServer(Mailbox):
             while queue and queue[0][1].done():
                 queue.popleft()
 
-    async def _call_with_timer(
+    async def _otp_call_with_timer(
         self, future: asyncio.Future[Any], request: object, seconds: float
     ) -> Any:
-        timer = self._loop.call_later(seconds, _expire_call, future)
+        timer = self._otp_loop.call_later(seconds, _expire_call, future)
         try:
             return await future
         except _Expired:
@@ -455,11 +460,11 @@ class GenServer(Mailbox):
 
     def cast(self, msg: Any) -> None:
         """Send `msg` to `handle_cast`, not waiting. Dropped if the process is gone."""
-        self._post((_CAST, msg, None))
+        self._otp_post((_CAST, msg, None))
 
     def send(self, msg: object) -> None:
         """Send a plain message to `handle_info`. Dropped if the process is gone."""
-        self._post((_INFO, msg, None))
+        self._otp_post((_INFO, msg, None))
 
     def send_after(self, msg: object, delay: float) -> asyncio.TimerHandle:
         """Send `msg` to `handle_info` after `delay` s; `.cancel()` the handle to undo.
@@ -467,13 +472,13 @@ class GenServer(Mailbox):
         The process's timers still pending when it exits are cancelled: they would keep
         it (and `msg`) in memory until they fire, only for the message to be dropped.
         """
-        timer = self._loop.call_later(delay, self.send, msg)
-        if self._state is _EXITED:
+        timer = self._otp_loop.call_later(delay, self.send, msg)
+        if self._otp_state is _EXITED:
             timer.cancel()
-        elif self._timers is None:
-            self._timers = _Timers(timer)
+        elif self._otp_timers is None:
+            self._otp_timers = _Timers(timer)
         else:
-            self._timers.add(timer, self._loop)
+            self._otp_timers.add(timer, self._otp_loop)
         return timer
 
     def stop(
@@ -488,12 +493,12 @@ class GenServer(Mailbox):
         return self._otp_stop(reason, timeout)
 
     async def _otp_stop(self, reason: object, seconds: float | None) -> None:
-        if asyncio.current_task() is self._task:
+        if asyncio.current_task() is self._otp_task:
             raise CallingSelf(f"{self!r} tried to stop itself; return Stop(reason) instead")
-        if self._state is _EXITED:
+        if self._otp_state is _EXITED:
             raise NoProcess(f"{self!r} is not alive", self.exit_reason)
-        self._request_stop(reason)
-        if not await self._wait_exit(seconds):
+        self._otp_request_stop(reason)
+        if not await self._otp_wait_exit(seconds):
             raise CallTimeout(f"{self!r} did not stop within {seconds}s")
 
     def monitor(self, target: GenServer | asyncio.Task[Any]) -> MonitorRef:
@@ -503,36 +508,37 @@ class GenServer(Mailbox):
         it is already gone. Call it from this process's own callbacks.
         """
         ref = MonitorRef(self, target)
-        if self._state is _EXITED:
+        if self._otp_state is _EXITED:
             return ref  # a Down would be dropped: watch nothing, hold nothing
         # The watcher keeps its refs too, so that its exit detaches them: else a
         # long-lived target would keep every short-lived watcher (and its state) that
         # ever monitored it.
-        monitors = self._monitors
+        monitors = self._otp_monitors
         if monitors is None:
-            monitors = self._monitors = set()
+            monitors = self._otp_monitors = set()
         monitors.add(ref)
         if isinstance(target, GenServer):
-            target._link(ref)  # (calls ref._process_exited at once if target is gone)
+            # (calls ref._otp_process_exited at once if target is gone)
+            target._otp_link(ref)
         else:
             target.add_done_callback(ref._task_done)
         return ref
 
     def demonitor(self, ref: MonitorRef) -> None:
         """Stop watching; a Down already in the mailbox is not removed."""
-        ref._watcher._forget_monitor(ref)
+        ref._watcher._otp_forget_monitor(ref)
         ref._cancel()
 
-    def _forget_monitor(self, ref: MonitorRef) -> None:
-        monitors = self._monitors
+    def _otp_forget_monitor(self, ref: MonitorRef) -> None:
+        monitors = self._otp_monitors
         if monitors is not None:
             monitors.discard(ref)
             if not monitors:
-                self._monitors = None
+                self._otp_monitors = None
 
     def __repr__(self) -> str:
-        name = f" {self._name!r}" if self._name is not None else ""
-        state = self._state.name.lower()
+        name = f" {self._otp_name!r}" if self._otp_name is not None else ""
+        state = self._otp_state.name.lower()
         return f"<{type(self).__qualname__}{name} at {id(self):#x} {state}>"
 
     # Server callbacks: override these; they run in the process's own task.
@@ -576,7 +582,7 @@ class GenServer(Mailbox):
 
     # The process itself.
 
-    async def _run(
+    async def _otp_run(
         self, started: asyncio.Future[None], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         # One coroutine for the whole life of the process (no nested receive coroutine):
@@ -585,9 +591,9 @@ class GenServer(Mailbox):
         # This task's own cancellation is the kill signal. Python cannot stop a task
         # from outside except by cancelling it, and a cancellation is what every asyncio
         # owner already uses (a TaskGroup, asyncio.run's shutdown, a supervisor's
-        # `_kill`), so a process dies the same way whoever kills it: CancelledError at
-        # its current await, then `terminate(KILLED)`. Orderly stops go through the
-        # mailbox instead (`_request_stop`).
+        # `_otp_kill`), so a process dies the same way whoever kills it: CancelledError
+        # at its current await, then `terminate(KILLED)`. Orderly stops go through the
+        # mailbox instead (`_otp_request_stop`).
         action: Continue | Stop | None
         try:
             action = await self.init(*args, **kwargs)
@@ -599,7 +605,7 @@ class GenServer(Mailbox):
         except BaseException as exc:
             # A failed init leaves nothing behind; the starter gets the exception.
             killed = isinstance(exc, asyncio.CancelledError)
-            self._exit(KILLED if killed else exc, report=False)
+            self._otp_exit(KILLED if killed else exc, report=False)
             if not started.done():  # (done: the starter itself was cancelled)
                 started.set_exception(
                     NoProcess(f"{self!r} was killed during init", KILLED) if killed else exc
@@ -607,8 +613,8 @@ class GenServer(Mailbox):
             if not isinstance(exc, Exception | asyncio.CancelledError):
                 raise
             return
-        if self._state is _STARTING:  # (else a stop or a kill came during init)
-            self._state = _RUNNING
+        if self._otp_state is _STARTING:  # (else a stop or a kill came during init)
+            self._otp_state = _RUNNING
         if not started.done():
             started.set_result(None)
         del started, args, kwargs
@@ -618,7 +624,7 @@ class GenServer(Mailbox):
             while True:
                 while action is not None:
                     if type(action) is Continue:
-                        self._current = action
+                        self._otp_current = action
                         action = await self.handle_continue(action.arg)
                     elif type(action) is Stop:
                         reason = action.reason
@@ -629,22 +635,23 @@ class GenServer(Mailbox):
                             f"{action!r}; "
                             "expected None, Continue(...) or Stop(...)"
                         )
-                if self._state is _STOPPING and self._exit_reason is not _NO_REASON:
-                    reason = self._exit_reason  # (a kill sets no reason: it comes as a
+                if self._otp_state is _STOPPING and self._otp_exit_reason is not _NO_REASON:
+                    # (a kill sets no reason: it comes as a
+                    reason = self._otp_exit_reason
                     return  # CancelledError at the next await)
-                inbox = self._inbox
+                inbox = self._otp_inbox
                 if not inbox:
                     # Idle, maybe for hours: keep nothing of the last message (its
                     # request, its reply, the calling task) while waiting for the next
                     # one.
-                    self._current = msg = payload = caller = result = future = None
-                    waiter = self._waiter = self._loop.create_future()
+                    self._otp_current = msg = payload = caller = result = future = None
+                    waiter = self._otp_waiter = self._otp_loop.create_future()
                     await waiter
                     continue
                 # Take the oldest message (see _mailbox), here rather than in a method:
                 # this runs for every message.
-                head = self._head
-                msg = self._current = inbox[head]
+                head = self._otp_head
+                msg = self._otp_current = inbox[head]
                 head += 1
                 if head == len(inbox):
                     inbox.clear()
@@ -654,14 +661,14 @@ class GenServer(Mailbox):
                     if head >= _COMPACT_AT and head * 2 >= len(inbox):
                         del inbox[:head]
                         head = 0
-                self._head = head
+                self._otp_head = head
                 assert msg is not None
                 kind, payload, caller = msg
                 if kind == _CALL:
                     assert caller is not None
                     result = await self.handle_call(payload, caller)
                     if type(result) in _STEERING or result is NOREPLY:
-                        action = self._reply(caller, result)
+                        action = self._otp_reply(caller, result)
                     else:  # a plain reply: caller.reply(result), inlined
                         future = caller._future
                         if not future.done():
@@ -678,9 +685,9 @@ class GenServer(Mailbox):
             if not isinstance(exc, Exception):
                 raise
         finally:
-            self._state = _EXITING
-            if killed and self._task is not None:
-                self._task.cancel()  # a kill stays a kill (see `terminate`)
+            self._otp_state = _EXITING
+            if killed and self._otp_task is not None:
+                self._otp_task.cancel()  # a kill stays a kill (see `terminate`)
             try:
                 await self.terminate(reason)
             except asyncio.CancelledError:
@@ -688,9 +695,9 @@ class GenServer(Mailbox):
                 reason = KILLED
             except BaseException as exc:
                 log.error("%r: terminate(%r) raised", self, reason, exc_info=exc)
-            self._exit(reason, report=True)
+            self._otp_exit(reason, report=True)
 
-    def _reply(self, caller: Caller, result: object) -> Continue | Stop | None:
+    def _otp_reply(self, caller: Caller, result: object) -> Continue | Stop | None:
         kind = type(result)
         if kind is Reply:
             assert isinstance(result, Reply)
@@ -698,76 +705,78 @@ class GenServer(Mailbox):
             return result.then
         if kind is Stop:
             assert isinstance(result, Stop)
-            self._defer(caller)
+            self._otp_defer(caller)
             return result
         if result is NOREPLY:
-            self._defer(caller)
+            self._otp_defer(caller)
             return None
         caller.reply(result)
         return None
 
-    def _defer(self, caller: Caller) -> None:
+    def _otp_defer(self, caller: Caller) -> None:
         # Remember unanswered callers so they fail at once if this process exits.
-        deferred = self._deferred
+        deferred = self._otp_deferred
         if deferred is None:
-            deferred = self._deferred = set()
+            deferred = self._otp_deferred = set()
         deferred.add(caller)
         caller._future.add_done_callback(lambda _: deferred.discard(caller))
 
-    def _post(self, msg: Message) -> None:
-        if self._state >= _EXITING:
+    def _otp_post(self, msg: Message) -> None:
+        if self._otp_state >= _EXITING:
             if msg[2] is not None:
                 msg[2]._fail(NoProcess(f"{self!r} is not alive", self.exit_reason))
             return
         self._otp_deliver(msg)
 
-    def _request_stop(self, reason: object) -> None:
+    def _otp_request_stop(self, reason: object) -> None:
         """Ask for an orderly stop with `reason`, after the current message."""
-        if self._state < _STOPPING:
-            self._state = _STOPPING
-            self._exit_reason = reason
+        if self._otp_state < _STOPPING:
+            self._otp_state = _STOPPING
+            self._otp_exit_reason = reason
             self._otp_wake()
 
-    def _kill(self) -> None:
-        """Cancel the process's task (see `_run`); it takes on no new work from now."""
-        self._state = max(self._state, _STOPPING)  # (states only move forward)
-        task = self._task
+    def _otp_kill(self) -> None:
+        """Cancel the process's task (see `_otp_run`); it takes on no new work from
+        now."""
+        self._otp_state = max(self._otp_state, _STOPPING)  # (states only move forward)
+        task = self._otp_task
         if task is not None and not task.done():
             task.cancel()
 
-    async def _wait_exit(self, seconds: float | None) -> bool:
-        task = self._task
+    async def _otp_wait_exit(self, seconds: float | None) -> bool:
+        task = self._otp_task
         if task is None or task.done():
             return True
         done, _ = await asyncio.wait((task,), timeout=seconds)
         return bool(done)
 
-    def _link(self, watcher: _Watcher) -> None:
-        if self._state is _EXITED:
-            watcher._process_exited(self, self._exit_reason)
+    def _otp_link(self, watcher: _Watcher) -> None:
+        if self._otp_state is _EXITED:
+            watcher._otp_process_exited(self, self._otp_exit_reason)
             return
-        links = self._links
+        links = self._otp_links
         if links is None:
-            self._links = watcher
+            self._otp_links = watcher
         elif isinstance(links, dict):
             links[watcher] = None
         else:
-            self._links = {links: None, watcher: None}
+            self._otp_links = {links: None, watcher: None}
 
-    def _unlink(self, watcher: _Watcher) -> None:
-        links = self._links
+    def _otp_unlink(self, watcher: _Watcher) -> None:
+        links = self._otp_links
         if links is watcher:
-            self._links = None
+            self._otp_links = None
         elif isinstance(links, dict):
             # a dict, not a list: thousands of monitors come and go
             links.pop(watcher, None)
             if not links:
-                self._links = None  # (a dict keeps its size after a peak; let it go)
+                # (a dict keeps its size after a peak; let it go)
+                self._otp_links = None
 
-    def _exit(self, reason: object, *, report: bool) -> None:
+    def _otp_exit(self, reason: object, *, report: bool) -> None:
         """Everything that happens once the process is gone, in one synchronous step."""
-        self._state = _EXITED
-        self._exit_reason = reason
+        self._otp_state = _EXITED
+        self._otp_exit_reason = reason
         if report and not is_normal(reason) and reason != KILLED:
             exc_info, repeat = None, ""
             if isinstance(reason, BaseException):
@@ -776,41 +785,41 @@ class GenServer(Mailbox):
                 "process %r exited with reason %r; last message: %s%s",
                 self,
                 reason,
-                _describe(self._current),
+                _describe(self._otp_current),
                 repeat,
                 exc_info=exc_info,
             )
-        current, self._current = self._current, None
+        current, self._otp_current = self._otp_current, None
         # a call that got no reply
         if type(current) is tuple and current[2] is not None:
             current[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         for msg in self._otp_close():
             if msg is not None and msg[2] is not None:
                 msg[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
-        if self._deferred:
-            for caller in list(self._deferred):
+        if self._otp_deferred:
+            for caller in list(self._otp_deferred):
                 caller._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
-        name = self._name
+        name = self._otp_name
         if isinstance(name, str):
-            names = _local_names(self._loop)
+            names = _local_names(self._otp_loop)
             if names.get(name) is self:
                 del names[name]
         elif name is not None:
             name.registry._drop(name.key, self)
-        if self._regs is not None:
-            for registry, key in self._regs:
+        if self._otp_regs is not None:
+            for registry, key in self._otp_regs:
                 registry._drop(key, self)
-            self._regs = None
-        timers, self._timers = self._timers, None
+            self._otp_regs = None
+        timers, self._otp_timers = self._otp_timers, None
         if timers is not None:
             timers.cancel()
-        monitors, self._monitors = self._monitors, None
+        monitors, self._otp_monitors = self._otp_monitors, None
         for ref in monitors or ():
             ref._cancel()
-        links, self._links = self._links, None
+        links, self._otp_links = self._otp_links, None
         for watcher in links if isinstance(links, dict) else (links,) if links else ():
             try:
-                watcher._process_exited(self, reason)
+                watcher._otp_process_exited(self, reason)
             except Exception:  # a broken watcher must not stop the others hearing of it
                 log.exception("%r: exit notification to %r failed", self, watcher)
 

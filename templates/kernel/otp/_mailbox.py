@@ -2,9 +2,9 @@
 
 A mailbox is a list consumed from a head index (popping from the front of a list moves
 every entry; a deque costs more memory per idle process), compacted when the consumed
-prefix grows. The owning process awaits `_waiter` when the mailbox is empty, in its own
-frame, and a delivery sets it; it takes messages in its own frame too (`GenServer._run`
-inlines the take: it runs for every message).
+prefix grows. The owning process awaits `_otp_waiter` when the mailbox is empty, in its
+own frame, and a delivery sets it; it takes messages in its own frame too
+(`GenServer._otp_run` inlines the take: it runs for every message).
 """
 
 from __future__ import annotations
@@ -32,32 +32,32 @@ class Mailbox:
     Its attributes are the process's own: a subclass must not reuse these names.
     """
 
-    __slots__ = ("_head", "_inbox", "_waiter")
+    __slots__ = ("_otp_head", "_otp_inbox", "_otp_waiter")
 
     def __init__(self) -> None:
-        self._inbox: list[Message | None] | None = None
-        self._head = 0
-        self._waiter: asyncio.Future[None] | None = None
+        self._otp_inbox: list[Message | None] | None = None
+        self._otp_head = 0
+        self._otp_waiter: asyncio.Future[None] | None = None
 
     def _otp_deliver(self, msg: Message) -> None:
         """Append `msg` and wake the process if it waits for one."""
-        inbox = self._inbox
+        inbox = self._otp_inbox
         if inbox is None:
-            self._inbox = [msg]
+            self._otp_inbox = [msg]
         else:
             inbox.append(msg)
         self._otp_wake()
 
     def _otp_wake(self) -> None:
         """Wake the process if it waits for a message (to take one, or see a stop)."""
-        waiter = self._waiter
+        waiter = self._otp_waiter
         if waiter is not None:
-            self._waiter = None
+            self._otp_waiter = None
             if not waiter.done():
                 waiter.set_result(None)
 
     def _otp_close(self) -> list[Message | None]:
         """Empty the mailbox for good (the process exits) and return what it held."""
-        inbox, head = self._inbox, self._head
-        self._inbox, self._head, self._waiter = None, 0, None
+        inbox, head = self._otp_inbox, self._otp_head
+        self._otp_inbox, self._otp_head, self._otp_waiter = None, 0, None
         return inbox[head:] if inbox else []

@@ -139,12 +139,12 @@ class MonitorRef:
         self._watcher = watcher
         self._target = target
 
-    def _process_exited(self, process: GenServer, reason: object) -> None:
-        self._watcher._forget_monitor(self)
+    def _otp_process_exited(self, process: GenServer, reason: object) -> None:
+        self._watcher._otp_forget_monitor(self)
         self._watcher.send(Down(process, reason, self))
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._watcher._forget_monitor(self)
+        self._watcher._otp_forget_monitor(self)
         self._watcher.send(Down(task, task_exit_reason(task), self))
 
     def _cancel(self) -> None:
@@ -153,7 +153,7 @@ class MonitorRef:
         if isinstance(target, asyncio.Future):  # a task (or a future used as one)
             target.remove_done_callback(self._task_done)
         else:
-            target._unlink(self)
+            target._otp_unlink(self)
 
     def __repr__(self) -> str:
         return f"<MonitorRef {self._target!r}>"

@@ -59,9 +59,9 @@ class Registry:
         the value.
         """
         if self._insert(key, process, value):
-            regs = process._regs
+            regs = process._otp_regs
             if regs is None:
-                process._regs = [(self, key)]
+                process._otp_regs = [(self, key)]
             else:
                 regs.append((self, key))
 
@@ -73,7 +73,7 @@ class Registry:
         another.
         """
         if self._drop(key, process):
-            regs = process._regs
+            regs = process._otp_regs
             if regs is not None and (self, key) in regs:  # absent for its `via` name
                 regs.remove((self, key))
 
@@ -107,8 +107,8 @@ class Registry:
 
     def keys_of(self, process: GenServer) -> list[Hashable]:
         """The keys `process` is registered under here (none once it has exited)."""
-        keys = [key for registry, key in process._regs or () if registry is self]
-        name = process._name
+        keys = [key for registry, key in process._otp_regs or () if registry is self]
+        name = process._otp_name
         if type(name) is Via and name.registry is self:
             # Its `via` name, unless it was unregistered or the process has exited.
             held = self._entries.get(name.key)

@@ -36,9 +36,9 @@ async def await_killed(killed: Iterable[tuple[GenServer, object, float | None]])
     """Wait until killed processes, given as (process, child id, shutdown budget), have
     exited; the ones still running after KILL_GRACE seconds are logged and abandoned."""
     waiting = {
-        p._task: (p, child_id, budget)
+        p._otp_task: (p, child_id, budget)
         for p, child_id, budget in killed
-        if p._task is not None and not p._task.done()
+        if p._otp_task is not None and not p._otp_task.done()
     }
     if not waiting:
         return
@@ -57,13 +57,13 @@ async def shutdown_process(
     seconds after its cancellation is logged as an error and abandoned.
     """
     if shutdown == 0:
-        process._kill()
+        process._otp_kill()
     else:
-        process._request_stop(SHUTDOWN)
-        if await process._wait_exit(shutdown):
+        process._otp_request_stop(SHUTDOWN)
+        if await process._otp_wait_exit(shutdown):
             return
-        process._kill()
-    if not await process._wait_exit(KILL_GRACE):
+        process._otp_kill()
+    if not await process._otp_wait_exit(KILL_GRACE):
         log_abandoned(process, process.name if child_id is None else child_id, shutdown)
 
 
@@ -74,5 +74,5 @@ async def stop_cancelled_start(process: GenServer, name: object) -> None:
     try:
         await shutdown_process(process, process.child_shutdown, name)
     except asyncio.CancelledError:
-        process._kill()
+        process._otp_kill()
         await await_killed([(process, name, 0)])

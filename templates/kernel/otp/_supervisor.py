@@ -87,7 +87,7 @@ def needs_restart(restart: Restart, reason: object) -> bool:
 class RestartIntensity:
     """At most `max_restarts` restarts in any `max_seconds` window, per supervisor."""
 
-    __slots__ = ("_loop", "_times", "max_restarts", "max_seconds")
+    __slots__ = ("_otp_loop", "_times", "max_restarts", "max_seconds")
 
     def __init__(self, max_restarts: int, max_seconds: float) -> None:
         if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
@@ -101,11 +101,11 @@ class RestartIntensity:
         self.max_restarts = max_restarts
         self.max_seconds = max_seconds
         self._times: deque[float] = deque()
-        self._loop = asyncio.get_running_loop()
+        self._otp_loop = asyncio.get_running_loop()
 
     def add(self) -> bool:
         """Record one restart; False when it is one too many for the window."""
-        now = self._loop.time()
+        now = self._otp_loop.time()
         times = self._times
         times.append(now)
         while now - times[0] >= self.max_seconds:
@@ -156,7 +156,7 @@ class Supervisor(GenServer):
     name="workers")` (or `dataclasses.replace(spec, id=...)` to give a spec another id).
     """
 
-    __slots__ = ("_by_process", "_children", "_intensity", "_strategy")
+    __slots__ = ("_otp_by_process", "_otp_children", "_otp_intensity", "_otp_strategy")
 
     child_shutdown: ClassVar[float | None] = None
     child_type: ClassVar[ChildType] = SUPERVISOR
@@ -172,36 +172,36 @@ class Supervisor(GenServer):
 
     async def start_child(self, spec: ChildSpec) -> GenServer:
         """Add `spec`, start it; StartChildError if the start fails (nothing kept)."""
-        result: GenServer = await self._api(("start_child", spec))
+        result: GenServer = await self._otp_api(("start_child", spec))
         return result
 
     async def terminate_child(self, child_id: Hashable) -> None:
         """Stop a child, or cancel its pending restart; its spec is kept unless it is
         temporary (restart_child, or a group restart, starts it again)."""
-        await self._api(("terminate_child", child_id))
+        await self._otp_api(("terminate_child", child_id))
 
     async def restart_child(self, child_id: Hashable) -> GenServer:
         """Start a stopped child again from its kept spec: ChildRunning if it runs,
         ChildRestarting if its failed restart is being retried."""
-        result: GenServer = await self._api(("restart_child", child_id))
+        result: GenServer = await self._otp_api(("restart_child", child_id))
         return result
 
     async def delete_child(self, child_id: Hashable) -> None:
         """Forget the spec of a stopped child: ChildRunning if it runs, ChildRestarting
         if its failed restart is being retried."""
-        await self._api(("delete_child", child_id))
+        await self._otp_api(("delete_child", child_id))
 
     async def which_children(self) -> list[ChildInfo]:
         """Every child, in start order."""
-        result: list[ChildInfo] = await self._api(("which_children", None))
+        result: list[ChildInfo] = await self._otp_api(("which_children", None))
         return result
 
     async def count_children(self) -> ChildCounts:
         """How many specs, running children, supervisors and workers there are."""
-        result: ChildCounts = await self._api(("count_children", None))
+        result: ChildCounts = await self._otp_api(("count_children", None))
         return result
 
-    async def _api(self, request: tuple[str, object]) -> Any:
+    async def _otp_api(self, request: tuple[str, object]) -> Any:
         return await self.call(request, timeout=None)
 
     # Server callbacks
@@ -217,10 +217,10 @@ class Supervisor(GenServer):
         if not isinstance(strategy, Strategy):
             known = "ONE_FOR_ONE, ONE_FOR_ALL, REST_FOR_ONE"
             raise ChildSpecError(f"strategy must be one of {known}, got: {strategy!r}")
-        self._strategy = strategy
-        self._intensity = RestartIntensity(max_restarts, max_seconds)
-        self._children: list[_Child] = []
-        self._by_process: dict[GenServer, _Child] = {}
+        self._otp_strategy = strategy
+        self._otp_intensity = RestartIntensity(max_restarts, max_seconds)
+        self._otp_children: list[_Child] = []
+        self._otp_by_process: dict[GenServer, _Child] = {}
         seen: set[Hashable] = set()
         if not isinstance(children, Iterable):
             raise ChildSpecError(f"children must be an iterable of ChildSpec, got: {children!r}")
@@ -230,12 +230,12 @@ class Supervisor(GenServer):
             if spec.id in seen:
                 raise ChildSpecError(f"two children have the id {spec.id!r}; ids must be unique")
             seen.add(spec.id)
-            self._children.append(_Child(spec))
-        for child in self._children:
+            self._otp_children.append(_Child(spec))
+        for child in self._otp_children:
             try:
-                await self._start(child)
+                await self._otp_start(child)
             except BaseException as exc:
-                await self._stop_all()
+                await self._otp_stop_all()
                 if isinstance(exc, Exception):
                     raise StartChildError(child.spec.id, exc) from exc
                 raise
@@ -244,22 +244,24 @@ class Supervisor(GenServer):
         op, arg = request
         try:
             if op == "start_child":
-                return await self._api_start_child(arg)
+                return await self._otp_api_start_child(arg)
             if op == "terminate_child":
-                return await self._api_terminate_child(arg)
+                return await self._otp_api_terminate_child(arg)
             if op == "restart_child":
-                return await self._api_restart_child(arg)
+                return await self._otp_api_restart_child(arg)
             if op == "delete_child":
-                return self._api_delete_child(arg)
+                return self._otp_api_delete_child(arg)
             if op == "which_children":
                 return [
                     ChildInfo(c.spec.id, c.process, c.spec.type, c.spec.restart)
-                    for c in self._children
+                    for c in self._otp_children
                 ]
             if op == "count_children":
-                active = sum(1 for c in self._children if c.process is not None)
-                sups = sum(1 for c in self._children if c.spec.type is SUPERVISOR)
-                return ChildCounts(len(self._children), active, sups, len(self._children) - sups)
+                active = sum(1 for c in self._otp_children if c.process is not None)
+                sups = sum(1 for c in self._otp_children if c.spec.type is SUPERVISOR)
+                return ChildCounts(
+                    len(self._otp_children), active, sups, len(self._otp_children) - sups
+                )
         except OTPError as exc:  # the caller's mistake: it raises there, the supervisor goes on
             caller.fail(exc)
             return NOREPLY
@@ -267,45 +269,45 @@ class Supervisor(GenServer):
 
     async def handle_info(self, msg: Any) -> Stop | None:
         if type(msg) is _ChildExit:
-            return await self._child_exited(msg.process, msg.reason)
+            return await self._otp_child_exited(msg.process, msg.reason)
         if type(msg) is _RetryRestart:
             # A start that fails without awaiting would otherwise retry in a tight loop
             # that starves every other task until the intensity runs out.
             await asyncio.sleep(0)
             child = msg.child
-            if child.pending and child.process is None and child in self._children:
-                return await self._restart(child)
+            if child.pending and child.process is None and child in self._otp_children:
+                return await self._otp_restart(child)
             return None
         await super().handle_info(msg)
         return None
 
     async def terminate(self, reason: object) -> None:
-        await self._stop_all()
+        await self._otp_stop_all()
 
     # Restarting
 
-    def _process_exited(self, process: GenServer, reason: object) -> None:
+    def _otp_process_exited(self, process: GenServer, reason: object) -> None:
         # Called in the exiting child's task: queue it so exits are handled in order.
         self.send(_ChildExit(process, reason))
 
-    async def _child_exited(self, process: GenServer, reason: object) -> Stop | None:
-        child = self._by_process.pop(process, None)
+    async def _otp_child_exited(self, process: GenServer, reason: object) -> Stop | None:
+        child = self._otp_by_process.pop(process, None)
         if child is None:  # stopped by us or replaced meanwhile: nothing to do
             return None
         child.process = None
         if not needs_restart(child.spec.restart, reason):
             if child.spec.restart is TEMPORARY:
-                self._children.remove(child)
+                self._otp_children.remove(child)
             return None
         if not is_normal(reason):
             log.warning("%r: child %r exited with %r; restarting", self, child.spec.id, reason)
-        return await self._restart(child)
+        return await self._otp_restart(child)
 
-    async def _restart(self, child: _Child) -> Stop | None:
-        if not self._intensity.add():
-            return self._intensity.give_up(self)
-        children = self._children
-        if self._strategy is ONE_FOR_ONE:
+    async def _otp_restart(self, child: _Child) -> Stop | None:
+        if not self._otp_intensity.add():
+            return self._otp_intensity.give_up(self)
+        children = self._otp_children
+        if self._otp_strategy is ONE_FOR_ONE:
             group = [child]
         else:
             # As OTP's supervisor does, the group is every child from the first one
@@ -313,11 +315,11 @@ class Supervisor(GenServer):
             # child stopped by terminate_child, or a transient one that exited normally,
             # starts again with the others. Only temporary children are dropped, never
             # restarted.
-            first = 0 if self._strategy is ONE_FOR_ALL else children.index(child)
+            first = 0 if self._otp_strategy is ONE_FOR_ALL else children.index(child)
             group = children[first:]
         for c in reversed(group):
             if c.process is not None:
-                await self._terminate(c)
+                await self._otp_terminate(c)
             if c.spec.restart is TEMPORARY:
                 children.remove(c)
         group = [c for c in group if c in children]
@@ -325,7 +327,7 @@ class Supervisor(GenServer):
             c.pending = True
         for c in group:
             try:
-                await self._start(c)
+                await self._otp_start(c)
             # any failure to start: logged with its traceback, retried
             except Exception as exc:
                 log.error("%r: restarting child %r failed: %r", self, c.spec.id, exc, exc_info=exc)
@@ -336,36 +338,36 @@ class Supervisor(GenServer):
 
     # Starting and stopping children
 
-    async def _start(self, child: _Child) -> GenServer:
+    async def _otp_start(self, child: _Child) -> GenServer:
         process = check_start_result(child.spec, await child.spec.start())
         child.process = process
-        self._by_process[process] = child
-        process._link(self)
+        self._otp_by_process[process] = child
+        process._otp_link(self)
         log.debug("%r: started child %r: %r", self, child.spec.id, process)
         return process
 
-    async def _terminate(self, child: _Child) -> None:
+    async def _otp_terminate(self, child: _Child) -> None:
         process = child.process
         if process is None:
             return
         child.process = None
-        del self._by_process[process]
-        process._unlink(self)
+        del self._otp_by_process[process]
+        process._otp_unlink(self)
         log.debug("%r: stopping child %r: %r", self, child.spec.id, process)
         try:
             await shutdown_process(process, child.spec.shutdown, child.spec.id)
         except BaseException:
             # We were cancelled meanwhile (killed): kill it too, and exit only once it
             # has, so whoever restarts us finds its name free.
-            process._kill()
+            process._otp_kill()
             await await_killed([(process, child.spec.id, child.spec.shutdown)])
             raise
 
-    async def _stop_all(self) -> None:
-        children = self._children
+    async def _otp_stop_all(self) -> None:
+        children = self._otp_children
         for index in range(len(children) - 1, -1, -1):
             try:
-                await self._terminate(children[index])
+                await self._otp_terminate(children[index])
             except BaseException:
                 # Cancelled while waiting: kill the rest rather than orphan them, and
                 # wait until they have exited.
@@ -375,50 +377,50 @@ class Supervisor(GenServer):
                     if c.process is not None
                 ]
                 for process, _, _ in killed:
-                    process._kill()
+                    process._otp_kill()
                 await await_killed(killed)
                 raise
 
     # The API, inside the supervisor
 
-    def _find(self, child_id: Hashable) -> _Child:
-        for child in self._children:
+    def _otp_find(self, child_id: Hashable) -> _Child:
+        for child in self._otp_children:
             if child.spec.id == child_id:
                 return child
         raise ChildNotFound(f"{self!r} has no child {child_id!r}")
 
-    async def _api_start_child(self, spec: ChildSpec) -> GenServer:
+    async def _otp_api_start_child(self, spec: ChildSpec) -> GenServer:
         if not isinstance(spec, ChildSpec):
             raise ChildSpecError(f"start_child needs a ChildSpec, got: {spec!r}")
-        for existing in self._children:
+        for existing in self._otp_children:
             if existing.spec.id == spec.id:
                 if existing.process is not None:
                     raise AlreadyStarted(spec.id, existing.process)
                 raise AlreadyPresent(f"{self!r} already has a stopped child {spec.id!r}")
         child = _Child(spec)
         try:
-            process = await self._start(child)
+            process = await self._otp_start(child)
         except Exception as exc:
             raise StartChildError(spec.id, exc) from exc
-        self._children.append(child)
+        self._otp_children.append(child)
         return process
 
-    async def _api_terminate_child(self, child_id: Hashable) -> None:
-        child = self._find(child_id)
+    async def _otp_api_terminate_child(self, child_id: Hashable) -> None:
+        child = self._otp_find(child_id)
         retried, child.pending = child.pending, False
-        await self._terminate(child)
+        await self._otp_terminate(child)
         if child.spec.restart is TEMPORARY:
-            self._children.remove(child)
+            self._otp_children.remove(child)
         if retried:
             # Its failed start stopped a group restart halfway, and the retry queued for
             # it (now dropped) was to start the rest of the group too: start them now.
-            await self._start_pending()
+            await self._otp_start_pending()
 
-    async def _start_pending(self) -> None:
-        for c in self._children:
+    async def _otp_start_pending(self) -> None:
+        for c in self._otp_children:
             if c.pending and c.process is None:
                 try:
-                    await self._start(c)
+                    await self._otp_start(c)
                 except Exception as exc:  # as in _restart: logged, retried
                     log.error(
                         "%r: restarting child %r failed: %r", self, c.spec.id, exc, exc_info=exc
@@ -427,8 +429,8 @@ class Supervisor(GenServer):
                     return
                 c.pending = False
 
-    def _find_stopped(self, child_id: Hashable) -> _Child:
-        child = self._find(child_id)
+    def _otp_find_stopped(self, child_id: Hashable) -> _Child:
+        child = self._otp_find(child_id)
         if child.process is not None:
             raise ChildRunning(f"child {child_id!r} is running; terminate it first")
         if child.pending:
@@ -439,13 +441,13 @@ class Supervisor(GenServer):
             )
         return child
 
-    async def _api_restart_child(self, child_id: Hashable) -> GenServer:
-        child = self._find_stopped(child_id)
+    async def _otp_api_restart_child(self, child_id: Hashable) -> GenServer:
+        child = self._otp_find_stopped(child_id)
         try:
-            process = await self._start(child)
+            process = await self._otp_start(child)
         except Exception as exc:
             raise StartChildError(child_id, exc) from exc
         return process
 
-    def _api_delete_child(self, child_id: Hashable) -> None:
-        self._children.remove(self._find_stopped(child_id))
+    def _otp_api_delete_child(self, child_id: Hashable) -> None:
+        self._otp_children.remove(self._otp_find_stopped(child_id))

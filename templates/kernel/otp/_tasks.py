@@ -138,14 +138,14 @@ class TaskSupervisor(GenServer):
         raises), is the task's outcome and is logged as a crash, never raised here. Only
         a stopped supervisor raises (NoProcess).
         """
-        task = self._spawn(fn, args)
-        task.add_done_callback(self._log_failure)
+        task = self._otp_spawn(fn, args)
+        task.add_done_callback(self._otp_log_failure)
         return task
 
     def async_nolink(self, fn: Callable[..., Awaitable[T]], *args: Any) -> TaskHandle[T]:
         """Run `fn(*args)` in a new task and return a handle to collect its result (any
         failure of the call, as of the job, is the task's Exit)."""
-        return TaskHandle(self._spawn(fn, args))
+        return TaskHandle(self._otp_spawn(fn, args))
 
     def async_stream(
         self,
@@ -236,7 +236,7 @@ class TaskSupervisor(GenServer):
                     except (StopIteration, StopAsyncIteration):
                         exhausted = True
                         break
-                    task = self._spawn(fn, (item,))
+                    task = self._otp_spawn(fn, (item,))
                     timer = (
                         None
                         if item_timeout is None
@@ -281,19 +281,19 @@ class TaskSupervisor(GenServer):
 
     # Internals
 
-    def _spawn(self, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> asyncio.Task[T]:
+    def _otp_spawn(self, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> asyncio.Task[T]:
         _check_callable(fn)
         if not self._otp_accepting():
             raise NoProcess(f"{self!r} is not running")
         # Named after the job: the task runs `_call`, and its repr in logs should say
         # what.
         name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
-        task: asyncio.Task[T] = self._loop.create_task(_call(fn, args), name=name)
+        task: asyncio.Task[T] = self._otp_loop.create_task(_call(fn, args), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _log_failure(self, task: asyncio.Task[Any]) -> None:
+    def _otp_log_failure(self, task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("%r: task %r failed", self, task, exc_info=task.exception())
 
