@@ -315,8 +315,26 @@ def test_shell_completion_still_answers() -> None:
 
 def test_every_ctrl_c_interrupts_not_only_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_entry, "_interrupted", False)
+    monkeypatch.setattr(_entry, "_armed", True)
     # Python drops a KeyboardInterrupt raised inside __del__ or a weakref callback; if later
     # ones were ignored, a prompt would then wait for good.
     for _ in range(2):
         with pytest.raises(KeyboardInterrupt):
             _entry._on_interrupt(signal.SIGINT, None)
+
+
+def test_a_ctrl_c_before_main_runs_is_noted_and_main_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The console script's handler goes in as _entry is imported; a Ctrl-C that lands before
+    # main's `try` must not raise where nothing catches it (a traceback): it is noted.
+    monkeypatch.setattr(_entry, "_interrupted", False)
+    monkeypatch.setattr(_entry, "_armed", False)
+    monkeypatch.setattr(_entry.signal, "signal", lambda *args: None)  # pytest keeps its own
+    monkeypatch.setattr(sys, "argv", ["otpgen", "--version"])
+    _entry._on_interrupt(signal.SIGINT, None)  # returns: main is not under way yet
+    with pytest.raises(SystemExit) as exited:
+        _entry.main()
+    assert exited.value.code == 130
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "error: interrupted\n")

@@ -30,15 +30,18 @@ COMPLETE_VAR = "_OTPGEN_COMPLETE"  # typer's shell completion talks to otpgen th
 INTERRUPTED = "error: interrupted"
 
 _interrupted = False
+_armed = False  # main's `try` is under way: a Ctrl-C may raise from here on
 
 
 def main() -> "NoReturn":
     """Run the ``otpgen`` command line (the console script's entry point)."""
+    global _armed
     code: int | str | None = 130
     try:
-        # A SIGINT inherited ignored (a background job) stays ignored, as Python leaves it.
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            signal.signal(signal.SIGINT, _on_interrupt)
+        _armed = True
+        _install()  # (done at import already when run as the console script)
+        if _interrupted:  # a Ctrl-C came before the `try`: it was only noted
+            raise KeyboardInterrupt
         try:
             code = _run(sys.argv[1:])
         except SystemExit as exit_:
@@ -59,12 +62,28 @@ def main() -> "NoReturn":
 def _on_interrupt(signum: int, frame: "FrameType | None") -> None:
     global _interrupted
     _interrupted = True
+    if not _armed:  # before main's `try` (or between the import and it): main raises it
+        return
     # Every Ctrl-C interrupts, the second as the first. Ignoring the later ones would hang
     # otpgen for good whenever Python swallows the first (a KeyboardInterrupt raised inside a
     # __del__ or a weakref callback is printed as "ignored" and dropped) while it waits at a
     # prompt. Files need no such shield: the apply step holds SIGINT back while it commits,
     # and a half-staged write is rolled back by the next command.
     raise KeyboardInterrupt
+
+
+def _install() -> None:
+    # A SIGINT inherited ignored (a background job) stays ignored, as Python leaves it.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_interrupt)
+
+
+# Installed as the console script (or `python -m otpgen`) imports this module, so that no
+# Ctrl-C between the import and main's `try` is Python's to report. Imported by anything
+# else (a test, a tool), the module leaves that program's Ctrl-C alone until main runs.
+_script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+if _script.startswith("otpgen") or sys.argv[0].endswith(os.path.join("otpgen", "__main__.py")):
+    _install()
 
 
 def _run(args: list[str]) -> int | str | None:
