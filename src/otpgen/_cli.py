@@ -23,7 +23,12 @@ HELP = (
     "as <package>/otp/."
 )
 
-app = typer.Typer(help=HELP, add_completion=True, rich_markup_mode=None)
+app = typer.Typer(
+    help=HELP,
+    add_completion=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 T = TypeVar("T")
 
