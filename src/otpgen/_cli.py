@@ -217,9 +217,13 @@ def _prompt_options(request: Any) -> Any:
     for option in pattern.options:
         if option.key in settings:
             continue
+        typer.echo(f"{option.key}: {option.help}", err=True)
+        for number, choice in enumerate(option.choices, 1):
+            typer.echo(f"  {number}  {choice}", err=True)
         while True:
             default = str(option.default).lower() if option.type == "bool" else option.default
             raw = _ask(f"{option.key} ({option.describe_type()})", str(default))
+            raw = _chosen(raw, option.choices)
             try:
                 value = option.parse(raw)
                 # The checks between this answer and the options known so far; the rest
@@ -235,9 +239,38 @@ def _prompt_options(request: Any) -> Any:
     return replace(request, settings=settings)
 
 
+def _chosen(raw: str, choices: tuple[str, ...]) -> str:
+    """The choice numbered `raw` in a list printed from 1, or `raw` itself."""
+    if raw.strip().isdigit() and 1 <= int(raw) <= len(choices):
+        return choices[int(raw) - 1]
+    return raw
+
+
+def _pick_pattern() -> str:
+    """Ask which pattern, from the numbered list with each one's summary (terminal only)."""
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    patterns = list(load_patterns(templates_dir()).values())
+    width = max(len(p.name) for p in patterns)
+    typer.echo("Which pattern? (`otpgen show PATTERN` says more about one)", err=True)
+    for number, found in enumerate(patterns, 1):
+        typer.echo(f"  {number}  {found.name:<{width}}  {_first_sentence(found.summary)}", err=True)
+    names = tuple(p.name for p in patterns)
+    return _chosen(_ask(f"pattern (1-{len(names)} or a name)", names[0]), names)
+
+
+def _first_sentence(text: str) -> str:
+    head, _, _ = text.partition(": ")
+    return head.rstrip(".")
+
+
 @app.command()
 def new(
-    pattern: Annotated[str, typer.Argument(help="The pattern: see `otpgen list`.")],
+    pattern: Annotated[
+        str | None,
+        typer.Argument(help="The pattern: see `otpgen list`; on a terminal, asked if omitted."),
+    ] = None,
     name: Annotated[
         str | None, typer.Argument(help="Module name; defaults to the pattern's name.")
     ] = None,
@@ -282,9 +315,14 @@ def new(
     from otpgen import _commands
 
     interactive = not no_input and format is Format.text and not stdout and sys.stdin.isatty()
+    if pattern is None:
+        if not interactive:
+            _fail("Missing argument 'PATTERN'. (see `otpgen new --help`)")
+        pattern = _pick_pattern()
+    chosen = pattern
     _typer_exit(
         lambda: _commands.new(
-            pattern=pattern,
+            pattern=chosen,
             name=name,
             package=package,
             settings=set_ or [],
