@@ -322,6 +322,29 @@ def test_shell_completion_still_answers() -> None:
     assert result.stdout.split() == ["new"]
 
 
+def complete(words: str) -> list[str]:
+    env = {**os.environ, "_OTPGEN_COMPLETE": "complete_bash", "COMP_WORDS": words}
+    env["COMP_CWORD"] = str(len(words.split()) - 1)
+    result = subprocess.run([otpgen_exe()], env=env, capture_output=True, text=True, check=True)
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("otpgen new ra", ["rate-limiter"]),
+        ("otpgen show s", ["session-worker", "supervisor"]),
+        ("otpgen new rate-limiter --set al", ["algorithm="]),
+        ("otpgen new rate-limiter limits --set algorithm=t", ["algorithm=token-bucket"]),
+        ("otpgen new cache --set sweeper=", ["sweeper=true", "sweeper=false"]),
+        ("otpgen new cache --set nokey=", []),
+        ("otpgen new nosuch --set a", []),
+    ],
+)
+def test_completion_knows_pattern_names_and_their_options(words: str, expected: list[str]) -> None:
+    assert complete(words) == expected
+
+
 def test_every_ctrl_c_interrupts_not_only_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_entry, "_interrupted", False)
     monkeypatch.setattr(_entry, "_armed", True)

@@ -62,6 +62,38 @@ def _engine(action: Callable[[], T]) -> T:
     return _typer_exit(lambda: _commands.engine(action))
 
 
+def _complete_pattern(incomplete: str) -> list[str]:
+    """Shell completion of a PATTERN argument: the pattern names starting with it."""
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    return [name for name in load_patterns(templates_dir()) if name.startswith(incomplete)]
+
+
+def _complete_setting(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of `--set`: the pattern's option keys as `key=`, then a choice or
+    boolean option's values as `key=value`."""
+    from otpgen._errors import OtpgenError
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    patterns = load_patterns(templates_dir())
+    # While `--set` waits for its value, click leaves the words before it in ctx.args.
+    words = [ctx.params.get("pattern"), *ctx.args]
+    pattern = next((patterns[w] for w in words if isinstance(w, str) and w in patterns), None)
+    if pattern is None:
+        return []
+    key, sep, _ = incomplete.partition("=")
+    if not sep:
+        return [f"{o.key}=" for o in pattern.options if o.key.startswith(incomplete)]
+    try:
+        option = pattern.option(key)
+    except OtpgenError:
+        return []
+    values = option.choices or (("true", "false") if option.type == "bool" else ())
+    return [f"{key}={v}" for v in values if f"{key}={v}".startswith(incomplete)]
+
+
 def _print_version(value: bool) -> None:
     if value:
         typer.echo(f"otpgen {__version__}")
@@ -125,7 +157,9 @@ def list_patterns(
 
 @app.command()
 def show(
-    pattern: Annotated[str, typer.Argument(help="The pattern, e.g. genserver.")],
+    pattern: Annotated[
+        str, typer.Argument(help="The pattern, e.g. genserver.", autocompletion=_complete_pattern)
+    ],
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
     """Show a pattern's options (types, defaults, help) and the files it renders.
@@ -269,7 +303,10 @@ def _first_sentence(text: str) -> str:
 def new(
     pattern: Annotated[
         str | None,
-        typer.Argument(help="The pattern: see `otpgen list`; on a terminal, asked if omitted."),
+        typer.Argument(
+            help="The pattern: see `otpgen list`; on a terminal, asked if omitted.",
+            autocompletion=_complete_pattern,
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Argument(help="Module name; defaults to the pattern's name.")
@@ -284,6 +321,7 @@ def new(
             "--set",
             help="A pattern option, key=value (repeatable). `otpgen show PATTERN` lists the "
             "options and the rules between them (e.g. min_size <= max_size), which new enforces.",
+            autocompletion=_complete_setting,
         ),
     ] = None,
     dry_run: Annotated[
