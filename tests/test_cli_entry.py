@@ -96,11 +96,11 @@ def test_dash_h_is_help(command: str | None) -> None:
     assert "-h, --help" in short.stdout
 
 
-def test_end_of_input_at_a_prompt_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_end_of_input_at_a_prompt_is_one_line_and_exit_2(tmp_path: Path) -> None:
     terminal = Terminal(["new", "genserver", "jobs"], shop_project(tmp_path))
     terminal.expect("restart (permanent | transient | temporary) [permanent]:")
     os.write(terminal.master, b"\x04")  # Ctrl-D: the end of the input
-    assert terminal.finish() == 1, terminal.seen
+    assert terminal.finish() == 2, terminal.seen
     assert "error: aborted" in terminal.seen
     assert "Traceback" not in terminal.seen
     assert not (tmp_path / "src/shop/jobs.py").exists()
