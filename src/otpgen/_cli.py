@@ -398,6 +398,13 @@ def init(
     no_input: Annotated[
         bool, typer.Option("--no-input", help="Never prompt; use the defaults.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="List the files it would create; write nothing (a template's hooks never run).",
+        ),
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
     """Bootstrap a service repository around an application supervision tree.
@@ -415,17 +422,20 @@ def init(
         directory=directory,
         settings=_engine(lambda: parse_settings(set_ or [])),
         template=template,
-        trust=trust,
+        trust=trust and not dry_run,
         force=force,
     )
     if not no_input and sys.stdin.isatty():
         request = _engine(lambda: _prompt_init(request))
     plan = _engine(lambda: plan_init(request))
     if plan.details["hooks_skipped"]:
-        typer.echo("the template's hooks were not run; pass --trust to run them", err=True)
-    fold = ("", plan.details["where"])
+        hint = "a dry run never runs them" if dry_run else "pass --trust to run them"
+        typer.echo(f"the template's hooks were not run; {hint}", err=True)
+    fold = None if dry_run else ("", plan.details["where"])
     _typer_exit(
-        lambda: _commands.emit(plan, dry_run=False, as_json=format is Format.json, fold=fold)
+        lambda: _commands.emit(
+            plan, dry_run=dry_run, as_json=format is Format.json, fold=fold, diffs=False
+        )
     )
 
 

@@ -80,7 +80,12 @@ def print_report(report: "Report", as_json: bool) -> None:
 
 
 def emit(
-    plan: "Plan", *, dry_run: bool, as_json: bool, fold: tuple[str, str] | None = None
+    plan: "Plan",
+    *,
+    dry_run: bool,
+    as_json: bool,
+    fold: tuple[str, str] | None = None,
+    diffs: bool = True,
 ) -> None:
     """Apply the plan (unless a dry run) and print its one report."""
     from otpgen._plan import apply_plan
@@ -88,7 +93,7 @@ def emit(
 
     if not dry_run:
         engine(lambda: apply_plan(plan))
-    print_report(plan_report(plan, dry_run=dry_run, fold=fold), as_json)
+    print_report(plan_report(plan, dry_run=dry_run, fold=fold, diffs=diffs), as_json)
 
 
 def new(
