@@ -505,6 +505,26 @@ def update(
 
 
 @app.command()
+def diff(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Only files under these paths.")
+    ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="One line a file with its +/- counts.")
+    ] = False,
+) -> None:
+    """Show what `otpgen update` would change, as unified diffs; write nothing.
+
+    Your edits are merged in the diffs as update would merge them; conflicts show as the
+    markers update would write. Coloured on a terminal unless NO_COLOR is set.
+    Example: otpgen diff --summary
+    """
+    from otpgen import _commands
+
+    _typer_exit(lambda: _commands.diff(paths=paths or [], summary=summary))
+
+
+@app.command()
 def check(
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
