@@ -80,6 +80,10 @@ def test_init_new_update_and_check_follow_their_schemas(tmp_path: Path) -> None:
     checked = otpgen("check", "--format", "json", cwd=shop)
     assert (checked.returncode, valid("check", checked.stdout)["ok"]) == (0, True)
 
+    dropped = otpgen("remove", "cache", "cache", "--format", "json", "--dry-run", cwd=shop)
+    assert dropped.returncode == 0, dropped.stderr
+    assert valid("report", dropped.stdout)["command"] == "remove"
+
     module = shop / "src/shop/cache.py"
     module.write_text(module.read_text() + "<<<<<<< yours\nA = 1\n=======\nA = 2\n>>>>>>> new\n")
     failing = otpgen("check", "--format", "json", cwd=shop)

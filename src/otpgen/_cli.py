@@ -505,6 +505,44 @@ def update(
 
 
 @app.command()
+def remove(
+    pattern: Annotated[
+        str, typer.Argument(help="The module's pattern.", autocompletion=_complete_pattern)
+    ],
+    name: Annotated[str, typer.Argument(help="The module's name, as given to `otpgen new`.")],
+    package: Annotated[
+        str | None,
+        typer.Option(help="Its package; default: [tool.otpgen] package, else detected."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Remove its files even if you edited them.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and diff; write nothing.")
+    ] = False,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """Take out a module `otpgen new` wrote: the module, its test, its child spec and imports
+    in application.py, and its record; the kernel stays.
+
+    Files you edited since are refused unless --force.
+    Example: otpgen remove genserver inventory --dry-run
+    """
+    from otpgen import _commands
+
+    _typer_exit(
+        lambda: _commands.remove(
+            pattern=pattern,
+            name=name,
+            package=package,
+            force=force,
+            dry_run=dry_run,
+            as_json=format is Format.json,
+        )
+    )
+
+
+@app.command()
 def diff(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Only files under these paths.")

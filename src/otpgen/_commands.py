@@ -133,6 +133,23 @@ def new(
     emit(plan, dry_run=dry_run, as_json=as_json, fold=(kernel, f"{kernel} (the kernel)"))
 
 
+def remove(
+    *,
+    pattern: str,
+    name: str,
+    package: str | None,
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """`otpgen remove`."""
+    from otpgen._remove import RemoveRequest, plan_remove
+
+    request = RemoveRequest(pattern=pattern, name=name, package=package, force=force)
+    plan = engine(lambda: plan_remove(request))
+    emit(plan, dry_run=dry_run, as_json=as_json)
+
+
 def update(
     *,
     paths: Sequence[Path],
