@@ -10,6 +10,7 @@ and exit status 1 when the application cannot start or its root supervisor gives
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -109,9 +110,10 @@ class App:
 async def start_app() -> AsyncIterator[Any]:
     apps: list[App] = []
 
-    async def start(mode: str) -> App:
+    async def start(mode: str, **environ: str) -> App:
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KERNEL_DIR), path]))}
+        env.update(environ)
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -204,6 +206,24 @@ async def test_a_child_that_keeps_crashing_makes_the_root_give_up_and_exit_1(
     lines = out.splitlines()
     assert lines[-2:] == ["terminated c 'shutdown'", "terminated a 'shutdown'"]
     assert sum(line.startswith("terminated b RuntimeError") for line in lines) == 4
+
+
+async def test_json_logs_carry_the_process_child_and_reason_as_fields(start_app: Any) -> None:
+    app = await start_app("crash-loop", OTP_LOG_FORMAT="json")
+    status, _, err = await app.finish()
+    assert status == 1
+    entries = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    crash = next(e for e in entries if e["message"].startswith("process "))
+    assert crash["level"] == "ERROR"
+    assert crash["process"] == "b"
+    assert crash["reason"] == "RuntimeError('b crashed')"
+    assert "Traceback" in crash["traceback"]  # the first crash of its kind carries it
+    restart = next(e for e in entries if e["message"].endswith("; restarting"))
+    assert (restart["level"], restart["child"]) == ("WARNING", "b")
+    assert restart["reason"] == "RuntimeError('b crashed')"
+    gave_up = next(e for e in entries if "max restart intensity" in e["message"])
+    assert gave_up["reason"] == "Shutdown(detail='reached_max_restart_intensity')"
 
 
 async def test_a_child_failing_to_start_exits_1_without_ready(start_app: Any) -> None:
