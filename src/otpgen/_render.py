@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from otpgen import _cache
+from otpgen import _cache, _compile
 from otpgen._errors import OtpgenError
 from otpgen._files import read_text
 from otpgen._patterns import OptionValue, Pattern
@@ -62,10 +62,7 @@ def _environment(directories: tuple[Path, ...]) -> "jinja2.Environment":
         loader=jinja2.FileSystemLoader([str(d) for d in directories]),
         bytecode_cache=bytecode,
         undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        **_compile.OPTIONS,
     )
 
 
@@ -88,7 +85,11 @@ def pattern_sources(pattern: Pattern, overrides: Path | None) -> dict[str, Path]
 def render_files(
     sources: dict[str, Path], targets: dict[str, PurePosixPath], context: dict[str, object]
 ) -> FileTree:
-    """Render each template file (by name) to its target path, cached by content."""
+    """Render each template file (by name) to its target path, cached by content.
+
+    A template is rendered by its compiled form (`_compile`) when it has one, which needs
+    no jinja2; by jinja2 otherwise, and whenever the compiled form fails.
+    """
     texts_in = {t: _source(path) for t, path in sources.items()}
     key = _cache.key(json.dumps(context, sort_keys=True), *texts_in.values())
     cached = _cache.read("render", key)
@@ -96,12 +97,16 @@ def render_files(
         texts = json.loads(cached)
     else:
         directories = tuple(dict.fromkeys(path.parent for path in sources.values()))
-        texts = {
+        texts = {}
+        for t, path in sources.items():
+            compiled = _compile.render(texts_in[t], context)
             # Each template's own directory first: an override of only the second template
             # must not lose to the shipped one found in the first template's directory.
-            t: _render_one(_environment((path.parent, *directories)), t, path, context)
-            for t, path in sources.items()
-        }
+            texts[t] = (
+                compiled
+                if compiled is not None
+                else _render_one(_environment((path.parent, *directories)), t, path, context)
+            )
         _cache.write("render", key, json.dumps(texts))
     return {targets[t]: texts[t] for t in sources}
 
@@ -194,20 +199,26 @@ def render_pattern(
     `overrides` is the project's `.otpgen/templates`: a file there at the same relative
     path replaces the shipped template. A render is a pure function of the template files
     and the context, so it is cached by both: rendering the same thing again does not even
-    import jinja2.
+    run the template, and a template rendered before runs compiled, without jinja2.
     """
-    context: dict[str, object] = {
+    targets = {
+        template: PurePosixPath(target.format(package_dir=package_dir, name=answers.name))
+        for template, target in PATTERN_TEMPLATES.items()
+    }
+    return render_files(
+        pattern_sources(pattern, overrides), targets, pattern_context(pattern, answers)
+    )
+
+
+def pattern_context(pattern: Pattern, answers: Answers) -> dict[str, object]:
+    """The variables a pattern's templates see."""
+    return {
         "name": answers.name,
         "class_name": answers.class_name,
         "package": answers.package,
         "options": dict(answers.options),
         "banner": banner(pattern),
     }
-    targets = {
-        template: PurePosixPath(target.format(package_dir=package_dir, name=answers.name))
-        for template, target in PATTERN_TEMPLATES.items()
-    }
-    return render_files(pattern_sources(pattern, overrides), targets, context)
 
 
 APPLICATION_TEMPLATE = "application"
