@@ -3,7 +3,6 @@
 import contextlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from otpgen import _cache, _compile
 from otpgen._errors import OtpgenError
 from otpgen._files import read_text
 from otpgen._patterns import OptionValue, Pattern
+from otpgen._record import frozen
 
 if TYPE_CHECKING:
     import jinja2
@@ -24,7 +24,7 @@ SERVICE_TEMPLATE = "service"
 """The manifest's template id of the repository skeleton `otpgen init` writes."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Answers:
     """Everything a pattern render depends on: validated, frozen, recorded for updates."""
 

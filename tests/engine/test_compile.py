@@ -167,7 +167,7 @@ import sys
 from pathlib import Path
 from otpgen._generate import NewRequest, plan_new
 plan_new(NewRequest(pattern="genserver", name=sys.argv[1], cwd=Path.cwd()))
-print("jinja2" in sys.modules)
+print(sorted({"jinja2", "dataclasses", "inspect"} & set(sys.modules)))
 """
 
 
@@ -189,5 +189,5 @@ def test_a_new_name_renders_without_importing_jinja2_once_compiled(tmp_path: Pat
         )
         return done.stdout.strip()
 
-    assert jinja_imported("first") == "True"  # translated now, with jinja2
-    assert jinja_imported("second") == "False"
+    assert "jinja2" in jinja_imported("first")  # translated now, with jinja2
+    assert jinja_imported("second") == "[]"  # nor dataclasses, nor inspect (see _record)
