@@ -5,11 +5,11 @@ import json
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from otpgen import _cache, _compile
 from otpgen._errors import OtpgenError
-from otpgen._files import read_text
+from otpgen._files import read_text, read_toml
 from otpgen._patterns import OptionValue, Pattern
 from otpgen._record import frozen
 
@@ -234,10 +234,7 @@ def application_sources(templates: Path, overrides: Path | None) -> dict[str, Pa
 
 def application_version(templates: Path) -> int:
     """The shipped application template's version."""
-    import tomllib
-
-    text = (templates / "application" / "template.toml").read_text(encoding="utf-8")
-    return int(tomllib.loads(text)["version"])
+    return int(_template_toml(templates / "application" / "template.toml")["version"])
 
 
 def render_application(
@@ -326,7 +323,11 @@ def render_skeleton(template: Path, context: dict[str, str]) -> FileTree:
 
 def skeleton_version(template: Path) -> str:
     """The built-in skeleton's version, from its template.toml."""
-    import tomllib
+    return str(_template_toml(template / "template.toml")["version"])
 
-    text = (template / "template.toml").read_text(encoding="utf-8")
-    return str(tomllib.loads(text)["version"])
+
+def _template_toml(path: Path) -> dict[str, Any]:
+    data = read_toml(path)
+    if data is None:
+        raise OtpgenError(f"the template file {path} is missing")
+    return data
