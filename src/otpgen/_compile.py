@@ -64,6 +64,16 @@ def _code(source: str) -> CodeType | None:
     """
     if _cache.cache_dir() is None:
         return None
+    if source in _loaded:  # `update` renders one template for each of many names
+        return _loaded[source]
+    _loaded[source] = code = _load(source)
+    return code
+
+
+_loaded: dict[str, CodeType | None] = {}
+
+
+def _load(source: str) -> CodeType | None:
     key = _cache.key("compiled", VERSION, sys.version, repr(OPTIONS), _jinja_stamp(), source)
     data = _cache.read_binary("compiled", key)
     if data is None:
