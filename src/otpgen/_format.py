@@ -51,7 +51,11 @@ def _ruff_package() -> Path | None:
         candidate = Path(entry or ".", "ruff")
         if (candidate / "__init__.py").is_file():
             return candidate
-    return None
+    try:  # installed in some other way (an import hook): let the import system say where
+        import ruff  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - ruff is a dependency of otpgen
+        return None
+    return Path(next(iter(ruff.__path__)))
 
 
 def ruff_config(root: Path) -> Path | None:

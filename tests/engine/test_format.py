@@ -153,3 +153,19 @@ def test_an_unusable_tmpdir_falls_back_to_tempfile(
 ) -> None:
     monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
     assert format_tree(TREE, project)[PurePosixPath("src/demo/a.py")] == "x = [1, 2]\n"
+
+
+def test_ruff_is_found_on_the_path_without_importing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "site" / "ruff").mkdir(parents=True)
+    (tmp_path / "site" / "ruff" / "__init__.py").write_text("raise ImportError('imported')\n")
+    (tmp_path / "site" / "ruff-9.9.9.dist-info").mkdir()
+    monkeypatch.delitem(sys.modules, "ruff", raising=False)
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "empty"), str(tmp_path / "site")])
+    assert _format._ruff_package() == tmp_path / "site" / "ruff"
+    _format._ruff_version.cache_clear()
+    try:
+        assert _format._ruff_version() == "9.9.9"
+    finally:
+        _format._ruff_version.cache_clear()
