@@ -107,12 +107,12 @@ COMMAND_TIMEOUT = 300.0
 USER_EDIT = "# Edited by the user after generation: every update must keep this line.\n"
 TEMPLATE_CHANGES = {
     "module.py.j2": (
-        '"""{{ class_name }}: a bounded work queue in a process, where consumers wait',
-        '"""{{ class_name }}: a bounded FIFO work queue in a process, where consumers wait',
+        '"""{{ class_name }}: a bounded work queue; its consumers wait',
+        '"""{{ class_name }}: a bounded FIFO work queue; its consumers wait',
     ),
     "test_module.py.j2": (
-        '"""{{ class_name }} run for real: under a supervisor,',
-        '"""{{ class_name }} run for real, end to end: under a supervisor,',
+        '"""{{ class_name }} for real: supervised;',
+        '"""{{ class_name }} for real, end to end: supervised;',
     ),
 }
 """For each genserver template: one line the template upgrade changes (old, new)."""
