@@ -17,12 +17,14 @@ def cache_dir() -> Path | None:
         os.environ.get("OTPGEN_NO_CACHE", ""),
         os.environ.get("OTPGEN_CACHE_DIR", ""),
         os.environ.get("XDG_CACHE_HOME", ""),
+        os.environ.get("HOME", ""),
     )
 
 
 @functools.cache
-def _cache_dir(off: str, explicit: str, xdg: str) -> Path | None:
-    # Memoised on the variables it reads: Path.home() looks the user up every time.
+def _cache_dir(off: str, explicit: str, xdg: str, home: str) -> Path | None:
+    # Memoised on the variables it reads (HOME: Path.home()'s first choice), since
+    # Path.home() looks the user up every time.
     if off:
         return None
     if explicit:
