@@ -17,12 +17,14 @@ def cache_dir() -> Path | None:
         os.environ.get("OTPGEN_NO_CACHE", ""),
         os.environ.get("OTPGEN_CACHE_DIR", ""),
         os.environ.get("XDG_CACHE_HOME", ""),
+        os.environ.get("HOME", ""),
     )
 
 
 @functools.cache
-def _cache_dir(off: str, explicit: str, xdg: str) -> Path | None:
-    # Memoised on the variables it reads: Path.home() looks the user up every time.
+def _cache_dir(off: str, explicit: str, xdg: str, home: str) -> Path | None:
+    # Memoised on the variables it reads (HOME: Path.home()'s first choice), since
+    # Path.home() looks the user up every time.
     if off:
         return None
     if explicit:
@@ -41,17 +43,31 @@ def key(*parts: bytes | str) -> str:
 
 def read(section: str, name: str) -> str | None:
     """The cached text under `name`, if any."""
+    data = read_binary(section, name)
+    try:
+        return None if data is None else data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def read_binary(section: str, name: str) -> bytes | None:
+    """The cached bytes under `name`, if any."""
     root = cache_dir()
     if root is None:
         return None
     try:
-        return (root / section / name[:2] / name).read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        return (root / section / name[:2] / name).read_bytes()
+    except OSError:
         return None
 
 
 def write(section: str, name: str, text: str) -> None:
     """Cache `text` under `name`, atomically; silently skipped if the cache is unwritable."""
+    write_binary(section, name, text.encode("utf-8"))
+
+
+def write_binary(section: str, name: str, data: bytes) -> None:
+    """Cache `data` under `name`, atomically; silently skipped if the cache is unwritable."""
     root = cache_dir()
     if root is None:
         return
@@ -59,5 +75,5 @@ def write(section: str, name: str, text: str) -> None:
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True)
         staged = target.with_name(f"{name}.{os.getpid()}.tmp")
-        staged.write_bytes(text.encode("utf-8"))
+        staged.write_bytes(data)
         os.replace(staged, target)

@@ -235,11 +235,10 @@ def _ask(text: str, default: str) -> str:
 
 def _prompt_options(request: Any) -> Any:
     """Ask for each option not given with --set (terminal only); Enter keeps the default."""
-    from dataclasses import replace
-
     from otpgen._errors import OtpgenError
     from otpgen._names import module_name
     from otpgen._patterns import find_pattern, load_patterns
+    from otpgen._record import replace
     from otpgen._templates import templates_dir
 
     pattern = find_pattern(load_patterns(templates_dir()), request.pattern)
@@ -441,9 +440,8 @@ def init(
 
 def _prompt_init(request: Any) -> Any:
     """Ask for each template variable not given with --set; Enter keeps the default."""
-    from dataclasses import replace
-
     from otpgen._init import service_context, template_variables
+    from otpgen._record import replace
     from otpgen._templates import templates_dir
 
     source = request.template or templates_dir() / "service"
