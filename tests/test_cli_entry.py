@@ -87,6 +87,15 @@ def test_help_and_version_still_succeed() -> None:
         assert result.stdout.startswith("Usage: otpgen"), args
 
 
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_dash_h_is_help(command: str | None) -> None:
+    words = [command] if command else []
+    short, long = otpgen(*words, "-h"), otpgen(*words, "--help")
+    assert (short.returncode, short.stderr) == (0, ""), words
+    assert short.stdout == long.stdout
+    assert "-h, --help" in short.stdout
+
+
 def test_end_of_input_at_a_prompt_is_one_line_and_exit_1(tmp_path: Path) -> None:
     terminal = Terminal(["new", "genserver", "jobs"], shop_project(tmp_path))
     terminal.expect("restart (permanent | transient | temporary) [permanent]:")

@@ -166,7 +166,8 @@ def _one_line(message: str) -> str:
 
 def _help_entry(args: list[str]) -> tuple[str, str] | None:
     """Where the help screen `args` asks for is cached, and the key it must carry; None if
-    `args` asks for something else or caching is off."""
+    `args` asks for something else or caching is off. `-h` is `--help`."""
+    args = ["--help" if arg == "-h" else arg for arg in args]
     if not (
         args in ([], ["--help"]) or (len(args) == 2 and args[1] == "--help" and _is_word(args[0]))
     ):
