@@ -18,14 +18,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.servers import RedisServer
+from servers import RedisServer
 
 LEASE_TIME = 1.0
 """The nodes' lease time (s): short, so that a takeover takes about a second."""
@@ -99,10 +98,10 @@ def render(root: Path, backend: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = render(tmp_path_factory.mktemp("redis"), "redis")
     (root / "node.py").write_text(NODE)
-    yield root
+    return root
 
 
 class Node:
@@ -145,14 +144,14 @@ class Node:
             if not waiting.done():
                 waiting.set_exception(ConnectionError("the node exited"))
 
-    async def ask(self, command: str, *args: str, timeout: float = 15.0) -> Any:
+    async def ask(self, command: str, *args: str) -> Any:
         """Run `sessions.<command>(*args)` on the node; its value, or AssertionError
         with the error it raised."""
         call_id = next(self._ids)
         reply = self._waiting[call_id] = asyncio.get_running_loop().create_future()
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps([call_id, command, list(args)]).encode() + b"\n")
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(15.0):
             answer = await reply
         assert "error" not in answer, f"node {self.id}: {command}{args}: {answer['error']}"
         return answer["ok"]
@@ -248,30 +247,32 @@ async def test_kill_9_of_the_owner_its_users_are_taken_over_within_the_lease(
 
 
 async def test_after_redis_restarts_the_nodes_reconnect_and_still_run_one_session_per_user(
-    project: Path, redis_server: RedisServer, tmp_path: Path
+    project: Path, redis_server: RedisServer
 ) -> None:
     prefix = "restart:"
     async with cluster(project, redis_server.url, prefix, 3) as nodes:
         users = [f"user-{number}" for number in range(6)]
-        for user, node in zip(users, itertools.cycle(nodes)):
+        for user, node in zip(users, itertools.cycle(nodes), strict=False):
             await node.ask("put", user, "before", "1")
-            assert await node.ask("stop", user)  # saved, in Redis' append-only file
+        assert all(len(running) == 1 for running in (await owners(nodes, users)).values())
+        # The private server keeps nothing on disk: it comes back empty, leases and
+        # states gone, as a cache server without persistence would.
         redis_server.stop()
         redis_server.start()
-        # Once Redis is back, each node answers again: its pool reconnects, its listener
-        # subscribes again (else the forwarded requests below would time out).
-        for user, node in zip(users, itertools.cycle(reversed(nodes))):
-            for _ in range(100):
-                try:
-                    await node.ask("put", user, "after", "2")
-                    break
-                except AssertionError:  # Redis not reachable yet
-                    await asyncio.sleep(0.1)
-            else:
-                raise AssertionError(f"node {node.id} never answered again")
+        # Every session finds its lease gone (or no renewal getting through) and stops,
+        # within the lease time.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LEASE_TIME + 5.0
+        while any((await owners(nodes, users)).values()):
+            assert loop.time() < deadline, await owners(nodes, users)
+            await asyncio.sleep(0.05)
+        # Each node answers again: its pool reconnects, and its listener subscribes again
+        # (else the requests forwarded to it would time out).
+        for user, node in zip(users, itertools.cycle(reversed(nodes)), strict=False):
+            await node.ask("put", user, "after", "2")
         for node in nodes:
             for user in users:
-                assert await node.ask("contents", user) == {"before": "1", "after": "2"}
+                assert await node.ask("contents", user) == {"after": "2"}
         found = await owners(nodes, users)
         assert all(len(running) == 1 for running in found.values()), found
 
@@ -284,7 +285,10 @@ def test_the_generated_contract_suite_passes_on_each_backend(
     rendered for each backend, it runs there (redis: against the server of REDIS_URL)."""
     project = render(tmp_path, backend)
     env_url = {"REDIS_URL": redis_url, "CI": os.environ.get("CI", "")}
+    # (Less the test that fills the default cap of 10,000 sessions: a cost, not a
+    # contract, and tests/generated runs it.)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    command += ["-k", "not the_default_cap"]
     result = subprocess.run(
         command,
         cwd=project,
