@@ -1,7 +1,7 @@
 """The session-worker pattern on Redis: a call to a local session beside a forwarded one,
 and the time a dead node's users take to be served again.
 
-Renders the pattern with the installed `otpgen` (`--set backend=redis`) into a fresh
+Renders the pattern with this checkout's otpgen (`--set backend=redis`) into a fresh
 temporary project. This process is one node; a second node runs in a subprocess:
 
 - local: `get(user, key)` for a user whose session runs on this node (a Registry look-up
@@ -36,6 +36,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from harness import load_average, otpgen_command
+
 PYPROJECT = """\
 [project]
 name = "bench"
@@ -67,14 +69,14 @@ asyncio.run(main())
 
 
 def render(root: Path) -> Path:
-    otpgen = shutil.which("otpgen")
-    if otpgen is None:
-        raise SystemExit("the otpgen console script is not installed: pip install -e .")
+    otpgen, env = otpgen_command()
     (root / "src" / "bench").mkdir(parents=True)
     (root / "src" / "bench" / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text(PYPROJECT)
-    command = [otpgen, "new", "session-worker", "sessions", "--no-input", "--no-wire"]
-    subprocess.run([*command, "--set", "backend=redis"], cwd=root, check=True, capture_output=True)
+    command = [*otpgen, "new", "session-worker", "sessions", "--no-input", "--no-wire"]
+    subprocess.run(
+        [*command, "--set", "backend=redis"], cwd=root, env=env, check=True, capture_output=True
+    )
     (root / "other_node.py").write_text(OTHER_NODE)
     return root
 
@@ -180,8 +182,7 @@ def main() -> None:
         result = asyncio.run(bench(args, root))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    load = os.getloadavg()[0]
-    print(f"session-worker on Redis ({args.redis_url}), load average {load:.1f}")
+    print(f"session-worker on Redis ({args.redis_url}), load average {load_average()}")
     for what in ("local", "forwarded"):
         row = result[what]
         print(
