@@ -9,6 +9,9 @@ temporary project. This process is one node; a second node runs in a subprocess:
 - forwarded: `get(user, key)` for a user whose session runs on the other node: a look-up
   of the lease in Redis, a publish to the owner's channel, the owner's local call, and
   the reply published back.
+- floor: the least any request/reply over Redis pub/sub costs here: redis-py publishes
+  on a channel, the other process's redis-py subscriber publishes it back, this one's
+  subscriber receives it (two hops through Redis, no look-up, no session).
 - takeover: a third node owns a user (state saved), and is killed with SIGKILL; the time
   from the kill until this node's `get` for that user returns (it waits for the lease to
   run out, takes it, loads the saved state). Reported beside the lease time.
@@ -59,8 +62,18 @@ async def main() -> None:
         await sessions.put(user, "k", "v")
         await sessions.stop(user)  # saved
         await sessions.put(user, "k", "v")  # and running here again
-    print("ready", flush=True)
+    client = sessions.supervisor().client
+
+    async def echo() -> None:  # the floor: every message on <prefix>echo, published back
+        async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+            await pubsub.subscribe(prefix + "echo")
+            print("ready", flush=True)
+            async for message in pubsub.listen():
+                await client.publish(prefix + "echoed", message["data"])
+
+    echoing = asyncio.create_task(echo())
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    echoing.cancel()
     await tree.stop(otp.SHUTDOWN)
 
 
@@ -130,6 +143,8 @@ async def bench(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     other = await start_node(root, args.redis_url, prefix, lease, ["remote"])
     local: list[float] = []
     forwarded: list[float] = []
+    floor: list[float] = []
+    client = sessions.supervisor().client
     takeover: list[float] = []
     try:
         await sessions.put("local", "k", "v")
@@ -143,6 +158,14 @@ async def bench(args: argparse.Namespace, root: Path) -> dict[str, Any]:
                     started = time.perf_counter()
                     await sessions.get(user, "k")
                     samples.append(time.perf_counter() - started)
+        async with client.pubsub(ignore_subscribe_messages=True) as echoed:
+            await echoed.subscribe(prefix + "echoed")
+            messages = echoed.listen()
+            for call in range(args.calls * args.rounds):
+                started = time.perf_counter()
+                await client.publish(prefix + "echo", str(call))
+                await anext(messages)
+                floor.append(time.perf_counter() - started)
         for number in range(args.takeovers):
             user = f"takeover-{number}"
             owner = await start_node(root, args.redis_url, prefix, lease, [user])
@@ -163,7 +186,12 @@ async def bench(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         if keys:
             await client.delete(*keys)
         await client.aclose()
-    return {"local": spread(local), "forwarded": spread(forwarded), "takeover": spread(takeover)}
+    return {
+        "local": spread(local),
+        "forwarded": spread(forwarded),
+        "floor": spread(floor),
+        "takeover": spread(takeover),
+    }
 
 
 def main() -> None:
@@ -183,15 +211,17 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"session-worker on Redis ({args.redis_url}), load average {load_average()}")
-    for what in ("local", "forwarded"):
+    for what, label in (("local", "get"), ("forwarded", "get"), ("floor", "echo")):
         row = result[what]
         print(
-            f"  {what:9} get: median {row['median'] * 1e6:8.1f} us "
+            f"  {what:9} {label}: median {row['median'] * 1e6:8.1f} us "
             f"(q1 {row['q1'] * 1e6:.1f}, q3 {row['q3'] * 1e6:.1f}), "
             f"{args.calls * args.rounds} calls"
         )
     ratio = result["forwarded"]["median"] / result["local"]["median"]
     print(f"  forwarded / local: {ratio:.1f}x the time of a local call")
+    ratio = result["forwarded"]["median"] / result["floor"]["median"]
+    print(f"  forwarded / floor: {ratio:.2f}x a bare pub/sub round trip")
     row = result["takeover"]
     print(
         f"  takeover after kill -9: median {row['median']:.3f} s "
