@@ -136,8 +136,9 @@ def _typer(args: list[str]) -> int | str | None:
         return error.exit_code
     except typer.Abort:  # click's prompts turn Ctrl-C and end-of-file into Abort
         if not _interrupted:
-            _say("error: aborted")
-        return 1
+            _say("error: aborted: no answer (end of input)")
+            return 2  # an input error, as an unanswerable question off a terminal
+        return 130
     # Without standalone mode typer returns the code of a typer.Exit, else the command's value.
     return result if isinstance(result, int) else 0
 

@@ -31,6 +31,7 @@ DEADLINE = 10.0  # seconds any one step of a subprocess may take before the test
 # waits until the application is signalled).
 APP = """
 import asyncio
+import dataclasses
 import sys
 
 import otp
@@ -39,6 +40,7 @@ import otp
 class Worker(otp.GenServer):
     async def init(self, label, mode):
         self.label = label
+        self.mode = mode
         if label == "b" and mode == "fail-start":
             raise RuntimeError("b refuses to start")
         if label == "b" and mode == "crash-loop":
@@ -53,12 +55,18 @@ class Worker(otp.GenServer):
         raise RuntimeError("b crashed")
 
     async def terminate(self, reason):
+        if self.label == "c" and self.mode in ("overrun", "slow-stop"):
+            print("c is stopping", file=sys.stderr, flush=True)
+            await asyncio.sleep(3600)  # past any budget: until it is killed
         await asyncio.sleep(0.01)
         print(f"terminated {self.label} {reason!r}", flush=True)
 
 
 mode = sys.argv[1]
 children = [Worker.child_spec(label, mode, name=label) for label in "abc"]
+if mode in ("overrun", "slow-stop"):  # c's budget: 0.3 s, or as long as it takes
+    budget = 0.3 if mode == "overrun" else None
+    children[2] = dataclasses.replace(children[2], shutdown=budget)
 sys.exit(otp.run(children))
 """
 
@@ -154,6 +162,32 @@ async def test_a_signal_while_the_tree_starts_stops_the_started_children_and_exi
     assert status == 0, err
     assert f"{signum.name} received" in err
     assert "ready" not in err
+    assert "Traceback" not in err
+
+
+async def test_a_child_overrunning_its_shutdown_budget_is_logged_by_name_and_killed(
+    start_app: Any,
+) -> None:
+    app = await start_app("overrun")
+    await app.wait_for_stderr("ready")
+    app.process.send_signal(signal.SIGTERM)
+    status, out, err = await app.finish()
+    assert "child 'c' overran its shutdown budget of 0.3s; killing it" in err
+    assert out.splitlines() == ["terminated b 'shutdown'", "terminated a 'shutdown'"]
+    assert status == 0, err
+    assert "Traceback" not in err
+
+
+async def test_a_second_ctrl_c_forces_the_stop_and_says_so(start_app: Any) -> None:
+    app = await start_app("slow-stop")
+    await app.wait_for_stderr("ready")
+    app.process.send_signal(signal.SIGINT)
+    await app.wait_for_stderr("c is stopping")  # c would take an hour
+    app.process.send_signal(signal.SIGINT)
+    status, _, err = await app.finish()
+    assert "SIGINT received again: forcing the stop, killing what still runs" in err
+    assert "application stopped by force" in err
+    assert status == 1
     assert "Traceback" not in err
 
 

@@ -41,14 +41,19 @@ async def serve(
     )
 
     def on_signal(signame: str) -> None:
-        if not requested:
-            log.info("%s received; stopping the application", signame)
         requested.append(signame)
-        if root is not None:
+        if len(requested) == 1:
+            log.info("%s received; stopping the application", signame)
+        else:  # a second Ctrl-C: whoever sends it does not want to wait
+            log.warning("%s received again: forcing the stop, killing what still runs", signame)
+        if root is not None and len(requested) == 1:
             root._otp_request_stop(SHUTDOWN)
-        elif len(requested) == 1 and not starting.done():
+        elif root is not None:  # stopping already: kill it (nothing if it has exited)
+            root._otp_kill()
+        elif not starting.done():
             # Still starting: cancelling the start stops the children already started,
-            # in reverse order, and returns once they have exited.
+            # in reverse order, and returns once they have exited; cancelling it again
+            # kills the one being stopped.
             starting.cancel()
 
     # Installed before the tree starts: a signal during startup stops it in order too.
@@ -82,6 +87,9 @@ async def serve(
     if requested and root.exit_reason == SHUTDOWN:
         log.info("application stopped")
         return 0
+    if len(requested) > 1:
+        log.error("application stopped by force: some children's cleanup was cut short")
+        return 1
     log.error("application root supervisor exited: %r", root.exit_reason)
     return 1
 

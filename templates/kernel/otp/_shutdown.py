@@ -62,6 +62,11 @@ async def shutdown_process(
         process._otp_request_stop(SHUTDOWN)
         if await process._otp_wait_exit(shutdown):
             return
+        log.warning(
+            "child %r overran its shutdown budget of %ss; killing it",
+            process.name if child_id is None else child_id,
+            shutdown,
+        )
         process._otp_kill()
     if not await process._otp_wait_exit(KILL_GRACE):
         log_abandoned(process, process.name if child_id is None else child_id, shutdown)
