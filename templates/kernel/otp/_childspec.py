@@ -70,9 +70,10 @@ class ChildSpec:
     type: ChildType = WORKER
 
     def __post_init__(self) -> None:
-        # The messages format the id only on errors: a dynamic supervisor builds a spec
-        # per child it starts, and the repr of an id such as a via name costs more than
-        # the checks.
+        # A dynamic supervisor builds a spec per child it starts, so the common case
+        # (enum members, a float or None) is checked first by exact type, and the
+        # messages format the id only on errors (the repr of a via name costs more
+        # than the checks).
         try:
             hash(self.id)
         except TypeError:
@@ -80,20 +81,25 @@ class ChildSpec:
         if not callable(self.start):
             what = f"ChildSpec {self.id!r}: start"
             raise ChildSpecError(f"{what} must be an async callable, got: {self.start!r}")
-        if not isinstance(self.restart, Restart):
+        if type(self.restart) is not Restart:
             raise ChildSpecError(
                 f"ChildSpec {self.id!r}: restart must be one of PERMANENT, TRANSIENT, "
                 f"TEMPORARY, got: {self.restart!r}"
             )
         shutdown = self.shutdown
         if shutdown is not None and (
-            isinstance(shutdown, bool) or not isinstance(shutdown, int | float) or shutdown < 0
+            (
+                type(shutdown) is not float
+                and type(shutdown) is not int
+                and (isinstance(shutdown, bool) or not isinstance(shutdown, int | float))
+            )
+            or shutdown < 0
         ):
             what = f"ChildSpec {self.id!r}: shutdown"
             raise ChildSpecError(
                 f"{what} must be seconds >= 0 (0 kills at once) or None (wait "
                 f"forever), got: {shutdown!r}"
             )
-        if not isinstance(self.type, ChildType):
+        if type(self.type) is not ChildType:
             what = f"ChildSpec {self.id!r}: type"
             raise ChildSpecError(f"{what} must be WORKER or SUPERVISOR, got: {self.type!r}")
