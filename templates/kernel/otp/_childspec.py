@@ -69,6 +69,24 @@ class ChildSpec:
     shutdown: float | None = 5.0
     type: ChildType = WORKER
 
+    def __init__(
+        self,
+        id: Hashable,
+        start: Callable[[], Awaitable[GenServer]],
+        restart: Restart = PERMANENT,
+        shutdown: float | None = 5.0,
+        type: ChildType = WORKER,
+    ) -> None:
+        # What dataclass writes for a frozen class sets each field through
+        # object.__setattr__; the slots' own descriptors do the same in about half the
+        # instructions, and a dynamic supervisor builds a spec per child it starts.
+        _set_id(self, id)
+        _set_start(self, start)
+        _set_restart(self, restart)
+        _set_shutdown(self, shutdown)
+        _set_type(self, type)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
         # A dynamic supervisor builds a spec per child it starts, so the common case
         # (enum members, a float or None) is checked first by exact type, and the
@@ -103,3 +121,9 @@ class ChildSpec:
         if type(self.type) is not ChildType:
             what = f"ChildSpec {self.id!r}: type"
             raise ChildSpecError(f"{what} must be WORKER or SUPERVISOR, got: {self.type!r}")
+
+
+# The slot descriptors ChildSpec.__init__ fills (dataclass made the slots).
+_set_id, _set_start, _set_restart, _set_shutdown, _set_type = (
+    vars(ChildSpec)[field].__set__ for field in ChildSpec.__slots__
+)
