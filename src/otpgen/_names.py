@@ -28,6 +28,8 @@ _SHADOWING = {
     "type_var_tuple",
     "class_var",
     "async_iterable",
+    "param_spec",
+    "pub_sub",
     "async_iterator",
     "traceback_type",
 }
@@ -66,7 +68,7 @@ def module_name(raw: str) -> str:
     if name in _SHADOWING:
         raise OtpgenError(
             f"{name!r} would name its class {class_name(name)}, which the generated code "
-            "imports (from typing, collections.abc or types); choose another name"
+            "imports (from typing, collections.abc, types or redis); choose another name"
         )
     if name in _RESERVED or name.startswith("test_"):
         raise OtpgenError(f"{name!r} is reserved (kernel, tests or app files); choose another name")
