@@ -50,7 +50,7 @@ async def main(mode: str, count: int = 0) -> None:
             print("ready", flush=True)
             await asyncio.Event().wait()
         for n in range(count):
-            await work.enqueue(step, f"job-{n}", 1.0)
+            await work.enqueue(step, f"job-{n}", 2.0)
     finally:
         await tree.stop(otp.SHUTDOWN)
 
@@ -58,7 +58,7 @@ async def main(mode: str, count: int = 0) -> None:
 asyncio.run(main(sys.argv[1], *map(int, sys.argv[2:])))
 """
 
-JOBS = 8
+JOBS = 12
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,8 @@ def test_a_job_whose_worker_is_killed_mid_job_is_run_again_and_none_is_lost(
 ) -> None:
     enqueuer = start(project, postgres_dsn, "enqueue", str(JOBS))
     assert enqueuer.wait(timeout=30) == 0
-    # Kill the first worker to start a job, while it runs it (a job takes 1 s).
+    # Kill the first worker to start a job, while it runs it (a job takes 2 s, and each
+    # worker has two waves of them to run).
     deadline = time.monotonic() + 15.0
     while not (started := runs(postgres_dsn)):
         assert time.monotonic() < deadline, "no job started"
