@@ -28,6 +28,8 @@ _SHADOWING = {
     "type_var_tuple",
     "class_var",
     "async_iterable",
+    "param_spec",
+    "pub_sub",
     "async_iterator",
     "traceback_type",
     # redis-py, imported by the redis backends

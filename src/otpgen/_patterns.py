@@ -146,7 +146,7 @@ class Pattern:
     directory: Path
     wire_imports: tuple[str, ...] = ()
     wire_child: str | None = None  # how `new` adds it to a service's tree; None: it is not
-    wire_when: str | None = None  # a bool option that must be true for it to have a process
+    wire_when: str | None = None  # a bool option, or `option=value`, that gives it a process
     checks: tuple[Check, ...] = ()  # relations between options every render satisfies
     # `[dependencies]`: (option, value, requirements) - what the module imports when the
     # option has that value, added to a service's pyproject.toml by `otpgen new`
@@ -163,8 +163,11 @@ class Pattern:
         if self.wire_child is None:
             return None
         if self.wire_when is not None:
+            # `when` names a bool option that must be true, or is `option=value`.
             chosen = dict(options or {})
-            if not chosen.get(self.wire_when, self.option(self.wire_when).default):
+            key, _, wanted = self.wire_when.partition("=")
+            value = chosen.get(key, self.option(key).default)
+            if not (str(value) == wanted if wanted else value):
                 return None
         fields = {"package": package, "name": name, "class_name": class_name}
         imports = tuple(line.format(**fields) for line in self.wire_imports)

@@ -210,3 +210,16 @@ def test_a_pattern_without_a_process_for_its_options_is_not_wired() -> None:
         "prices.child_spec()",
     )
     assert cache.wiring("shop", "prices", "Prices", {"sweeper": False}) is None
+
+
+def test_a_pattern_wired_for_one_option_value_only_is_wired_for_that_value() -> None:
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    pubsub = load_patterns(templates_dir())["pubsub"]
+    assert pubsub.wiring("shop", "events", "Events") is None  # memory: no process
+    assert pubsub.wiring("shop", "events", "Events", {"backend": "memory"}) is None
+    assert pubsub.wiring("shop", "events", "Events", {"backend": "redis"}) == (
+        ("from shop import events",),
+        "events.child_spec()",
+    )
