@@ -1,9 +1,12 @@
-"""Every test run gets its own otpgen cache, so no test reads what another machine wrote."""
+"""Every test run gets its own otpgen cache, so no test reads what another machine wrote;
+the tests that need a Redis or PostgreSQL server get theirs from `servers`."""
 
 import os
 from collections.abc import Iterator
 
 import pytest
+
+pytest_plugins = ("servers",)
 
 
 @pytest.fixture(autouse=True, scope="session")

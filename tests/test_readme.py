@@ -27,7 +27,7 @@ def test_the_first_command_runs_otpgens_main_job(tmp_path: Path) -> None:
     main_job = _quick_start_commands()[0].removeprefix("pip install . && ")
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     result = subprocess.run(
-        ["bash", "-c", f"{main_job} && pwd"],
+        ["bash", "-c", f"{main_job}\npwd"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -36,7 +36,11 @@ def test_the_first_command_runs_otpgens_main_job(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    service = Path(result.stdout.splitlines()[-1])
+    lines = result.stdout.splitlines()
+    # Pasted as one block, the next line still runs where the block started.
+    assert Path(lines[-1]) == tmp_path
+    service = Path(next(line for line in lines if line.startswith("service: "))[9:])
+    assert service.parent.parent == tmp_path
     assert (service / "src" / "shop" / "application.py").is_file()
     assert "Inventory.child_spec" in (service / "src/shop/application.py").read_text()
 

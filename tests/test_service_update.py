@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -101,9 +102,9 @@ def test_the_skeleton_is_upgraded_and_the_users_edits_kept(
     nox.write_text(nox.read_text() + "\n\n# Added by the next template.\n")
     readme = skeleton / "README.md"
     readme.write_text(readme.read_text() + "\nA line the next template adds.\n")
-    (templates / "service/template.toml").write_text(
-        (templates / "service/template.toml").read_text().replace("version = 1", "version = 2")
-    )
+    toml = templates / "service/template.toml"
+    version = tomllib.loads(toml.read_text())["version"]
+    toml.write_text(toml.read_text().replace(f"version = {version}", f"version = {version + 1}"))
     pyproject = service / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace("dependencies = []", 'dependencies = ["attrs"]')

@@ -156,6 +156,10 @@ def show(
                     for o in found.options
                 ],
                 "checks": [{"rule": c.rule, "why": c.why} for c in found.checks],
+                "dependencies": [
+                    {"when": f"{key}={value}", "requires": list(requirements)}
+                    for key, value, requirements in found.dependencies
+                ],
                 "renders": renders,
             }
         )
@@ -171,6 +175,10 @@ def show(
         typer.echo(f"  {o.key}: {o.describe_type()} = {default}\n      {o.help}")
         for check in found.checks_of(o.key):
             typer.echo(f"      must hold: {check.rule} ({check.why})")
+        for key, value, requirements in found.dependencies:
+            if key == o.key:
+                needs = ", ".join(requirements)
+                typer.echo(f"      {key}={value} adds to your dependencies: {needs}")
     typer.echo("renders:")
     for line in renders:
         typer.echo(f"  {line}")

@@ -2,7 +2,7 @@
 `_plan.apply_plan`)."""
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from otpgen import _manifest
 from otpgen._apply import recover
@@ -202,6 +202,10 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
         notes += [unwired] if unwired else []
     elif wiring is not None:
         next_step = f"add {wiring[1]} to your supervision tree; {next_step}"
+    if requirements := pattern.requirements(answers.options):
+        change, unadded = _add_requirements(project, requirements)
+        changes += [change] if change else []
+        notes += [unadded] if unadded else []
     return Plan(
         command="new",
         root=project.root,
@@ -242,3 +246,30 @@ def _wire_application(
     if text == old:
         return None, None
     return Change(path, Action.UPDATE, old, text, "wired into the supervision tree"), None
+
+
+def _add_requirements(
+    project: Project, requirements: tuple[str, ...]
+) -> tuple[Change | None, str | None]:
+    """The change that adds what the module imports to the project's dependencies, or a
+    note saying what to add by hand.
+
+    Only the new elements are inserted; a distribution the project already names, in any
+    version, is left as the user wrote it.
+    """
+    from otpgen._requires import NotAddable, add_requirements, missing
+
+    path = PurePosixPath("pyproject.toml")
+    by_hand = f"add {', '.join(requirements)} to your project's dependencies"
+    try:
+        old = read_text(project.root / path, root=project.root)
+        if old is None:
+            return None, f"the module imports {', '.join(requirements)}: {by_hand}"
+        wanted = missing(old, requirements)
+        text = add_requirements(old, requirements)
+    except (OSError, NotAddable) as exc:
+        return None, f"could not add its dependencies to {path} ({exc}); {by_hand}"
+    if text == old:
+        return None, None
+    why = f"added {', '.join(wanted)} to [project] dependencies"
+    return Change(path, Action.UPDATE, old, text, why), None

@@ -148,6 +148,9 @@ class Pattern:
     wire_child: str | None = None  # how `new` adds it to a service's tree; None: it is not
     wire_when: str | None = None  # a bool option that must be true for it to have a process
     checks: tuple[Check, ...] = ()  # relations between options every render satisfies
+    # `[dependencies]`: (option, value, requirements) - what the module imports when the
+    # option has that value, added to a service's pyproject.toml by `otpgen new`
+    dependencies: tuple[tuple[str, OptionValue, tuple[str, ...]], ...] = ()
 
     def wiring(
         self,
@@ -166,6 +169,16 @@ class Pattern:
         fields = {"package": package, "name": name, "class_name": class_name}
         imports = tuple(line.format(**fields) for line in self.wire_imports)
         return imports, self.wire_child.format(**fields)
+
+    def requirements(self, options: Mapping[str, object]) -> tuple[str, ...]:
+        """The third-party requirements a render with `options` imports, e.g.
+        `("redis>=5",)` for `backend=redis`; options not given take their defaults."""
+        found: list[str] = []
+        for key, value, requirements in self.dependencies:
+            chosen = options.get(key, self.option(key).default)
+            if chosen == value:
+                found += [r for r in requirements if r not in found]
+        return tuple(found)
 
     def option(self, key: str) -> Option:
         """The option named `key`, or an error listing the ones that exist."""
@@ -225,6 +238,10 @@ def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
         wire_child=data.get("wire", {}).get("child"),
         wire_when=data.get("wire", {}).get("when"),
         checks=checks,
+        dependencies=tuple(
+            _load_dependency(when, raw, options, where)
+            for when, raw in data.get("dependencies", {}).items()
+        ),
     )
     defaults = {o.key: o.default for o in options}
     for check in checks:
@@ -265,6 +282,30 @@ def _load_check(raw: dict[str, Any], options: tuple[Option, ...], where: Path) -
             f"different int or float options and one of {' '.join(_COMPARISONS)}"
         )
     return Check(left=parts[0], op=parts[1], right=parts[2], why=why)
+
+
+def _load_dependency(
+    when: str, raw: Any, options: tuple[Option, ...], where: Path
+) -> tuple[str, OptionValue, tuple[str, ...]]:
+    """A `[dependencies]` entry: `"<option>=<value>" = ["requirement", ...]`."""
+    from otpgen._requires import distribution
+
+    key, sep, text = when.partition("=")
+    found = [o for o in options if o.key == key.strip()]
+    if not sep or not found:
+        raise OtpgenError(f"{where}: dependencies {when!r}: expected `<option>=<value>`")
+    try:
+        value = found[0].parse(text.strip())
+    except OtpgenError as exc:
+        raise OtpgenError(f"{where}: dependencies {when!r}: {exc}") from None
+    if not isinstance(raw, list) or not raw or not all(isinstance(r, str) for r in raw):
+        raise OtpgenError(f"{where}: dependencies {when!r}: expected a list of requirements")
+    for requirement in raw:
+        try:
+            distribution(requirement)
+        except ValueError as exc:
+            raise OtpgenError(f"{where}: dependencies {when!r}: {exc}") from None
+    return found[0].key, value, tuple(raw)
 
 
 def load_patterns(templates: Path) -> dict[str, Pattern]:

@@ -43,7 +43,7 @@ def test_init_writes_the_repository_around_a_supervision_tree(tmp_path: Path) ->
     pyproject = (root / "pyproject.toml").read_text()
     assert "dependencies = []" in pyproject
     assert 'package = "billing_service"' in pyproject
-    assert "otpgen check" in (root / ".pre-commit-config.yaml").read_text()
+    assert "id: otpgen-check" in (root / ".pre-commit-config.yaml").read_text()
     renders = json.loads((root / ".otpgen/manifest.json").read_text())["renders"]
     assert set(renders) == {"application", "kernel", "service"}  # the skeleton is tracked too
     assert "pyproject.toml" in renders["service"]["files"]
