@@ -11,12 +11,12 @@ as 4 OS processes sharing one Redis:
   .hit(item, key)`, limits' asyncio Redis storage with redis-py, its moving window (the
   counterpart of the sliding window: the same guarantee).
 
-Each process runs `--concurrency` tasks (16 by default) that check keys taken in turn from
-1,000 keys, each limited to 100 per second, for `--seconds` seconds, starting together at a
-time given to all once each has imported and connected. A round's figure is the sum of the checks per
-second of its 4 processes; contenders alternate within each round so drift hits both; the
-ratio is the median of the per-round ratios. Each contender uses a fresh key prefix per
-round, deleted after.
+Each process runs `--concurrency` tasks (16 by default) that check keys taken in turn
+from 1,000 keys, each limited to 100 per second, for `--seconds` seconds, starting
+together once every process has imported and connected. A round's figure is the sum of
+the checks per second of its 4 processes; contenders alternate within each round so drift
+hits both; the ratio is the median of the per-round ratios. Each contender uses a fresh
+key prefix per round, deleted after.
 
 Target (from the issue): ours >= 1.5x the checks per second of limits. Whether either
 admits over the limit is not measured here: tests/distributed/test_rate_limiter.py
