@@ -87,11 +87,20 @@ def test_help_and_version_still_succeed() -> None:
         assert result.stdout.startswith("Usage: otpgen"), args
 
 
-def test_end_of_input_at_a_prompt_is_one_line_and_exit_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_dash_h_is_help(command: str | None) -> None:
+    words = [command] if command else []
+    short, long = otpgen(*words, "-h"), otpgen(*words, "--help")
+    assert (short.returncode, short.stderr) == (0, ""), words
+    assert short.stdout == long.stdout
+    assert "-h, --help" in short.stdout
+
+
+def test_end_of_input_at_a_prompt_is_one_line_and_exit_2(tmp_path: Path) -> None:
     terminal = Terminal(["new", "genserver", "jobs"], shop_project(tmp_path))
     terminal.expect("restart (permanent | transient | temporary) [permanent]:")
     os.write(terminal.master, b"\x04")  # Ctrl-D: the end of the input
-    assert terminal.finish() == 1, terminal.seen
+    assert terminal.finish() == 2, terminal.seen
     assert "error: aborted" in terminal.seen
     assert "Traceback" not in terminal.seen
     assert not (tmp_path / "src/shop/jobs.py").exists()
@@ -311,6 +320,29 @@ def test_shell_completion_still_answers() -> None:
         [otpgen_exe()], env={**env, "COMP_CWORD": "1"}, capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["new"]
+
+
+def complete(words: str) -> list[str]:
+    env = {**os.environ, "_OTPGEN_COMPLETE": "complete_bash", "COMP_WORDS": words}
+    env["COMP_CWORD"] = str(len(words.split()) - 1)
+    result = subprocess.run([otpgen_exe()], env=env, capture_output=True, text=True, check=True)
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("otpgen new ra", ["rate-limiter"]),
+        ("otpgen show s", ["session-worker", "supervisor"]),
+        ("otpgen new rate-limiter --set al", ["algorithm="]),
+        ("otpgen new rate-limiter limits --set algorithm=t", ["algorithm=token-bucket"]),
+        ("otpgen new cache --set sweeper=", ["sweeper=true", "sweeper=false"]),
+        ("otpgen new cache --set nokey=", []),
+        ("otpgen new nosuch --set a", []),
+    ],
+)
+def test_completion_knows_pattern_names_and_their_options(words: str, expected: list[str]) -> None:
+    assert complete(words) == expected
 
 
 def test_every_ctrl_c_interrupts_not_only_the_first(monkeypatch: pytest.MonkeyPatch) -> None:

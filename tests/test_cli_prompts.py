@@ -126,3 +126,62 @@ def test_set_options_that_break_a_check_fail_before_any_question(project: Path) 
     assert "[5.0]" not in terminal.seen  # checkout_timeout was never asked
     assert "error: connection-pool needs min_size <= max_size" in terminal.seen
     assert not (project / "src/shop/pool.py").exists()
+
+
+def test_each_question_shows_the_options_help_and_numbers_its_choices(project: Path) -> None:
+    terminal = Terminal(["new", "genserver", "jobs", "--set", "with_continue=true"], project)
+    terminal.expect("restart: ")
+    terminal.expect("  1  permanent\r\n  2  transient\r\n  3  temporary\r\n")
+    terminal.expect("restart (permanent | transient | temporary) [permanent]:")
+    terminal.type("4")  # no fourth choice: read as a name, and refused as one
+    terminal.expect("expected restart to be one of permanent, transient, temporary, got: '4'")
+    terminal.type("3")
+    terminal.expect("shutdown: ")
+    terminal.type("")
+    assert terminal.finish() == 0, terminal.seen
+    assert "child_restart = otp.TEMPORARY" in (project / "src/shop/jobs.py").read_text()
+
+
+def test_new_without_a_pattern_on_a_terminal_offers_the_list(project: Path) -> None:
+    terminal = Terminal(["new"], project)
+    terminal.expect("Which pattern?")
+    terminal.expect("  1  agent ")
+    terminal.expect("  9  task ")
+    terminal.expect("pattern (1-9 or a name) [agent]:")
+    terminal.type("8")
+    terminal.expect("strategy")
+    for _ in range(8):  # Enter keeps each default, however many questions there are
+        terminal.type("")
+    assert terminal.finish() == 0, terminal.seen
+    assert (project / "src/shop/supervisor.py").is_file()
+
+
+def test_new_without_a_pattern_off_a_terminal_is_a_usage_error(project: Path) -> None:
+    result = subprocess.run(
+        [otpgen_exe(), "new"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr == "error: Missing argument 'PATTERN'. (see `otpgen new --help`)\n"
+
+
+def test_questions_go_to_stderr_and_stdout_keeps_only_the_result(project: Path) -> None:
+    master, slave = os.openpty()
+    process = subprocess.Popen(
+        [otpgen_exe(), "new", "agent", "box"],
+        cwd=project,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen = ""
+    while "[permanent]:" not in seen:
+        assert select.select([master], [], [], 20)[0], seen
+        seen += os.read(master, 4096).decode()
+    os.write(master, b"\n" * 8)
+    out, _ = process.communicate(timeout=30)
+    os.close(master)
+    assert process.returncode == 0
+    assert "[permanent]" not in out.decode()
+    assert "created   src/shop/box.py" in out.decode()

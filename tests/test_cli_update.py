@@ -4,10 +4,12 @@ A template change is simulated the way a user makes one: an override in .otpgen/
 """
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
-from clikit import otpgen, shop_project
+from clikit import otpgen, otpgen_exe, shop_project
 
 from otpgen._templates import templates_dir
 
@@ -96,3 +98,67 @@ def test_answers_that_break_a_rule_of_the_installed_template_stop_update_and_che
         assert len(result.stderr.splitlines()) == 1
         assert "Traceback" not in result.stderr
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_diff_shows_what_update_would_write_and_writes_nothing(project: Path) -> None:
+    assert otpgen("diff", cwd=project).stdout == (
+        "nothing to update: every file is as the templates render it\n"
+    )
+    override_docstring(project, "counters by key in an Agent", "tallies by key in an Agent")
+    before = (project / "src/shop/hits.py").read_text()
+    result = otpgen("diff", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("--- a/src/shop/hits.py\n+++ b/src/shop/hits.py\n")
+    assert "\x1b[" not in result.stdout  # not a terminal: no colour
+    removed = [line for line in result.stdout.splitlines() if line.startswith("-")][1:]
+    added = [line for line in result.stdout.splitlines() if line.startswith("+")][1:]
+    assert any("counters by key" in line for line in removed)
+    assert any("tallies by key" in line for line in added)
+    summary = otpgen("diff", "--summary", cwd=project)
+    plus, minus = len(added), len(removed)
+    assert summary.stdout == (
+        f"update    src/shop/hits.py  (+{plus} -{minus})\n1 file(s), +{plus} -{minus}\n"
+    )
+    assert otpgen("diff", "tests", cwd=project).stdout.startswith("nothing to update")
+    assert (project / "src/shop/hits.py").read_text() == before
+    assert otpgen("check", cwd=project).returncode == 1  # still behind: diff wrote nothing
+
+
+def test_diff_previews_a_conflict_with_the_markers_update_would_write(project: Path) -> None:
+    module = project / "src/shop/hits.py"
+    module.write_text(module.read_text().replace("counters by key in an Agent", "my words"))
+    override_docstring(project, "counters by key in an Agent", "tallies by key in an Agent")
+    result = otpgen("diff", cwd=project)
+    assert "+<<<<<<< " in result.stdout
+    assert "my words" in result.stdout
+    assert "tallies by key" in result.stdout
+    summary = otpgen("diff", "--summary", cwd=project).stdout
+    assert summary.startswith("conflict  src/shop/hits.py")
+    assert summary.endswith(", 1 with conflicts\n")
+
+
+def test_diff_is_coloured_on_a_terminal_unless_no_color(project: Path) -> None:
+    override_docstring(project, "counters by key in an Agent", "tallies by key in an Agent")
+
+    def on_terminal(env: dict[str, str]) -> str:
+        master, slave = os.openpty()
+        process = subprocess.Popen(
+            [otpgen_exe(), "diff"], cwd=project, stdout=slave, stderr=slave, env=env
+        )
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        process.wait(timeout=30)
+        os.close(master)
+        return seen.decode()
+
+    plain = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert "\x1b[32m+" in on_terminal(plain)
+    assert "\x1b[" not in on_terminal({**plain, "NO_COLOR": "1"})

@@ -46,14 +46,17 @@ def test_the_tables_match_the_typer_application(name: str) -> None:
                     defaults[opt] = param.default
         assert not param.secondary_opts, f"{param.name}: --no-x forms are not in the tables"
     expected_arguments = [
-        (
-            arg,
-            index < spec.required,
-            -1 if spec.variadic and index == len(spec.arguments) - 1 else 1,
-        )
+        (arg, -1 if spec.variadic and index == len(spec.arguments) - 1 else 1)
         for index, arg in enumerate(spec.arguments)
     ]
-    assert arguments == expected_arguments
+    assert [(arg, nargs) for arg, _, nargs in arguments] == expected_arguments
+    # The fast path may require more than typer (a command line without them is left to
+    # typer, which asks for a missing PATTERN on a terminal), never less.
+    typer_required = sum(required for _, required, _ in arguments)
+    assert [required for _, required, _ in arguments] == [
+        index < typer_required for index in range(len(arguments))
+    ]
+    assert spec.required >= typer_required
     assert flags == spec.flags
     assert values == spec.values
     assert multiple == set(spec.multiple)

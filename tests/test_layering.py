@@ -20,7 +20,7 @@ PACKAGE = Path(otpgen.__file__).parent
 CLI = {"_cli", "_entry", "__main__", "_commands", "_fastpath"}
 TYPER = {"_cli", "_entry"}
 EMITTER = {"_report"}
-COMMANDS = {"_generate", "_init", "_update"}
+COMMANDS = {"_generate", "_init", "_update", "_remove"}
 
 
 def imports(module: str) -> set[str]:

@@ -23,7 +23,12 @@ HELP = (
     "as <package>/otp/."
 )
 
-app = typer.Typer(help=HELP, add_completion=True, rich_markup_mode=None)
+app = typer.Typer(
+    help=HELP,
+    add_completion=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 T = TypeVar("T")
 
@@ -55,6 +60,38 @@ def _engine(action: Callable[[], T]) -> T:
     from otpgen import _commands
 
     return _typer_exit(lambda: _commands.engine(action))
+
+
+def _complete_pattern(incomplete: str) -> list[str]:
+    """Shell completion of a PATTERN argument: the pattern names starting with it."""
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    return [name for name in load_patterns(templates_dir()) if name.startswith(incomplete)]
+
+
+def _complete_setting(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of `--set`: the pattern's option keys as `key=`, then a choice or
+    boolean option's values as `key=value`."""
+    from otpgen._errors import OtpgenError
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    patterns = load_patterns(templates_dir())
+    # While `--set` waits for its value, click leaves the words before it in ctx.args.
+    words = [ctx.params.get("pattern"), *ctx.args]
+    pattern = next((patterns[w] for w in words if isinstance(w, str) and w in patterns), None)
+    if pattern is None:
+        return []
+    key, sep, _ = incomplete.partition("=")
+    if not sep:
+        return [f"{o.key}=" for o in pattern.options if o.key.startswith(incomplete)]
+    try:
+        option = pattern.option(key)
+    except OtpgenError:
+        return []
+    values = option.choices or (("true", "false") if option.type == "bool" else ())
+    return [f"{key}={v}" for v in values if f"{key}={v}".startswith(incomplete)]
 
 
 def _print_version(value: bool) -> None:
@@ -120,7 +157,9 @@ def list_patterns(
 
 @app.command()
 def show(
-    pattern: Annotated[str, typer.Argument(help="The pattern, e.g. genserver.")],
+    pattern: Annotated[
+        str, typer.Argument(help="The pattern, e.g. genserver.", autocompletion=_complete_pattern)
+    ],
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
     """Show a pattern's options (types, defaults, help) and the files it renders.
@@ -212,9 +251,13 @@ def _prompt_options(request: Any) -> Any:
     for option in pattern.options:
         if option.key in settings:
             continue
+        typer.echo(f"{option.key}: {option.help}", err=True)
+        for number, choice in enumerate(option.choices, 1):
+            typer.echo(f"  {number}  {choice}", err=True)
         while True:
             default = str(option.default).lower() if option.type == "bool" else option.default
             raw = _ask(f"{option.key} ({option.describe_type()})", str(default))
+            raw = _chosen(raw, option.choices)
             try:
                 value = option.parse(raw)
                 # The checks between this answer and the options known so far; the rest
@@ -230,9 +273,41 @@ def _prompt_options(request: Any) -> Any:
     return replace(request, settings=settings)
 
 
+def _chosen(raw: str, choices: tuple[str, ...]) -> str:
+    """The choice numbered `raw` in a list printed from 1, or `raw` itself."""
+    if raw.strip().isdigit() and 1 <= int(raw) <= len(choices):
+        return choices[int(raw) - 1]
+    return raw
+
+
+def _pick_pattern() -> str:
+    """Ask which pattern, from the numbered list with each one's summary (terminal only)."""
+    from otpgen._patterns import load_patterns
+    from otpgen._templates import templates_dir
+
+    patterns = list(load_patterns(templates_dir()).values())
+    width = max(len(p.name) for p in patterns)
+    typer.echo("Which pattern? (`otpgen show PATTERN` says more about one)", err=True)
+    for number, found in enumerate(patterns, 1):
+        typer.echo(f"  {number}  {found.name:<{width}}  {_first_sentence(found.summary)}", err=True)
+    names = tuple(p.name for p in patterns)
+    return _chosen(_ask(f"pattern (1-{len(names)} or a name)", names[0]), names)
+
+
+def _first_sentence(text: str) -> str:
+    head, _, _ = text.partition(": ")
+    return head.rstrip(".")
+
+
 @app.command()
 def new(
-    pattern: Annotated[str, typer.Argument(help="The pattern: see `otpgen list`.")],
+    pattern: Annotated[
+        str | None,
+        typer.Argument(
+            help="The pattern: see `otpgen list`; on a terminal, asked if omitted.",
+            autocompletion=_complete_pattern,
+        ),
+    ] = None,
     name: Annotated[
         str | None, typer.Argument(help="Module name; defaults to the pattern's name.")
     ] = None,
@@ -246,6 +321,7 @@ def new(
             "--set",
             help="A pattern option, key=value (repeatable). `otpgen show PATTERN` lists the "
             "options and the rules between them (e.g. min_size <= max_size), which new enforces.",
+            autocompletion=_complete_setting,
         ),
     ] = None,
     dry_run: Annotated[
@@ -277,9 +353,14 @@ def new(
     from otpgen import _commands
 
     interactive = not no_input and format is Format.text and not stdout and sys.stdin.isatty()
+    if pattern is None:
+        if not interactive:
+            _fail("Missing argument 'PATTERN'. (see `otpgen new --help`)")
+        pattern = _pick_pattern()
+    chosen = pattern
     _typer_exit(
         lambda: _commands.new(
-            pattern=pattern,
+            pattern=chosen,
             name=name,
             package=package,
             settings=set_ or [],
@@ -317,6 +398,13 @@ def init(
     no_input: Annotated[
         bool, typer.Option("--no-input", help="Never prompt; use the defaults.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="List the files it would create; write nothing (a template's hooks never run).",
+        ),
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
     """Bootstrap a service repository around an application supervision tree.
@@ -334,17 +422,20 @@ def init(
         directory=directory,
         settings=_engine(lambda: parse_settings(set_ or [])),
         template=template,
-        trust=trust,
+        trust=trust and not dry_run,
         force=force,
     )
     if not no_input and sys.stdin.isatty():
         request = _engine(lambda: _prompt_init(request))
     plan = _engine(lambda: plan_init(request))
     if plan.details["hooks_skipped"]:
-        typer.echo("the template's hooks were not run; pass --trust to run them", err=True)
-    fold = ("", plan.details["where"])
+        hint = "a dry run never runs them" if dry_run else "pass --trust to run them"
+        typer.echo(f"the template's hooks were not run; {hint}", err=True)
+    fold = None if dry_run else ("", plan.details["where"])
     _typer_exit(
-        lambda: _commands.emit(plan, dry_run=False, as_json=format is Format.json, fold=fold)
+        lambda: _commands.emit(
+            plan, dry_run=dry_run, as_json=format is Format.json, fold=fold, diffs=False
+        )
     )
 
 
@@ -411,6 +502,64 @@ def update(
             as_json=format is Format.json,
         )
     )
+
+
+@app.command()
+def remove(
+    pattern: Annotated[
+        str, typer.Argument(help="The module's pattern.", autocompletion=_complete_pattern)
+    ],
+    name: Annotated[str, typer.Argument(help="The module's name, as given to `otpgen new`.")],
+    package: Annotated[
+        str | None,
+        typer.Option(help="Its package; default: [tool.otpgen] package, else detected."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Remove its files even if you edited them.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and diff; write nothing.")
+    ] = False,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """Take out a module `otpgen new` wrote: the module, its test, its child spec and imports
+    in application.py, and its record; the kernel stays.
+
+    Files you edited since are refused unless --force.
+    Example: otpgen remove genserver inventory --dry-run
+    """
+    from otpgen import _commands
+
+    _typer_exit(
+        lambda: _commands.remove(
+            pattern=pattern,
+            name=name,
+            package=package,
+            force=force,
+            dry_run=dry_run,
+            as_json=format is Format.json,
+        )
+    )
+
+
+@app.command()
+def diff(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Only files under these paths.")
+    ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="One line a file with its +/- counts.")
+    ] = False,
+) -> None:
+    """Show what `otpgen update` would change, as unified diffs; write nothing.
+
+    Your edits are merged in the diffs as update would merge them; conflicts show as the
+    markers update would write. Coloured on a terminal unless NO_COLOR is set.
+    Example: otpgen diff --summary
+    """
+    from otpgen import _commands
+
+    _typer_exit(lambda: _commands.diff(paths=paths or [], summary=summary))
 
 
 @app.command()

@@ -72,7 +72,7 @@ def print_report(report: "Report", as_json: bool) -> None:
     """Print a report; exit with its status when that is not 0."""
     out, err = report.render(as_json)
     if out:
-        write(out)
+        write(out if as_json else coloured(out))
     if err:
         write(err, err=True)
     if report.exit_code:
@@ -80,7 +80,12 @@ def print_report(report: "Report", as_json: bool) -> None:
 
 
 def emit(
-    plan: "Plan", *, dry_run: bool, as_json: bool, fold: tuple[str, str] | None = None
+    plan: "Plan",
+    *,
+    dry_run: bool,
+    as_json: bool,
+    fold: tuple[str, str] | None = None,
+    diffs: bool = True,
 ) -> None:
     """Apply the plan (unless a dry run) and print its one report."""
     from otpgen._plan import apply_plan
@@ -88,7 +93,7 @@ def emit(
 
     if not dry_run:
         engine(lambda: apply_plan(plan))
-    print_report(plan_report(plan, dry_run=dry_run, fold=fold), as_json)
+    print_report(plan_report(plan, dry_run=dry_run, fold=fold, diffs=diffs), as_json)
 
 
 def new(
@@ -128,6 +133,23 @@ def new(
     emit(plan, dry_run=dry_run, as_json=as_json, fold=(kernel, f"{kernel} (the kernel)"))
 
 
+def remove(
+    *,
+    pattern: str,
+    name: str,
+    package: str | None,
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """`otpgen remove`."""
+    from otpgen._remove import RemoveRequest, plan_remove
+
+    request = RemoveRequest(pattern=pattern, name=name, package=package, force=force)
+    plan = engine(lambda: plan_remove(request))
+    emit(plan, dry_run=dry_run, as_json=as_json)
+
+
 def update(
     *,
     paths: Sequence[Path],
@@ -151,3 +173,50 @@ def check(*, as_json: bool) -> None:
     from otpgen._update import check as run_check
 
     print_report(check_report(engine(lambda: run_check(Path.cwd()))), as_json)
+
+
+# Diffs on a terminal: added lines green, removed red, hunk headers cyan. Plain when stdout
+# is not a terminal or NO_COLOR is set (https://no-color.org). ANSI codes rather than rich:
+# rich's import would cost more than a whole `otpgen update`.
+_COLOURS = (("+++", "\x1b[1m"), ("---", "\x1b[1m"), ("@@", "\x1b[36m"))
+_SIGNS = {"+": "\x1b[32m", "-": "\x1b[31m"}
+
+
+def coloured(text: str) -> str:
+    """`text` with the lines of its unified diffs coloured, when stdout is a terminal."""
+    if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+        return text
+    lines = []
+    for line in text.splitlines(keepends=True):
+        colour = next((c for prefix, c in _COLOURS if line.startswith(prefix)), None)
+        colour = colour or _SIGNS.get(line[:1])
+        body = line.rstrip("\n")
+        lines.append(f"{colour}{body}\x1b[0m{line[len(body) :]}" if colour else line)
+    return "".join(lines)
+
+
+def diff(*, paths: Sequence[Path], summary: bool) -> None:
+    """`otpgen diff`: what `update` would change, as diffs or one line a file; writes
+    nothing."""
+    from otpgen._update import plan_update
+
+    plan = engine(lambda: plan_update(Path.cwd(), paths=list(paths)))
+    changed = [c for c in plan.changes if c.writes]
+    if not changed:
+        write("nothing to update: every file is as the templates render it\n")
+        return
+    if not summary:
+        write(coloured("".join(c.diff() for c in changed)))
+        return
+    added = removed = 0
+    lines = []
+    for change in changed:
+        body = change.diff().splitlines()[2:]  # past the ---/+++ header
+        plus = sum(1 for line in body if line.startswith("+"))
+        minus = sum(1 for line in body if line.startswith("-"))
+        added, removed = added + plus, removed + minus
+        lines.append(f"{change.action.value:9} {change.path.as_posix()}  (+{plus} -{minus})\n")
+    conflicts = sum(1 for c in changed if c.action.value == "conflict")
+    total = f"{len(changed)} file(s), +{added} -{removed}"
+    lines.append(total + (f", {conflicts} with conflicts\n" if conflicts else "\n"))
+    write("".join(lines))

@@ -136,8 +136,9 @@ def _typer(args: list[str]) -> int | str | None:
         return error.exit_code
     except typer.Abort:  # click's prompts turn Ctrl-C and end-of-file into Abort
         if not _interrupted:
-            _say("error: aborted")
-        return 1
+            _say("error: aborted: no answer (end of input)")
+            return 2  # an input error, as an unanswerable question off a terminal
+        return 130
     # Without standalone mode typer returns the code of a typer.Exit, else the command's value.
     return result if isinstance(result, int) else 0
 
@@ -166,7 +167,8 @@ def _one_line(message: str) -> str:
 
 def _help_entry(args: list[str]) -> tuple[str, str] | None:
     """Where the help screen `args` asks for is cached, and the key it must carry; None if
-    `args` asks for something else or caching is off."""
+    `args` asks for something else or caching is off. `-h` is `--help`."""
+    args = ["--help" if arg == "-h" else arg for arg in args]
     if not (
         args in ([], ["--help"]) or (len(args) == 2 and args[1] == "--help" and _is_word(args[0]))
     ):

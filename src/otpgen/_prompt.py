@@ -19,10 +19,11 @@ _pending = b""  # what the terminal sent after the last line returned (a paste o
 def ask(text: str, default: str) -> str:
     """Print `text [default]: ` and return the line typed, or `default` for an empty one.
 
+    The question goes to stderr, as every prompt of otpgen's: stdout stays for results.
     EOFError at the end of input (Ctrl-D), as `input()` raises.
     """
-    sys.stdout.write(f"{text} [{default}]: ")
-    sys.stdout.flush()
+    sys.stderr.write(f"{text} [{default}]: ")
+    sys.stderr.flush()
     return _read_line() or default
 
 

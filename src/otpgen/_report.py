@@ -45,9 +45,12 @@ def _line(action: Action, path: str, why: str, dry_run: bool) -> str:
     return f"{verb:9} {path}" + (f"  ({why})" if why else "")
 
 
-def plan_report(plan: Plan, *, dry_run: bool, fold: tuple[str, str] | None = None) -> Report:
+def plan_report(
+    plan: Plan, *, dry_run: bool, fold: tuple[str, str] | None = None, diffs: bool = True
+) -> Report:
     """The report of `new`, `init` or `update`; `fold` = (path prefix, label) folds the
-    files under that prefix (the vendored kernel, a whole new repository) into one line."""
+    files under that prefix (the vendored kernel, a whole new repository) into one line;
+    `diffs=False` leaves a dry run's diffs out (a new repository's would be all of it)."""
     files = [
         {"path": c.path.as_posix(), "action": c.action.value, "why": c.why} for c in plan.changes
     ]
@@ -77,7 +80,7 @@ def plan_report(plan: Plan, *, dry_run: bool, fold: tuple[str, str] | None = Non
         verb = "create" if dry_run else "created"
         out.append(f"{verb:9} {fold[1]} ({folded} file{'s' if folded > 1 else ''})")
     if dry_run:
-        out += [c.diff() for c in plan.changes if c.diff()]
+        out += [c.diff() for c in plan.changes if diffs and c.diff()]
         out.append("dry run: nothing written")
     elif not written and plan.manifest.same_as(plan.previous):
         out.append("nothing to do: every file is already as the templates render it")

@@ -529,3 +529,105 @@ def _first_import(tree: ast.Module, lines: list[str], written: list[str], newlin
         lines[at - 1] += newline
     lines[at:at] = [*before, *written, *after]
     return "".join(lines)
+
+
+# Unwiring: `otpgen remove` takes out what wiring put in, and nothing else.
+
+
+def unwire(text: str, wiring: Wiring) -> tuple[str, list[str]]:
+    """`text` without the module's child spec and, where nothing else uses them, its
+    imports; and what is left for the user to do by hand.
+
+    The child spec is found as wiring wrote it or as the user edited it (a call of the same
+    `child_spec`, other arguments); its lines go, and a list left empty closes up to `[]`
+    as ruff writes it. An import goes only if the file no longer uses the name it binds.
+    """
+    tree = _parse(text)
+    children = _children_list(tree)
+    wanted = ast.parse(wiring.child.strip(), mode="eval").body
+    found = [e for e in children.elts if _same(wiring.child, e) or _same_spec(wanted, e)]
+    left: list[str] = []
+    for element in reversed(found):
+        text = _remove_element(text, element, children)
+        tree = _parse(text)
+        children = _children_list(tree)
+    if not found:
+        left.append(f"no child spec {wiring.child} was found in children()")
+    for line in wiring.imports:
+        for name in _wanted(line):
+            text, note = _remove_import(text, name)
+            if note:
+                left.append(note)
+    return text, left
+
+
+def _same_spec(wanted: ast.expr, element: ast.expr) -> bool:
+    """Whether `element` calls what the wired spec calls (`inventory.child_spec(...)`)."""
+    return (
+        isinstance(wanted, ast.Call)
+        and isinstance(element, ast.Call)
+        and ast.dump(wanted.func) == ast.dump(element.func)
+    )
+
+
+def _remove_element(text: str, element: ast.expr, children: ast.List) -> str:
+    lines = _lines(text)
+    (first, start), (last, past) = _start(lines, element), _end(lines, element)
+    rest = lines[last][past:]
+    tail = rest.lstrip()
+    if tail.startswith(","):
+        tail = tail[1:].lstrip()
+    if lines[first][:start].strip() or (tail.strip() and not tail.startswith("#")):
+        raise NotWireable("the child spec shares its line with other code")
+    del lines[first : last + 1]
+    text = "".join(lines)
+    # An empty list left open over several lines is `[]` to ruff: close it up, unless
+    # comments are left inside it.
+    tree = _parse(text)
+    children = _children_list(tree)
+    lines = _lines(text)
+    (open_row, opening), (close_row, past) = _start(lines, children), _end(lines, children)
+    inner = lines[open_row + 1 : close_row]
+    if not children.elts and open_row != close_row and all(_blank(row) for row in inner):
+        head, end = lines[open_row][:opening], lines[close_row][past:]
+        lines[open_row : close_row + 1] = [f"{head}[]{end}"]
+    return "".join(lines)
+
+
+def _remove_import(text: str, wanted: _Name) -> tuple[str, str | None]:
+    tree = _parse(text)
+    # `inventory.Inventory` is an Attribute around the Name `inventory`: walking finds it.
+    used = any(isinstance(n, ast.Name) and n.id == wanted.bound for n in ast.walk(tree))
+    statement = f"from {wanted.module} import {wanted.name}" if wanted.name else wanted.module
+    if used:
+        return text, f"{wanted.bound} is still used in application.py: kept `{statement}`"
+    lines = _lines(text)
+    for node in tree.body:
+        if not isinstance(node, Import):
+            continue
+        aliases = [
+            alias
+            for alias, name in zip(node.names, _names(node, wanted.package), strict=True)
+            if name.meaning == wanted.meaning and name.bound == wanted.bound
+        ]
+        if not aliases:
+            continue
+        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+        if len(node.names) == 1:
+            del lines[first : last + 1]
+            if 0 < first < len(lines) and _blank(lines[first - 1]) and _blank(lines[first]):
+                del lines[first]  # the statement was a section of its own
+            return "".join(lines), None
+        alias = aliases[0]
+        row = alias.lineno - 1
+        if first == last and isinstance(node, ast.ImportFrom) and not node.level:
+            kept = [_alias(a.name, a.asname) for a in node.names if a is not alias]
+            code_end = _column(lines[row], node.end_col_offset or 0)
+            head = f"{_indent(lines[row])}from {node.module} import {', '.join(kept)}"
+            lines[row] = head + lines[row][code_end:]
+            return "".join(lines), None
+        if row not in (first, last) and sum(a.lineno - 1 == row for a in node.names) == 1:
+            del lines[row]  # exploded, one name a line
+            return "".join(lines), None
+        return text, f"remove {wanted.bound} from the import on line {node.lineno} by hand"
+    return text, None
