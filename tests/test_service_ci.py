@@ -3,6 +3,7 @@ workflow passes zizmor's audits (pinned actions, least permissions, no persisted
 credentials) with a timeout, both pin the otpgen that generated the repository, and the
 pre-commit hook is the one this repository ships in `.pre-commit-hooks.yaml`."""
 
+import json
 import re
 import subprocess
 import tomllib
@@ -70,3 +71,19 @@ def test_pre_commit_accepts_the_config_and_the_hooks_manifest(service: Path) -> 
     assert config.returncode == 0, config.stdout + config.stderr
     manifest = run("pre-commit", "validate-manifest", ".pre-commit-hooks.yaml", cwd=ROOT)
     assert manifest.returncode == 0, manifest.stdout + manifest.stderr
+
+
+def test_the_dockerfile_runs_the_service_as_pid_1_as_a_non_root_user(service: Path) -> None:
+    lines = [
+        line.strip()
+        for line in (service / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "FROM python:3.11-slim"
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users
+    assert users[-1] not in ("root", "0")
+    (cmd,) = [line for line in lines if line.startswith(("CMD", "ENTRYPOINT"))]
+    # the exec form: no shell between docker stop's SIGTERM and Python
+    assert json.loads(cmd.removeprefix("CMD").strip()) == ["python", "-m", "shop"]
+    assert "tests/" in (service / ".dockerignore").read_text().split()

@@ -5,10 +5,11 @@ for the rest, so the same walk serves flags, a terminal dialogue and the tests.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+
+from otpgen._record import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Question:
     """One yes/no question; `key` is its flag (`--KEY` / `--no-KEY`)."""
 
@@ -16,7 +17,7 @@ class Question:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Advice:
     """Where the walk ended: a pattern to generate, or None for plain functions."""
 

@@ -28,15 +28,15 @@ import os
 import signal
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from otpgen._errors import OtpgenError
 from otpgen._manifest import DIRECTORY, JOURNAL
+from otpgen._record import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Write:
     """One target: its new bytes, or None to remove it.
 

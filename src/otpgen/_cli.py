@@ -235,11 +235,10 @@ def _ask(text: str, default: str) -> str:
 
 def _prompt_options(request: Any) -> Any:
     """Ask for each option not given with --set (terminal only); Enter keeps the default."""
-    from dataclasses import replace
-
     from otpgen._errors import OtpgenError
     from otpgen._names import module_name
     from otpgen._patterns import find_pattern, load_patterns
+    from otpgen._record import replace
     from otpgen._templates import templates_dir
 
     pattern = find_pattern(load_patterns(templates_dir()), request.pattern)
@@ -441,9 +440,8 @@ def init(
 
 def _prompt_init(request: Any) -> Any:
     """Ask for each template variable not given with --set; Enter keeps the default."""
-    from dataclasses import replace
-
     from otpgen._init import service_context, template_variables
+    from otpgen._record import replace
     from otpgen._templates import templates_dir
 
     source = request.template or templates_dir() / "service"
@@ -651,6 +649,55 @@ def advise(
         typer.echo(f"the {advice.pattern} pattern is not in this otpgen release yet")
     else:
         typer.echo(f"run: {command}")
+
+
+cache_app = typer.Typer(
+    help="otpgen's cache of compiled templates and formatted renders: where it is, its "
+    "size, and emptying it. Everything in it is rebuilt on demand.",
+    invoke_without_command=True,
+)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.callback()
+def cache_help(ctx: typer.Context) -> None:
+    """Without a command, the help."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+def _size(count: int, size: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}, {size / 1024 / 1024:.1f} MB"
+
+
+@cache_app.command("info")
+def cache_info() -> None:
+    """Print where the cache is, what it holds and its size bound.
+
+    Example: otpgen cache info
+    """
+    from otpgen import _cache
+
+    root = _cache.cache_dir()
+    if root is None:
+        typer.echo("caching is off (OTPGEN_NO_CACHE is set)")
+        return
+    bound = _cache.max_bytes() / 1024 / 1024
+    typer.echo(f"{root}: {_size(*_cache.usage())} (bound: {bound:g} MB, OTPGEN_CACHE_MAX_MB)")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Empty the cache; the next commands rebuild what they need (a little slower once).
+
+    Example: otpgen cache clear
+    """
+    from otpgen import _cache
+
+    if _cache.cache_dir() is None:
+        typer.echo("caching is off (OTPGEN_NO_CACHE is set): nothing to clear")
+        return
+    typer.echo(f"removed {_size(*_cache.clear())}")
 
 
 def main() -> NoReturn:

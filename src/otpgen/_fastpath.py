@@ -11,13 +11,14 @@ option, so the two cannot drift apart.
 """
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from otpgen._record import field, frozen
 
 FORMATS = ("text", "json")
 
 
-@dataclass(frozen=True)
+@frozen
 class Spec:
     """One command's arguments and options, as its typer command declares them."""
 

@@ -2,10 +2,11 @@
 
 import copy
 import functools
-import tomllib
+import json
 from pathlib import Path
 from typing import Any
 
+from otpgen import _cache
 from otpgen._errors import OtpgenError
 
 
@@ -53,15 +54,42 @@ def read_toml(path: Path, *, root: Path | None = None) -> dict[str, Any] | None:
     text = read_text(path, root=root)
     if text is None:
         return None
-    try:
-        return copy.deepcopy(_parse_toml(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise OtpgenError(f"{shown(path, root)} is not valid TOML: {exc}") from None
+    data = _parse_toml(text)
+    if isinstance(data, str):
+        raise OtpgenError(f"{shown(path, root)} is not valid TOML: {data}")
+    return copy.deepcopy(data)
 
 
 @functools.lru_cache(maxsize=8)
-def _parse_toml(text: str) -> dict[str, Any]:
-    return tomllib.loads(text)
+def _parse_toml(text: str) -> dict[str, Any] | str:
+    """The document, or tomllib's complaint about it.
+
+    A document made only of what JSON holds as it is (no dates, no NaN) is kept in
+    otpgen's cache as JSON, keyed by its text: reading it back is much cheaper than
+    importing tomllib, and the same pyproject.toml and pattern.toml are read by every run.
+    """
+    key = _cache.key("toml", text)
+    cached = _cache.read("toml", key)
+    if cached is not None:
+        try:
+            data = json.loads(cached)
+        except ValueError:  # a damaged cache entry: parse the text again
+            data = None
+        if isinstance(data, dict):
+            return data
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return str(exc)
+    try:
+        dumped = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError):  # a date, a time, NaN or infinity
+        return data
+    if json.loads(dumped) == data:
+        _cache.write("toml", key, dumped)
+    return data
 
 
 def table(data: dict[str, Any], dotted: str, where: str) -> dict[str, Any]:

@@ -4,11 +4,13 @@ One `ruff check --fix` and one `ruff format` over a temporary copy of the whole 
 never a process per file.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,22 +25,38 @@ from otpgen._version import __version__
 def _ruff() -> str:
     """The ruff executable of the installed ruff package.
 
-    In a virtual environment holding the package (pip in a venv, pipx, uv tool) that is the
-    environment's own `bin/ruff`, found with one stat; ruff's `find_ruff_bin` would first load
-    sysconfig (about 8 ms of otpgen's start).
+    Where the package lies under the running Python's prefix (pip in a venv, pipx, uv
+    tool, or pip into the interpreter itself) that is the prefix's own `bin/ruff`, found
+    with one stat; ruff's `find_ruff_bin` would first load sysconfig (about 8 ms of
+    otpgen's start).
     """
-    try:
-        import ruff  # type: ignore[import-untyped]  # an empty package: cheap to import
-    except ImportError:  # pragma: no cover - ruff is a dependency of otpgen
-        raise OtpgenError("ruff is not installed; reinstall otpgen") from None
-    if sys.prefix != sys.base_prefix and os.name == "posix":
-        package = Path(next(iter(ruff.__path__)))
+    package = _ruff_package()
+    if package is None:  # pragma: no cover - ruff is a dependency of otpgen
+        raise OtpgenError("ruff is not installed; reinstall otpgen")
+    if os.name == "posix":
         beside = Path(sys.prefix, "bin", "ruff")
         if package.is_relative_to(sys.prefix) and beside.is_file():
             return str(beside)
     from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 
     return str(find_ruff_bin())
+
+
+def _ruff_package() -> Path | None:
+    """The ruff package's directory, as `import ruff` would find it, without importing it
+    (its `__init__` loads sysconfig)."""
+    loaded = sys.modules.get("ruff")
+    if loaded is not None:
+        return Path(next(iter(loaded.__path__)))
+    for entry in sys.path:
+        candidate = Path(entry or ".", "ruff")
+        if (candidate / "__init__.py").is_file():
+            return candidate
+    try:  # installed in some other way (an import hook): let the import system say where
+        import ruff  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - ruff is a dependency of otpgen
+        return None
+    return Path(next(iter(ruff.__path__)))
 
 
 def ruff_config(root: Path) -> Path | None:
@@ -64,12 +82,10 @@ def _ruff_version() -> str:
     importlib.metadata would scan every distribution on the path (about 20 ms); ruff's own
     metadata sits beside its package.
     """
-    try:
-        import ruff
-    except ImportError:  # pragma: no cover - ruff is a dependency of otpgen
+    package = _ruff_package()
+    if package is None:  # pragma: no cover - ruff is a dependency of otpgen
         return "(version unknown)"
-    site = Path(next(iter(ruff.__path__))).parent
-    for info in site.glob("ruff-*.dist-info"):
+    for info in package.parent.glob("ruff-*.dist-info"):
         return info.name.removeprefix("ruff-").removesuffix(".dist-info")
     return "(version unknown)"  # pragma: no cover - ruff is a dependency of otpgen
 
@@ -159,12 +175,10 @@ def _run_ruff(
     ruff: str, tree: FileTree, config: Path | None, markers: list[PurePosixPath]
 ) -> FileTree:
     import subprocess
-    import tempfile
 
     options = ["--config", str(config)] if config else ["--isolated"]
     where = f" (config: {config})" if config else ""
-    with tempfile.TemporaryDirectory(prefix="otpgen-") as tmp:
-        base = Path(tmp)
+    with _scratch() as base:
         for path, text in tree.items():
             target = base / path
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -202,6 +216,49 @@ def _run_ruff(
                 f"{where}"
             )
         return {path: (base / path).read_bytes().decode("utf-8") for path in tree}
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    """A new private directory in the temporary directory, removed with all it holds.
+
+    `tempfile.TemporaryDirectory` does the same, but importing tempfile (with shutil and
+    random) costs more than a `new` spends formatting: this makes the directory in
+    `$TMPDIR` (or /tmp) itself, and leaves anything unusual to tempfile.
+    """
+    base = None
+    if os.name == "posix":
+        with contextlib.suppress(OSError):
+            parent = os.environ.get("TMPDIR") or "/tmp"
+            base = Path(parent, f"otpgen-{os.getpid()}-{os.urandom(6).hex()}")
+            base.mkdir(mode=0o700)
+    if base is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="otpgen-") as tmp:
+            yield Path(tmp)
+        return
+    try:
+        yield base
+    finally:
+        _remove(base)
+
+
+def _remove(directory: Path) -> None:
+    """Remove a scratch directory and everything in it (no link in it is followed)."""
+    for parent, dirs, files in os.walk(directory, topdown=False):
+        for name in files:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(parent, name))
+        for name in dirs:
+            path = os.path.join(parent, name)
+            with contextlib.suppress(OSError):
+                if os.path.islink(path):
+                    os.unlink(path)
+                else:
+                    os.rmdir(path)
+    with contextlib.suppress(OSError):
+        os.rmdir(directory)
 
 
 def _relative(text: str, base: Path) -> str:

@@ -1,7 +1,6 @@
 """`otpgen new`: request -> answers -> rendered tree -> formatted tree -> plan (applied by
 `_plan.apply_plan`)."""
 
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from otpgen import _manifest
@@ -21,12 +20,13 @@ from otpgen._names import clash_message, class_clash, class_name, module_name
 from otpgen._patterns import Pattern, load_pattern
 from otpgen._plan import Action, Change, Plan
 from otpgen._project import Project, open_project, shadowing_package
+from otpgen._record import field, frozen
 from otpgen._render import APPLICATION_TEMPLATE, KERNEL_TEMPLATE, Answers, FileTree
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 
 
-@dataclass(frozen=True)
+@frozen
 class NewRequest:
     """What the user asked `otpgen new` for, as typed on the command line."""
 

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,6 +28,7 @@ from otpgen._instances import (
 from otpgen._manifest import JOURNAL, Manifest, digest
 from otpgen._names import module_name
 from otpgen._plan import Action, Change, Plan
+from otpgen._record import field, frozen
 from otpgen._render import (
     APPLICATION_TEMPLATE,
     KERNEL_TEMPLATE,
@@ -45,7 +45,7 @@ _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 _PYTHON = re.compile(r"3\.(1[1-9]|[2-9][0-9])")
 
 
-@dataclass(frozen=True)
+@frozen
 class InitRequest:
     """What the user asked `otpgen init` for."""
 

@@ -8,7 +8,6 @@ now, honouring the project's overrides in `.otpgen/templates/`.
 """
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -17,6 +16,7 @@ from otpgen._files import brief
 from otpgen._manifest import DIRECTORY, MANIFEST, FileRecord, RenderRecord, digest
 from otpgen._names import class_name, module_name
 from otpgen._patterns import Pattern
+from otpgen._record import frozen
 from otpgen._render import (
     APPLICATION_TEMPLATE,
     KERNEL_TEMPLATE,
@@ -35,7 +35,7 @@ from otpgen._render import (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Instance:
     """A template rendered with its answers: its files (not yet formatted) and what the
     manifest records about it."""

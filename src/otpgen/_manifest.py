@@ -14,11 +14,11 @@ import hashlib
 import json
 import os
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from otpgen._errors import OtpgenError
+from otpgen._record import field, frozen
 
 FORMAT = 2
 DIRECTORY = PurePosixPath(".otpgen")
@@ -45,7 +45,7 @@ def blob(text: str) -> bytes:
     return zlib.compress(text.encode("utf-8"), 6)
 
 
-@dataclass(frozen=True)
+@frozen
 class FileRecord:
     """One generated file: the hash of its pristine render and of that render's source."""
 
@@ -77,7 +77,7 @@ class FileRecord:
         return data
 
 
-@dataclass(frozen=True)
+@frozen
 class RenderRecord:
     """One recorded render: a pattern instance, the kernel, the application or the skeleton."""
 
@@ -89,7 +89,7 @@ class RenderRecord:
     """Shipped templates the project overrides (.otpgen/templates), with their hashes."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Manifest:
     """The whole manifest; `renders` is keyed like `kernel` or `genserver:chat`."""
 

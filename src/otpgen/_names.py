@@ -30,6 +30,10 @@ _SHADOWING = {
     "async_iterable",
     "async_iterator",
     "traceback_type",
+    # redis-py, imported by the redis backends
+    "redis",
+    "redis_error",
+    "blocking_connection_pool",
 }
 
 
@@ -66,7 +70,7 @@ def module_name(raw: str) -> str:
     if name in _SHADOWING:
         raise OtpgenError(
             f"{name!r} would name its class {class_name(name)}, which the generated code "
-            "imports (from typing, collections.abc or types); choose another name"
+            "imports (from typing, collections.abc, types or redis); choose another name"
         )
     if name in _RESERVED or name.startswith("test_"):
         raise OtpgenError(f"{name!r} is reserved (kernel, tests or app files); choose another name")

@@ -3,12 +3,12 @@ options that a render must satisfy (`pattern.toml`)."""
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from otpgen._errors import OtpgenError
 from otpgen._files import read_toml
+from otpgen._record import frozen
 
 OptionValue = str | int | float | bool
 
@@ -26,7 +26,7 @@ _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Option:
     """One `--set key=value` option of a pattern."""
 
@@ -82,7 +82,7 @@ class Option:
         return value
 
 
-@dataclass(frozen=True)
+@frozen
 class Check:
     """A relation between two numeric options that every render must satisfy, declared in
     `pattern.toml` as `[[checks]]` with `rule = "min_size <= max_size"` and `why`, the
@@ -133,7 +133,7 @@ def _number(value: OptionValue) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-@dataclass(frozen=True)
+@frozen
 class Pattern:
     """A pattern's metadata; its templates sit beside `pattern.toml` in `directory`."""
 

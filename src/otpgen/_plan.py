@@ -6,13 +6,13 @@ last — and hands them to `_apply`, which makes them crash-safe.
 """
 
 import enum
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from otpgen import _manifest
 from otpgen._apply import Write, apply, apply_fresh
 from otpgen._manifest import Manifest
+from otpgen._record import field, frozen
 
 
 class Action(enum.Enum):
@@ -26,7 +26,7 @@ class Action(enum.Enum):
     REMOVE = "remove"  # dropped from the templates and not edited: removed
 
 
-@dataclass(frozen=True)
+@frozen
 class Change:
     """One file of a plan: what is on disk, what will be, and why."""
 
@@ -63,7 +63,7 @@ DELETED = "deleted by you: stays deleted; --restore-deleted brings it back"
 EDITED = "edited by you"
 
 
-@dataclass(frozen=True)
+@frozen
 class Finding:
     """One difference `otpgen check` found, its cause, and what resolves it."""
 
@@ -78,7 +78,7 @@ def rej_path(path: PurePosixPath) -> PurePosixPath:
     return path.with_name(path.name + ".rej")
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     """Everything a command writes, decided before anything is written."""
 

@@ -1,14 +1,14 @@
 """Finding the user's project and the package generated modules go into."""
 
 import keyword
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from otpgen._errors import OtpgenError
 from otpgen._files import brief, read_toml, table
+from otpgen._record import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Project:
     """A project root (the directory of pyproject.toml) and its target package."""
 

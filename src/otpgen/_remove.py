@@ -6,7 +6,6 @@ is written then), the kernel stays (other modules use it), and dependencies `new
 to pyproject.toml stay (another module may import them; the report says which).
 """
 
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from otpgen import _manifest
@@ -18,12 +17,13 @@ from otpgen._names import class_name
 from otpgen._patterns import Pattern, load_pattern
 from otpgen._plan import Action, Change, Plan
 from otpgen._project import Project, open_project
+from otpgen._record import field, frozen
 from otpgen._render import APPLICATION_TEMPLATE
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 
 
-@dataclass(frozen=True)
+@frozen
 class RemoveRequest:
     """What the user asked `otpgen remove` for."""
 

@@ -3,15 +3,15 @@
 import contextlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from otpgen import _cache
+from otpgen import _cache, _compile
 from otpgen._errors import OtpgenError
-from otpgen._files import read_text
+from otpgen._files import read_text, read_toml
 from otpgen._patterns import OptionValue, Pattern
+from otpgen._record import frozen
 
 if TYPE_CHECKING:
     import jinja2
@@ -24,7 +24,7 @@ SERVICE_TEMPLATE = "service"
 """The manifest's template id of the repository skeleton `otpgen init` writes."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Answers:
     """Everything a pattern render depends on: validated, frozen, recorded for updates."""
 
@@ -62,10 +62,7 @@ def _environment(directories: tuple[Path, ...]) -> "jinja2.Environment":
         loader=jinja2.FileSystemLoader([str(d) for d in directories]),
         bytecode_cache=bytecode,
         undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        **_compile.OPTIONS,
     )
 
 
@@ -88,7 +85,11 @@ def pattern_sources(pattern: Pattern, overrides: Path | None) -> dict[str, Path]
 def render_files(
     sources: dict[str, Path], targets: dict[str, PurePosixPath], context: dict[str, object]
 ) -> FileTree:
-    """Render each template file (by name) to its target path, cached by content."""
+    """Render each template file (by name) to its target path, cached by content.
+
+    A template is rendered by its compiled form (`_compile`) when it has one, which needs
+    no jinja2; by jinja2 otherwise, and whenever the compiled form fails.
+    """
     texts_in = {t: _source(path) for t, path in sources.items()}
     key = _cache.key(json.dumps(context, sort_keys=True), *texts_in.values())
     cached = _cache.read("render", key)
@@ -96,12 +97,16 @@ def render_files(
         texts = json.loads(cached)
     else:
         directories = tuple(dict.fromkeys(path.parent for path in sources.values()))
-        texts = {
+        texts = {}
+        for t, path in sources.items():
+            compiled = _compile.render(texts_in[t], context)
             # Each template's own directory first: an override of only the second template
             # must not lose to the shipped one found in the first template's directory.
-            t: _render_one(_environment((path.parent, *directories)), t, path, context)
-            for t, path in sources.items()
-        }
+            texts[t] = (
+                compiled
+                if compiled is not None
+                else _render_one(_environment((path.parent, *directories)), t, path, context)
+            )
         _cache.write("render", key, json.dumps(texts))
     return {targets[t]: texts[t] for t in sources}
 
@@ -194,20 +199,26 @@ def render_pattern(
     `overrides` is the project's `.otpgen/templates`: a file there at the same relative
     path replaces the shipped template. A render is a pure function of the template files
     and the context, so it is cached by both: rendering the same thing again does not even
-    import jinja2.
+    run the template, and a template rendered before runs compiled, without jinja2.
     """
-    context: dict[str, object] = {
+    targets = {
+        template: PurePosixPath(target.format(package_dir=package_dir, name=answers.name))
+        for template, target in PATTERN_TEMPLATES.items()
+    }
+    return render_files(
+        pattern_sources(pattern, overrides), targets, pattern_context(pattern, answers)
+    )
+
+
+def pattern_context(pattern: Pattern, answers: Answers) -> dict[str, object]:
+    """The variables a pattern's templates see."""
+    return {
         "name": answers.name,
         "class_name": answers.class_name,
         "package": answers.package,
         "options": dict(answers.options),
         "banner": banner(pattern),
     }
-    targets = {
-        template: PurePosixPath(target.format(package_dir=package_dir, name=answers.name))
-        for template, target in PATTERN_TEMPLATES.items()
-    }
-    return render_files(pattern_sources(pattern, overrides), targets, context)
 
 
 APPLICATION_TEMPLATE = "application"
@@ -223,10 +234,7 @@ def application_sources(templates: Path, overrides: Path | None) -> dict[str, Pa
 
 def application_version(templates: Path) -> int:
     """The shipped application template's version."""
-    import tomllib
-
-    text = (templates / "application" / "template.toml").read_text(encoding="utf-8")
-    return int(tomllib.loads(text)["version"])
+    return int(_template_toml(templates / "application" / "template.toml")["version"])
 
 
 def render_application(
@@ -315,7 +323,11 @@ def render_skeleton(template: Path, context: dict[str, str]) -> FileTree:
 
 def skeleton_version(template: Path) -> str:
     """The built-in skeleton's version, from its template.toml."""
-    import tomllib
+    return str(_template_toml(template / "template.toml")["version"])
 
-    text = (template / "template.toml").read_text(encoding="utf-8")
-    return str(tomllib.loads(text)["version"])
+
+def _template_toml(path: Path) -> dict[str, Any]:
+    data = read_toml(path)
+    if data is None:
+        raise OtpgenError(f"the template file {path} is missing")
+    return data

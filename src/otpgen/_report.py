@@ -5,13 +5,13 @@ next step the text shows is in the JSON too.
 """
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from otpgen._plan import DELETED, EDITED, Action, Finding, Plan
+from otpgen._record import field, frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Report:
     """A command's result: data for `--format json`, lines for people (stdout, stderr)."""
 

@@ -10,7 +10,6 @@ not edited), merges cleanly, or is reported as a conflict with both sides.
 """
 
 import os
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from otpgen import _manifest
@@ -24,6 +23,7 @@ from otpgen._merge import has_conflict_markers, merge
 from otpgen._patterns import load_patterns
 from otpgen._plan import DELETED, EDITED, Action, Change, Finding, Plan, rej_path
 from otpgen._project import find_root, open_project
+from otpgen._record import frozen
 from otpgen._render import FileTree
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
@@ -131,7 +131,7 @@ def _read_generated(root: Path, manifest: Manifest, chosen: list[Path]) -> dict[
     return disks
 
 
-@dataclass(frozen=True)
+@frozen
 class _Decision:
     change: Change
     record: FileRecord | None  # what the manifest records afterwards (None: forget the file)

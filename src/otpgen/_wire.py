@@ -25,8 +25,9 @@ import functools
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
+
+from otpgen._record import frozen
 
 # The widest line wiring writes: ruff's default line length, the narrowest a service may be
 # held to (its own configuration says 100). A longer import or child spec is written
@@ -34,7 +35,7 @@ from typing import Any
 WIDTH = 88
 
 
-@dataclass(frozen=True)
+@frozen
 class Wiring:
     """What to add for one module: its imports and its child spec expression.
 
@@ -213,7 +214,7 @@ def _add_child(text: str, child: str) -> str:
 Import = ast.Import | ast.ImportFrom
 
 
-@dataclass(frozen=True)
+@frozen
 class _Name:
     """One name an import binds: `from module import name as asname` or `import module`."""
 

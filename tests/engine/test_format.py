@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from otpgen import _format
+from otpgen._errors import OtpgenError
 from otpgen._format import format_tree
 
 TREE = {
@@ -132,3 +133,39 @@ def test_a_test_file_sorts_its_module_as_first_party_when_the_module_came_from_t
     text = "import pytest\n\nfrom shop import otp\nfrom shop.x import y\n\nz = (pytest, otp, y)\n"
     formatted = format_tree({module: "y = 1\n", test: text}, tmp_path)[test]
     assert formatted.startswith("import pytest\n\nfrom shop import otp\nfrom shop.x import y\n")
+
+
+def test_the_scratch_directory_is_removed_even_when_ruff_fails(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    broken = {PurePosixPath("src/demo/d.py"): "def f(:\n    pass\n"}
+    with pytest.raises(OtpgenError, match="not valid Python"):
+        format_tree(broken, project)
+    assert format_tree(TREE, project)[PurePosixPath("src/demo/b.py")].startswith("def f(y)")
+    assert list(scratch.iterdir()) == []
+
+
+def test_an_unusable_tmpdir_falls_back_to_tempfile(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    assert format_tree(TREE, project)[PurePosixPath("src/demo/a.py")] == "x = [1, 2]\n"
+
+
+def test_ruff_is_found_on_the_path_without_importing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "site" / "ruff").mkdir(parents=True)
+    (tmp_path / "site" / "ruff" / "__init__.py").write_text("raise ImportError('imported')\n")
+    (tmp_path / "site" / "ruff-9.9.9.dist-info").mkdir()
+    monkeypatch.delitem(sys.modules, "ruff", raising=False)
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "empty"), str(tmp_path / "site")])
+    assert _format._ruff_package() == tmp_path / "site" / "ruff"
+    _format._ruff_version.cache_clear()
+    try:
+        assert _format._ruff_version() == "9.9.9"
+    finally:
+        _format._ruff_version.cache_clear()

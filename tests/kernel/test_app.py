@@ -10,6 +10,7 @@ and exit status 1 when the application cannot start or its root supervisor gives
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -31,6 +32,7 @@ DEADLINE = 10.0  # seconds any one step of a subprocess may take before the test
 # waits until the application is signalled).
 APP = """
 import asyncio
+import dataclasses
 import sys
 
 import otp
@@ -39,6 +41,7 @@ import otp
 class Worker(otp.GenServer):
     async def init(self, label, mode):
         self.label = label
+        self.mode = mode
         if label == "b" and mode == "fail-start":
             raise RuntimeError("b refuses to start")
         if label == "b" and mode == "crash-loop":
@@ -53,12 +56,18 @@ class Worker(otp.GenServer):
         raise RuntimeError("b crashed")
 
     async def terminate(self, reason):
+        if self.label == "c" and self.mode in ("overrun", "slow-stop"):
+            print("c is stopping", file=sys.stderr, flush=True)
+            await asyncio.sleep(3600)  # past any budget: until it is killed
         await asyncio.sleep(0.01)
         print(f"terminated {self.label} {reason!r}", flush=True)
 
 
 mode = sys.argv[1]
 children = [Worker.child_spec(label, mode, name=label) for label in "abc"]
+if mode in ("overrun", "slow-stop"):  # c's budget: 0.3 s, or as long as it takes
+    budget = 0.3 if mode == "overrun" else None
+    children[2] = dataclasses.replace(children[2], shutdown=budget)
 sys.exit(otp.run(children))
 """
 
@@ -101,9 +110,10 @@ class App:
 async def start_app() -> AsyncIterator[Any]:
     apps: list[App] = []
 
-    async def start(mode: str) -> App:
+    async def start(mode: str, **environ: str) -> App:
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KERNEL_DIR), path]))}
+        env.update(environ)
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -157,6 +167,32 @@ async def test_a_signal_while_the_tree_starts_stops_the_started_children_and_exi
     assert "Traceback" not in err
 
 
+async def test_a_child_overrunning_its_shutdown_budget_is_logged_by_name_and_killed(
+    start_app: Any,
+) -> None:
+    app = await start_app("overrun")
+    await app.wait_for_stderr("ready")
+    app.process.send_signal(signal.SIGTERM)
+    status, out, err = await app.finish()
+    assert "child 'c' overran its shutdown budget of 0.3s; killing it" in err
+    assert out.splitlines() == ["terminated b 'shutdown'", "terminated a 'shutdown'"]
+    assert status == 0, err
+    assert "Traceback" not in err
+
+
+async def test_a_second_ctrl_c_forces_the_stop_and_says_so(start_app: Any) -> None:
+    app = await start_app("slow-stop")
+    await app.wait_for_stderr("ready")
+    app.process.send_signal(signal.SIGINT)
+    await app.wait_for_stderr("c is stopping")  # c would take an hour
+    app.process.send_signal(signal.SIGINT)
+    status, _, err = await app.finish()
+    assert "SIGINT received again: forcing the stop, killing what still runs" in err
+    assert "application stopped by force" in err
+    assert status == 1
+    assert "Traceback" not in err
+
+
 async def test_a_child_that_keeps_crashing_makes_the_root_give_up_and_exit_1(
     start_app: Any,
 ) -> None:
@@ -170,6 +206,24 @@ async def test_a_child_that_keeps_crashing_makes_the_root_give_up_and_exit_1(
     lines = out.splitlines()
     assert lines[-2:] == ["terminated c 'shutdown'", "terminated a 'shutdown'"]
     assert sum(line.startswith("terminated b RuntimeError") for line in lines) == 4
+
+
+async def test_json_logs_carry_the_process_child_and_reason_as_fields(start_app: Any) -> None:
+    app = await start_app("crash-loop", OTP_LOG_FORMAT="json")
+    status, _, err = await app.finish()
+    assert status == 1
+    entries = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    crash = next(e for e in entries if e["message"].startswith("process "))
+    assert crash["level"] == "ERROR"
+    assert crash["process"] == "b"
+    assert crash["reason"] == "RuntimeError('b crashed')"
+    assert "Traceback" in crash["traceback"]  # the first crash of its kind carries it
+    restart = next(e for e in entries if e["message"].endswith("; restarting"))
+    assert (restart["level"], restart["child"]) == ("WARNING", "b")
+    assert restart["reason"] == "RuntimeError('b crashed')"
+    gave_up = next(e for e in entries if "max restart intensity" in e["message"])
+    assert gave_up["reason"] == "Shutdown(detail='reached_max_restart_intensity')"
 
 
 async def test_a_child_failing_to_start_exits_1_without_ready(start_app: Any) -> None:

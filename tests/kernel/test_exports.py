@@ -51,6 +51,7 @@ EXPECTED = [
     "DynamicSupervisor",
     "Exit",
     "GenServer",
+    "JsonFormatter",
     "Keys",
     "MaxChildren",
     "MonitorRef",

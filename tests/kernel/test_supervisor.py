@@ -8,6 +8,7 @@ shutdown budgets are measured with `loop.time()`, and a test that hangs fails (i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
@@ -913,7 +914,31 @@ async def test_child_cancelled_after_its_shutdown_budget_exits_with_reason_kille
 
     assert a.terminated_with == SHUTDOWN  # type: ignore[attr-defined]  # asked first
     assert a.exit_reason == KILLED  # then killed
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    # the overrun is said once, with the child's name and budget; no error: it was killed
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelno, r.getMessage()) for r in warnings] == [
+        (logging.WARNING, "child 'a' overran its shutdown budget of 1.0s; killing it")
+    ]
+
+
+async def test_a_supervisor_killed_while_stopping_a_child_kills_that_child_too(
+    supervise: StartSup, events: Events
+) -> None:
+    specs = [worker_spec(i, events, shutdown=None, terminate_delay=60.0) for i in "ab"]
+    sup = await supervise(specs)
+    a, b = await child(sup, "a"), await child(sup, "b")
+    stopping = asyncio.ensure_future(sup.stop())
+    for _ in range(100):  # until b is in its terminate (a few loop turns)
+        if b.terminated_with:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0)
+    assert b.terminated_with == SHUTDOWN  # type: ignore[attr-defined]
+    sup._otp_kill()  # as a second Ctrl-C does
+    with contextlib.suppress(BaseException):
+        await stopping
+    await sup._otp_wait_exit(None)
+    assert (a.alive, b.alive) == (False, False)
+    assert (a.exit_reason, b.exit_reason) == (KILLED, KILLED)  # none left to asyncio.run
 
 
 # The child API

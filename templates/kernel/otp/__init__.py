@@ -12,7 +12,7 @@ killing a process cancels its task, so its `finally` blocks and `terminate` stil
 """
 
 from ._agent import Agent
-from ._app import run, serve
+from ._app import JsonFormatter, run, serve
 from ._childspec import (
     ONE_FOR_ALL,
     ONE_FOR_ONE,
@@ -98,6 +98,7 @@ __all__ = [
     "DynamicSupervisor",
     "Exit",
     "GenServer",
+    "JsonFormatter",
     "Keys",
     "MaxChildren",
     "MonitorRef",

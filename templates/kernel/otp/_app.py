@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -41,14 +42,19 @@ async def serve(
     )
 
     def on_signal(signame: str) -> None:
-        if not requested:
-            log.info("%s received; stopping the application", signame)
         requested.append(signame)
-        if root is not None:
+        if len(requested) == 1:
+            log.info("%s received; stopping the application", signame)
+        else:  # a second Ctrl-C: whoever sends it does not want to wait
+            log.warning("%s received again: forcing the stop, killing what still runs", signame)
+        if root is not None and len(requested) == 1:
             root._otp_request_stop(SHUTDOWN)
-        elif len(requested) == 1 and not starting.done():
+        elif root is not None:  # stopping already: kill it (nothing if it has exited)
+            root._otp_kill()
+        elif not starting.done():
             # Still starting: cancelling the start stops the children already started,
-            # in reverse order, and returns once they have exited.
+            # in reverse order, and returns once they have exited; cancelling it again
+            # kills the one being stopped.
             starting.cancel()
 
     # Installed before the tree starts: a signal during startup stops it in order too.
@@ -82,6 +88,9 @@ async def serve(
     if requested and root.exit_reason == SHUTDOWN:
         log.info("application stopped")
         return 0
+    if len(requested) > 1:
+        log.error("application stopped by force: some children's cleanup was cut short")
+        return 1
     log.error("application root supervisor exited: %r", root.exit_reason)
     return 1
 
@@ -97,13 +106,36 @@ def run(
 
     Configures basic logging unless logging is already configured, at the level named by
     the environment variable OTP_LOG_LEVEL (default INFO; DEBUG shows every child
-    started and stopped).
+    started and stopped). OTP_LOG_FORMAT=json writes one JSON object a line instead of
+    text, with the process, child and exit reason of a report as fields of their own.
     """
-    level = os.environ.get("OTP_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = getattr(logging, os.environ.get("OTP_LOG_LEVEL", "INFO").upper(), logging.INFO)
+    if os.environ.get("OTP_LOG_FORMAT", "").lower() == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return asyncio.run(
         serve(children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds)
     )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, the kernel's fields of the
+    record (process, child, reason; see `fields`) and the traceback, if any. For log
+    collectors that index fields rather than parse text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key.startswith("otp_"):
+                entry[key[4:]] = value
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=repr)

@@ -17,6 +17,7 @@ from ._errors import (
 )
 from ._genserver import _STARTING, GenServer
 from ._messages import SHUTDOWN, Caller, Stop, is_normal
+from ._reports import fields
 from ._shutdown import KILL_GRACE, await_killed, log_abandoned, shutdown_process
 from ._supervisor import (
     ChildCounts,
@@ -255,7 +256,13 @@ class DynamicSupervisor(GenServer):
             return
         if needs_restart(spec.restart, reason) and self._otp_accepting():
             if not is_normal(reason):
-                log.warning("%r: child %r exited with %r; restarting", self, spec.id, reason)
+                log.warning(
+                    "%r: child %r exited with %r; restarting",
+                    self,
+                    spec.id,
+                    reason,
+                    extra=fields(self, spec.id, reason),
+                )
             self._otp_restarting += 1
             if spec.type is SUPERVISOR:
                 self._otp_restarting_supervisors += 1

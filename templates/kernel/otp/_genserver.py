@@ -43,7 +43,7 @@ from ._messages import (
     Stop,
     is_normal,
 )
-from ._reports import traceback_or_repeat
+from ._reports import fields, traceback_or_repeat
 from ._shutdown import await_killed, stop_cancelled_start
 
 if TYPE_CHECKING:
@@ -788,6 +788,7 @@ class GenServer(Mailbox):
                 _describe(self._otp_current),
                 repeat,
                 exc_info=exc_info,
+                extra=fields(self, reason=reason),
             )
         current, self._otp_current = self._otp_current, None
         # a call that got no reply

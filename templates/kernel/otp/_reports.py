@@ -1,4 +1,5 @@
-"""Crash reports that stay cheap and readable while a child crashes in a loop.
+"""Crash reports that stay cheap and readable while a child crashes in a loop, and the
+structured fields every report of the kernel carries.
 
 A child that crashes on every start (a bad setting, a server that is down) is restarted
 until its supervisor's intensity runs out. Formatting the same traceback for each of
@@ -12,7 +13,7 @@ crash of another kind, or the same one after a quiet window, gets its traceback 
 from __future__ import annotations
 
 import time
-from typing import Final
+from typing import Any, Final
 
 REPEAT_WINDOW: Final = 10.0
 """Seconds after a full report in which the same crash is reported in one line."""
@@ -50,3 +51,19 @@ def traceback_or_repeat(reason: BaseException) -> tuple[BaseException | None, st
         "since "
         "the report that has its traceback)"
     )
+
+
+def fields(process: object = None, child: object = None, reason: object = None) -> dict[str, Any]:
+    """The `extra` of a kernel log record: the process (its registered name, else
+    its repr), the child id and the exit reason, as strings. A JSON log formatter
+    (see `run`, OTP_LOG_FORMAT=json) writes them as fields of their own; the text
+    format leaves them out."""
+    found: dict[str, Any] = {}
+    if process is not None:
+        name = getattr(process, "name", None)
+        found["otp_process"] = name if isinstance(name, str) else repr(process)
+    if child is not None:
+        found["otp_child"] = str(child)
+    if reason is not None:
+        found["otp_reason"] = repr(reason)
+    return found

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 from ._messages import SHUTDOWN
+from ._reports import fields
 
 if TYPE_CHECKING:
     from ._genserver import GenServer
@@ -29,6 +30,7 @@ def log_abandoned(what: object, child_id: object, shutdown: float | None) -> Non
         what,
         shutdown,
         KILL_GRACE,
+        extra=fields(what, child_id),
     )
 
 
@@ -62,6 +64,13 @@ async def shutdown_process(
         process._otp_request_stop(SHUTDOWN)
         if await process._otp_wait_exit(shutdown):
             return
+        child = process.name if child_id is None else child_id
+        log.warning(
+            "child %r overran its shutdown budget of %ss; killing it",
+            child,
+            shutdown,
+            extra=fields(process, child),
+        )
         process._otp_kill()
     if not await process._otp_wait_exit(KILL_GRACE):
         log_abandoned(process, process.name if child_id is None else child_id, shutdown)

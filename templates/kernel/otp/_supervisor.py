@@ -33,6 +33,7 @@ from ._errors import (
 )
 from ._genserver import GenServer
 from ._messages import NOREPLY, Caller, Shutdown, Stop, is_normal
+from ._reports import fields
 from ._shutdown import await_killed, shutdown_process
 
 log = logging.getLogger(__package__ or "otp")
@@ -119,6 +120,7 @@ class RestartIntensity:
             supervisor,
             self.max_restarts,
             self.max_seconds,
+            extra=fields(supervisor, reason=MAX_RESTARTS_REACHED),
         )
         return Stop(MAX_RESTARTS_REACHED)
 
@@ -300,7 +302,13 @@ class Supervisor(GenServer):
                 self._otp_children.remove(child)
             return None
         if not is_normal(reason):
-            log.warning("%r: child %r exited with %r; restarting", self, child.spec.id, reason)
+            log.warning(
+                "%r: child %r exited with %r; restarting",
+                self,
+                child.spec.id,
+                reason,
+                extra=fields(self, child.spec.id, reason),
+            )
         return await self._otp_restart(child)
 
     async def _otp_restart(self, child: _Child) -> Stop | None:
