@@ -165,13 +165,23 @@ def project_path(name: object, where: str) -> PurePosixPath:
     return path
 
 
+def _hash(value: object) -> bool:
+    """Whether `value` is a hash as otpgen writes them (lowercase hex): a `sha` names a
+    file under .otpgen/bases/, so anything else would be a path."""
+    return isinstance(value, str) and 16 <= len(value) <= 128 and not value.strip(_HEX)
+
+
+_HEX = "0123456789abcdef"
+
+
 def _record(raw: object, where: str) -> FileRecord:
-    if isinstance(raw, str):  # otpgen 0.1: path -> sha
+    if _hash(raw):  # otpgen 0.1: path -> sha
+        assert isinstance(raw, str)
         return FileRecord(raw)
-    if isinstance(raw, dict) and isinstance(raw.get("sha"), str):
+    if isinstance(raw, dict) and _hash(raw.get("sha")):
         source, held = raw.get("source"), raw.get("held")
         pending = _record(raw["pending"], where) if raw.get("pending") is not None else None
-        if (source is None or isinstance(source, str)) and (held is None or isinstance(held, str)):
+        if (source is None or isinstance(source, str)) and (held is None or _hash(held)):
             return FileRecord(raw["sha"], source, pending, held)
     raise OtpgenError(
         f"{MANIFEST} is damaged: {where} should be a hash, got {raw!r}; restore the file "

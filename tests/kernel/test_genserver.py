@@ -1279,3 +1279,41 @@ async def test_a_start_cancelled_during_init_leaves_no_error_unretrieved() -> No
     finally:
         loop.set_exception_handler(None)
     assert reported == []
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """A loop class with its own futures and clock, as uvloop or a test clock has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.futures = 0
+        self.clock_reads = 0
+
+    def create_future(self) -> asyncio.Future[Any]:
+        self.futures += 1
+        return super().create_future()
+
+    def time(self) -> float:
+        self.clock_reads += 1
+        return super().time()
+
+
+def test_a_loop_class_with_its_own_futures_and_clock_is_asked_for_them() -> None:
+    # The kernel makes futures and reads the clock itself only on asyncio's own loop
+    # classes; on any other it must go through the loop's methods.
+    loop = CountingLoop()
+
+    async def main() -> tuple[int, int]:
+        server = await Echo.start()
+        futures, reads = loop.futures, loop.clock_reads
+        assert await server.call("hello", timeout=5.0) == "hello"
+        made, read = loop.futures - futures, loop.clock_reads - reads
+        await server.stop()
+        return made, read
+
+    try:
+        made, read = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert made >= 1  # the call's reply future
+    assert read >= 1  # its deadline

@@ -69,10 +69,29 @@ class ChildSpec:
     shutdown: float | None = 5.0
     type: ChildType = WORKER
 
+    def __init__(
+        self,
+        id: Hashable,
+        start: Callable[[], Awaitable[GenServer]],
+        restart: Restart = PERMANENT,
+        shutdown: float | None = 5.0,
+        type: ChildType = WORKER,
+    ) -> None:
+        # What dataclass writes for a frozen class sets each field through
+        # object.__setattr__; the slots' own descriptors do the same in about half the
+        # instructions, and a dynamic supervisor builds a spec per child it starts.
+        _set_id(self, id)
+        _set_start(self, start)
+        _set_restart(self, restart)
+        _set_shutdown(self, shutdown)
+        _set_type(self, type)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
-        # The messages format the id only on errors: a dynamic supervisor builds a spec
-        # per child it starts, and the repr of an id such as a via name costs more than
-        # the checks.
+        # A dynamic supervisor builds a spec per child it starts, so the common case
+        # (enum members, a float or None) is checked first by exact type, and the
+        # messages format the id only on errors (the repr of a via name costs more
+        # than the checks).
         try:
             hash(self.id)
         except TypeError:
@@ -80,20 +99,31 @@ class ChildSpec:
         if not callable(self.start):
             what = f"ChildSpec {self.id!r}: start"
             raise ChildSpecError(f"{what} must be an async callable, got: {self.start!r}")
-        if not isinstance(self.restart, Restart):
+        if type(self.restart) is not Restart:
             raise ChildSpecError(
                 f"ChildSpec {self.id!r}: restart must be one of PERMANENT, TRANSIENT, "
                 f"TEMPORARY, got: {self.restart!r}"
             )
         shutdown = self.shutdown
         if shutdown is not None and (
-            isinstance(shutdown, bool) or not isinstance(shutdown, int | float) or shutdown < 0
+            (
+                type(shutdown) is not float
+                and type(shutdown) is not int
+                and (isinstance(shutdown, bool) or not isinstance(shutdown, int | float))
+            )
+            or shutdown < 0
         ):
             what = f"ChildSpec {self.id!r}: shutdown"
             raise ChildSpecError(
                 f"{what} must be seconds >= 0 (0 kills at once) or None (wait "
                 f"forever), got: {shutdown!r}"
             )
-        if not isinstance(self.type, ChildType):
+        if type(self.type) is not ChildType:
             what = f"ChildSpec {self.id!r}: type"
             raise ChildSpecError(f"{what} must be WORKER or SUPERVISOR, got: {self.type!r}")
+
+
+# The slot descriptors ChildSpec.__init__ fills (dataclass made the slots).
+_set_id, _set_start, _set_restart, _set_shutdown, _set_type = (
+    vars(ChildSpec)[field].__set__ for field in ChildSpec.__slots__
+)

@@ -16,8 +16,9 @@ import asyncio
 import enum
 import logging
 import sys
+import types
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
@@ -78,17 +79,34 @@ _STEERING: Final = (Reply, Stop)
 # `_otp_exit_reason` until a stop is asked for (None is a reason too)
 _NO_REASON: Final = object()
 
+# asyncio's own loop classes make futures with `asyncio.Future(loop=loop)` and tell the
+# time with `time.monotonic`: for them a call does both itself, which saves a Python
+# frame each. Any other loop (uvloop, a test clock) is asked through its methods.
+_STOCK_LOOPS: Final[frozenset[type[asyncio.AbstractEventLoop]]] = frozenset(
+    cls
+    for cls in vars(asyncio).values()
+    if isinstance(cls, type)
+    and issubclass(cls, asyncio.BaseEventLoop)
+    and cls.create_future is asyncio.BaseEventLoop.create_future
+    and cls.time is asyncio.BaseEventLoop.time
+)
+_Future: Final = asyncio.Future
+
 # The calling task, looked up on every call. On Python 3.11 `asyncio.current_task` is a
 # Python function that reads asyncio's table of running tasks per loop: reading the
 # table directly saves a frame per call. From 3.12 `current_task` is C code, and is used
 # as is.
-_STOCK_TIME: Final = asyncio.BaseEventLoop.time
-
 _task_of: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]
 if sys.version_info < (3, 12):
     _task_of = vars(asyncio.tasks)["_current_tasks"].get
 else:
     _task_of = asyncio.current_task
+
+
+@types.coroutine
+def _next_turn() -> Generator[None, None, None]:
+    """Let every other ready task run once (`asyncio.sleep(0)` without its frame)."""
+    yield
 
 
 class _Watcher(Protocol):
@@ -144,11 +162,11 @@ class _StartWith:
     __slots__ = ("args", "cls", "kwargs", "name")
 
     def __init__(self, cls: type[GenServer], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        # (kwargs is the caller's own `**kwargs` dict: kept, not copied)
         self.cls = cls
         self.args = args
-        rest = dict(kwargs)
-        self.name = rest.pop("name", None)
-        self.kwargs = rest or None
+        self.name = kwargs.pop("name", None)
+        self.kwargs = kwargs or None
 
     def __call__(self) -> Awaitable[GenServer]:
         kwargs = self.kwargs or {}
@@ -280,7 +298,9 @@ class GenServer(Mailbox):
         loop = self._otp_loop
         if name is not None:
             self._otp_register_name(name)
-        started: asyncio.Future[None] = loop.create_future()
+        started: asyncio.Future[None] = (
+            _Future(loop=loop) if type(loop) in _STOCK_LOOPS else loop.create_future()
+        )
         task = self._otp_task = loop.create_task(
             self._otp_run(started, args, kwargs), name=cls.__qualname__
         )
@@ -299,7 +319,7 @@ class GenServer(Mailbox):
             # this task's next one, so an `init` that does not suspend is done when this
             # task resumes, and the start takes one turn of the loop. (Awaiting
             # `started` alone takes two: one to run `init`, one more to wake this task.)
-            await asyncio.sleep(0)
+            await _next_turn()
             await started
         except asyncio.CancelledError:
             if started.done() and not started.cancelled() and started.exception() is None:
@@ -330,13 +350,14 @@ class GenServer(Mailbox):
         `child_type`. Override it to give your process a typed signature.
         """
 
-        name = kwargs.get("name")
+        start = _StartWith(cls, args, kwargs)
+        name = start.name
         return ChildSpec(
-            id=name if name is not None else cls.__qualname__,
-            start=_StartWith(cls, args, kwargs),
-            restart=cls.child_restart,
-            shutdown=cls.child_shutdown,
-            type=cls.child_type,
+            name if name is not None else cls.__qualname__,
+            start,
+            cls.child_restart,
+            cls.child_shutdown,
+            cls.child_type,
         )
 
     def _otp_register_name(self, name: str | Via) -> None:
@@ -408,7 +429,8 @@ class GenServer(Mailbox):
         if task is self._otp_task:
             raise CallingSelf(f"{self!r} called itself; handle the request directly")
         loop = self._otp_loop
-        future: asyncio.Future[Any] = loop.create_future()
+        stock = type(loop) in _STOCK_LOOPS
+        future: asyncio.Future[Any] = _Future(loop=loop) if stock else loop.create_future()
         inbox = self._otp_inbox  # self._otp_deliver(...), inlined: this is the hot path
         if inbox is None:
             self._otp_inbox = [(_CALL, request, Caller(future, task))]
@@ -428,10 +450,8 @@ class GenServer(Mailbox):
             if deadlines is None:
                 return await self._otp_call_with_timer(future, request, seconds)
             self._otp_deadlines = deadlines
-        # Queue the deadline (see _Deadlines). asyncio's own loops tell the time with
-        # time.monotonic, so it is called directly (a loop class may override `time`).
-        now = _monotonic() if type(loop).time is _STOCK_TIME else loop.time()
-        deadline = now + seconds
+        # Queue the deadline (see _Deadlines).
+        deadline = (_monotonic() if stock else loop.time()) + seconds
         deadlines._queue.append((deadline, future))
         if not deadlines._armed:
             deadlines._arm(loop, deadline)
@@ -645,7 +665,10 @@ class GenServer(Mailbox):
                     # request, its reply, the calling task) while waiting for the next
                     # one.
                     self._otp_current = msg = payload = caller = result = future = None
-                    waiter = self._otp_waiter = self._otp_loop.create_future()
+                    loop = self._otp_loop
+                    waiter = self._otp_waiter = (
+                        _Future(loop=loop) if type(loop) in _STOCK_LOOPS else loop.create_future()
+                    )
                     await waiter
                     continue
                 # Take the oldest message (see _mailbox), here rather than in a method:
