@@ -171,6 +171,31 @@ def test_show_names_the_checks_of_each_option() -> None:
     assert "min_size <= max_size" in " ".join(otpgen("new", "--help").stdout.split())
 
 
+@pytest.mark.parametrize(
+    ("pattern", "line"),
+    [
+        ("rate-limiter", "backend=redis adds to your dependencies: redis>=5"),
+        ("task", "backend=postgres adds to your dependencies: procrastinate>=3.5"),
+    ],
+)
+def test_show_names_what_a_backend_adds_to_the_dependencies(pattern: str, line: str) -> None:
+    result = otpgen("show", pattern)
+    assert result.returncode == 0, result.stderr
+    assert f"      {line}" in result.stdout
+    data = json.loads(otpgen("show", pattern, "--format", "json").stdout)
+    (entry,) = data["dependencies"]
+    assert entry["when"] == line.split(" adds")[0]
+
+
+def test_new_with_a_backend_adds_its_client_to_a_services_dependencies(tmp_path: Path) -> None:
+    assert otpgen("init", "shop", "--no-input", cwd=tmp_path).returncode == 0
+    shop = tmp_path / "shop"
+    result = otpgen("new", "cache", "--no-input", "--set", "backend=redis", cwd=shop)
+    assert result.returncode == 0, result.stderr
+    assert "pyproject.toml  (added redis>=5 to [project] dependencies)" in result.stdout
+    assert 'dependencies = ["redis>=5"]' in (shop / "pyproject.toml").read_text()
+
+
 def test_new_outside_a_project_says_so(tmp_path: Path) -> None:
     result = otpgen("new", "genserver", "--no-input", cwd=tmp_path)
     assert result.returncode == 2
