@@ -166,7 +166,7 @@ def show(
 
     Example: otpgen show supervisor
     """
-    from otpgen._patterns import find_pattern, load_patterns
+    from otpgen._patterns import ALWAYS, find_pattern, load_patterns
     from otpgen._templates import templates_dir
 
     found = _engine(lambda: find_pattern(load_patterns(templates_dir()), pattern))
@@ -196,8 +196,18 @@ def show(
                 ],
                 "checks": [{"rule": c.rule, "why": c.why} for c in found.checks],
                 "dependencies": [
-                    {"when": f"{key}={value}", "requires": list(requirements)}
+                    {
+                        "when": ALWAYS if key == ALWAYS else f"{key}={value}",
+                        "requires": list(requirements),
+                    }
                     for key, value, requirements in found.dependencies
+                ],
+                "test_dependencies": [
+                    {
+                        "when": ALWAYS if key == ALWAYS else f"{key}={value}",
+                        "requires": list(requirements),
+                    }
+                    for key, value, requirements in found.test_dependencies
                 ],
                 "renders": renders,
             }
@@ -206,6 +216,13 @@ def show(
     typer.echo(f"{found.name} (template v{found.version}): {found.summary}")
     typer.echo(f"use when:       {found.use_when}")
     typer.echo(f"don't use when: {found.dont_use_when}")
+    for where, entries in (
+        ("dependencies", found.dependencies),
+        ("test extra", found.test_dependencies),
+    ):
+        for key, _, requirements in entries:
+            if key == ALWAYS:
+                typer.echo(f"adds to your {where}: {', '.join(requirements)}")
     typer.echo("options (--set key=value):" if found.options else "options: none")
     import json
 
@@ -214,10 +231,14 @@ def show(
         typer.echo(f"  {o.key}: {o.describe_type()} = {default}\n      {o.help}")
         for check in found.checks_of(o.key):
             typer.echo(f"      must hold: {check.rule} ({check.why})")
-        for key, value, requirements in found.dependencies:
-            if key == o.key:
-                needs = ", ".join(requirements)
-                typer.echo(f"      {key}={value} adds to your dependencies: {needs}")
+        for where, entries in (
+            ("dependencies", found.dependencies),
+            ("test extra", found.test_dependencies),
+        ):
+            for key, value, requirements in entries:
+                if key == o.key:
+                    needs = ", ".join(requirements)
+                    typer.echo(f"      {key}={value} adds to your {where}: {needs}")
     typer.echo("renders:")
     for line in renders:
         typer.echo(f"  {line}")

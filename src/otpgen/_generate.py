@@ -201,11 +201,16 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
         changes += [change] if change else []
         notes += [unwired] if unwired else []
     elif wiring is not None:
-        next_step = f"add {wiring[1]} to your supervision tree; {next_step}"
-    if requirements := pattern.requirements(answers.options):
-        change, unadded = _add_requirements(project, requirements)
+        _, child, setup = wiring
+        where = [f"add {child} to your supervision tree"] if child else []
+        where += [f"call {setup.strip()} first in main()"] if setup else []
+        next_step = f"{'; '.join(where)}; {next_step}"
+    requirements = pattern.requirements(answers.options)
+    test_requirements = pattern.test_requirements(answers.options)
+    if requirements or test_requirements:
+        change, unadded = _add_requirements(project, requirements, test_requirements)
         changes += [change] if change else []
-        notes += [unadded] if unadded else []
+        notes += unadded
     return Plan(
         command="new",
         root=project.root,
@@ -226,7 +231,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
 
 
 def _wire_application(
-    project: Project, imports: tuple[str, ...], child: str
+    project: Project, imports: tuple[str, ...], child: str | None, setup: str | None
 ) -> tuple[Change | None, str | None]:
     """The change that adds the new module to application.py, or the lines to add by hand.
 
@@ -234,7 +239,7 @@ def _wire_application(
     """
     from otpgen._wire import NotWireable, Wiring, instructions, wire  # ast: only when wiring
 
-    spec = Wiring(imports, child)
+    spec = Wiring(imports, child, setup)
     path = project.package_dir / "application.py"
     try:
         old = read_text(project.root / path, root=project.root)
@@ -245,14 +250,15 @@ def _wire_application(
         return None, f"could not wire it into {path} ({exc}); {instructions(spec)}"
     if text == old:
         return None, None
-    return Change(path, Action.UPDATE, old, text, "wired into the supervision tree"), None
+    why = "wired into the supervision tree" if child else "set up first in main()"
+    return Change(path, Action.UPDATE, old, text, why), None
 
 
 def _add_requirements(
-    project: Project, requirements: tuple[str, ...]
-) -> tuple[Change | None, str | None]:
-    """The change that adds what the module imports to the project's dependencies, or a
-    note saying what to add by hand.
+    project: Project, requirements: tuple[str, ...], test_requirements: tuple[str, ...] = ()
+) -> tuple[Change | None, list[str]]:
+    """The change that adds what the module imports to the project's dependencies (and
+    what its test imports to the `test` extra), and notes saying what to add by hand.
 
     Only the new elements are inserted; a distribution the project already names, in any
     version, is left as the user wrote it.
@@ -260,16 +266,31 @@ def _add_requirements(
     from otpgen._requires import NotAddable, add_requirements, missing
 
     path = PurePosixPath("pyproject.toml")
-    by_hand = f"add {', '.join(requirements)} to your project's dependencies"
+    unreadable: str | None = None
     try:
         old = read_text(project.root / path, root=project.root)
-        if old is None:
-            return None, f"the module imports {', '.join(requirements)}: {by_hand}"
-        wanted = missing(old, requirements)
-        text = add_requirements(old, requirements)
-    except (OSError, NotAddable) as exc:
-        return None, f"could not add its dependencies to {path} ({exc}); {by_hand}"
-    if text == old:
-        return None, None
-    why = f"added {', '.join(wanted)} to [project] dependencies"
-    return Change(path, Action.UPDATE, old, text, why), None
+    except OSError as exc:
+        old, unreadable = None, f"could not read {path} ({exc})"
+    text, notes, added = old, [], []
+    for wanted, extra in ((requirements, None), (test_requirements, "test")):
+        if not wanted:
+            continue
+        listed = ", ".join(wanted)
+        what = "[project] dependencies" if extra is None else f"the {extra} extra"
+        whose = "your project's dependencies" if extra is None else f"your project's {extra} extra"
+        by_hand = f"add {listed} to {whose}"
+        if text is None:
+            imports = "the module imports" if extra is None else "its test imports"
+            notes.append(f"{unreadable or f'{imports} {listed}'}: {by_hand}")
+            continue
+        try:
+            new_ones = missing(text, wanted, extra)
+            text = add_requirements(text, wanted, extra)
+        except NotAddable as exc:
+            notes.append(f"could not add its dependencies to {path} ({exc}); {by_hand}")
+            continue
+        if new_ones:
+            added.append(f"added {', '.join(new_ones)} to {what}")
+    if text is None or text == old:
+        return None, notes
+    return Change(path, Action.UPDATE, old, text, "; ".join(added)), notes

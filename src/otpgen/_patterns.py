@@ -13,6 +13,9 @@ from otpgen._record import frozen
 OptionValue = str | int | float | bool
 
 _TYPES = ("str", "int", "float", "bool", "choice")
+
+ALWAYS = "always"
+"""The `[dependencies]` key of requirements a render imports whatever its options."""
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -147,10 +150,16 @@ class Pattern:
     wire_imports: tuple[str, ...] = ()
     wire_child: str | None = None  # how `new` adds it to a service's tree; None: it is not
     wire_when: str | None = None  # a bool option, or `option=value`, that gives it a process
+    # a statement run first in the application's main(), before the tree starts, e.g.
+    # `{name}.install()` for a module that sets up the process (tracing hooks)
+    wire_setup: str | None = None
     checks: tuple[Check, ...] = ()  # relations between options every render satisfies
     # `[dependencies]`: (option, value, requirements) - what the module imports when the
-    # option has that value, added to a service's pyproject.toml by `otpgen new`
+    # option has that value, added to a service's pyproject.toml by `otpgen new`; option
+    # ALWAYS (an `always = [...]` entry): whatever the options
     dependencies: tuple[tuple[str, OptionValue, tuple[str, ...]], ...] = ()
+    # `[test-dependencies]`: the same for what its test imports, added to the `test` extra
+    test_dependencies: tuple[tuple[str, OptionValue, tuple[str, ...]], ...] = ()
 
     def wiring(
         self,
@@ -158,9 +167,10 @@ class Pattern:
         name: str,
         class_name: str,
         options: Mapping[str, object] | None = None,
-    ) -> tuple[tuple[str, ...], str] | None:
-        """The imports and child spec expression that put this module in a service's tree."""
-        if self.wire_child is None:
+    ) -> tuple[tuple[str, ...], str | None, str | None] | None:
+        """The imports, the child spec expression and the setup statement (either may be
+        None) that put this module in a service's application.py; None: nothing to add."""
+        if self.wire_child is None and self.wire_setup is None:
             return None
         if self.wire_when is not None:
             # `when` names a bool option that must be true, or is `option=value`.
@@ -171,15 +181,28 @@ class Pattern:
                 return None
         fields = {"package": package, "name": name, "class_name": class_name}
         imports = tuple(line.format(**fields) for line in self.wire_imports)
-        return imports, self.wire_child.format(**fields)
+        child = None if self.wire_child is None else self.wire_child.format(**fields)
+        setup = None if self.wire_setup is None else self.wire_setup.format(**fields)
+        return imports, child, setup
 
     def requirements(self, options: Mapping[str, object]) -> tuple[str, ...]:
         """The third-party requirements a render with `options` imports, e.g.
         `("redis>=5",)` for `backend=redis`; options not given take their defaults."""
+        return self._selected(self.dependencies, options)
+
+    def test_requirements(self, options: Mapping[str, object]) -> tuple[str, ...]:
+        """What a render's test imports beyond pytest, e.g. an SDK whose in-memory exporter
+        it reads; `otpgen new` adds it to the project's `test` extra."""
+        return self._selected(self.test_dependencies, options)
+
+    def _selected(
+        self,
+        entries: tuple[tuple[str, OptionValue, tuple[str, ...]], ...],
+        options: Mapping[str, object],
+    ) -> tuple[str, ...]:
         found: list[str] = []
-        for key, value, requirements in self.dependencies:
-            chosen = options.get(key, self.option(key).default)
-            if chosen == value:
+        for key, value, requirements in entries:
+            if key == ALWAYS or options.get(key, self.option(key).default) == value:
                 found += [r for r in requirements if r not in found]
         return tuple(found)
 
@@ -240,10 +263,15 @@ def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
         wire_imports=tuple(data.get("wire", {}).get("imports", ())),
         wire_child=data.get("wire", {}).get("child"),
         wire_when=data.get("wire", {}).get("when"),
+        wire_setup=data.get("wire", {}).get("setup"),
         checks=checks,
         dependencies=tuple(
             _load_dependency(when, raw, options, where)
             for when, raw in data.get("dependencies", {}).items()
+        ),
+        test_dependencies=tuple(
+            _load_dependency(when, raw, options, where, "test-dependencies")
+            for when, raw in data.get("test-dependencies", {}).items()
         ),
     )
     defaults = {o.key: o.default for o in options}
@@ -288,26 +316,33 @@ def _load_check(raw: dict[str, Any], options: tuple[Option, ...], where: Path) -
 
 
 def _load_dependency(
-    when: str, raw: Any, options: tuple[Option, ...], where: Path
+    when: str,
+    raw: Any,
+    options: tuple[Option, ...],
+    where: Path,
+    table: str = "dependencies",
 ) -> tuple[str, OptionValue, tuple[str, ...]]:
-    """A `[dependencies]` entry: `"<option>=<value>" = ["requirement", ...]`."""
+    """A `[dependencies]` (or `[test-dependencies]`) entry: `"<option>=<value>" =
+    ["requirement", ...]`, or `always = [...]` for requirements whatever the options."""
     from otpgen._requires import distribution
 
     key, sep, text = when.partition("=")
     found = [o for o in options if o.key == key.strip()]
-    if not sep or not found:
-        raise OtpgenError(f"{where}: dependencies {when!r}: expected `<option>=<value>`")
-    try:
-        value = found[0].parse(text.strip())
-    except OtpgenError as exc:
-        raise OtpgenError(f"{where}: dependencies {when!r}: {exc}") from None
+    if when.strip() != ALWAYS and (not sep or not found):
+        raise OtpgenError(f"{where}: {table} {when!r}: expected `<option>=<value>` or `{ALWAYS}`")
     if not isinstance(raw, list) or not raw or not all(isinstance(r, str) for r in raw):
-        raise OtpgenError(f"{where}: dependencies {when!r}: expected a list of requirements")
+        raise OtpgenError(f"{where}: {table} {when!r}: expected a list of requirements")
     for requirement in raw:
         try:
             distribution(requirement)
         except ValueError as exc:
-            raise OtpgenError(f"{where}: dependencies {when!r}: {exc}") from None
+            raise OtpgenError(f"{where}: {table} {when!r}: {exc}") from None
+    if when.strip() == ALWAYS:
+        return ALWAYS, True, tuple(raw)
+    try:
+        value = found[0].parse(text.strip())
+    except OtpgenError as exc:
+        raise OtpgenError(f"{where}: {table} {when!r}: {exc}") from None
     return found[0].key, value, tuple(raw)
 
 

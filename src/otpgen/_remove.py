@@ -85,6 +85,11 @@ def plan_remove(request: RemoveRequest, templates: Path | None = None) -> Plan:
             f"pyproject.toml still depends on {', '.join(needs)}: remove it if nothing else "
             "imports it"
         )
+    if needs := pattern.test_requirements(options):
+        notes.append(
+            f"pyproject.toml's test extra still names {', '.join(needs)}: remove it if no "
+            "other test imports it"
+        )
     renders = {key: r for key, r in manifest.renders.items() if key != owner}
     return Plan(
         command="remove",
@@ -118,4 +123,5 @@ def _unwire(
     notes = [f"{path}: {note}" for note in left]
     if text == old:
         return None, notes
-    return Change(path, Action.UPDATE, old, text, "taken out of the supervision tree"), notes
+    why = "taken out of the supervision tree" if wiring[1] else "its setup taken out of main()"
+    return Change(path, Action.UPDATE, old, text, why), notes

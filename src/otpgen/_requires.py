@@ -8,6 +8,9 @@ names (in any version or with any extras) is left to the user's choice. The resu
 parsed back and compared with the list it must hold; a file where the array cannot be
 found, or where the insertion would not give exactly that list, is left untouched and the
 caller prints the line to add by hand.
+
+What a module's test imports (an SDK whose in-memory exporter the test reads) goes the
+same way into an extra, `test = [...]` under `[project.optional-dependencies]`.
 """
 
 import re
@@ -15,6 +18,9 @@ import tomllib
 from collections.abc import Sequence
 
 _PROJECT = re.compile(r"^\[\s*project\s*\][ \t]*(#[^\n]*)?$", re.MULTILINE)
+_EXTRAS = re.compile(
+    r"^\[\s*project\s*\.\s*optional-dependencies\s*\][ \t]*(#[^\n]*)?$", re.MULTILINE
+)
 _TABLE = re.compile(r"^\[", re.MULTILINE)
 _DEPENDENCIES = re.compile(r"^dependencies[ \t]*=[ \t]*\[", re.MULTILINE)
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -34,24 +40,29 @@ def distribution(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", found.group(1)).lower()
 
 
-def missing(text: str, requirements: Sequence[str]) -> list[str]:
-    """The requirements whose distribution `text` (a pyproject.toml) does not name yet."""
-    named = {distribution(r) for r in _declared(text)}
+def missing(text: str, requirements: Sequence[str], extra: str | None = None) -> list[str]:
+    """The requirements whose distribution `text` (a pyproject.toml) does not name yet:
+    in `[project] dependencies`, or, for an `extra`, there or in that extra."""
+    declared = _declared(text, None) if extra is None else _declared(text, extra)
+    if extra is not None:
+        declared += _declared(text, None, required=False)
+    named = {distribution(r) for r in declared}
     return [r for r in requirements if distribution(r) not in named]
 
 
-def add_requirements(text: str, requirements: Sequence[str]) -> str:
+def add_requirements(text: str, requirements: Sequence[str], extra: str | None = None) -> str:
     """`text` with each of `requirements` that is missing appended to its `[project]
-    dependencies` array; `text` itself when none is missing."""
-    wanted = missing(text, requirements)
+    dependencies` array (or to the array of the `extra` in `[project.optional-dependencies]`);
+    `text` itself when none is missing."""
+    wanted = missing(text, requirements, extra)
     if not wanted:
         return text
-    before = _declared(text)
-    opening = _array_opening(text)
+    before = _declared(text, extra)
+    opening = _array_opening(text, extra)
     closing = _closing_bracket(text, opening)
     new = _insert(text, opening, closing, wanted)
     try:
-        after = _declared(new)
+        after = _declared(new, extra)
     except NotAddable:
         after = []
     if after != [*before, *wanted]:
@@ -59,7 +70,9 @@ def add_requirements(text: str, requirements: Sequence[str]) -> str:
     return new
 
 
-def _declared(text: str) -> list[str]:
+def _declared(text: str, extra: str | None, *, required: bool = True) -> list[str]:
+    """The requirements of `[project] dependencies`, or of the `extra`; [] when there are
+    none and not `required`."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -67,23 +80,41 @@ def _declared(text: str) -> list[str]:
     project = data.get("project")
     if not isinstance(project, dict):
         raise NotAddable("it has no [project] table")
-    declared = project.get("dependencies", None)
+    if extra is None:
+        declared = project.get("dependencies", None)
+        where = "its [project] table has no dependencies array"
+    else:
+        extras = project.get("optional-dependencies", {})
+        declared = extras.get(extra) if isinstance(extras, dict) else None
+        where = f"its [project.optional-dependencies] table has no {extra} array"
     if not isinstance(declared, list) or not all(isinstance(d, str) for d in declared):
-        raise NotAddable("its [project] table has no dependencies array")
+        if not required:
+            return []
+        raise NotAddable(where)
     return declared
 
 
-def _array_opening(text: str) -> int:
-    """The offset of the `[` opening `dependencies = [` inside the `[project]` table."""
-    header = _PROJECT.search(text)
+def _array_opening(text: str, extra: str | None = None) -> int:
+    """The offset of the `[` opening `dependencies = [` inside the `[project]` table, or
+    `<extra> = [` inside `[project.optional-dependencies]`."""
+    table = "[project]" if extra is None else "[project.optional-dependencies]"
+    header = (_PROJECT if extra is None else _EXTRAS).search(text)
     if header is None:
-        raise NotAddable("no `[project]` header on a line of its own")
+        raise NotAddable(f"no `{table}` header on a line of its own")
     following = _TABLE.search(text, header.end())
     end = following.start() if following else len(text)
-    found = _DEPENDENCIES.search(text, header.end(), end)
+    key = _DEPENDENCIES if extra is None else _key(extra)
+    found = key.search(text, header.end(), end)
     if found is None:
-        raise NotAddable("no `dependencies = [` line in [project]")
+        name = "dependencies" if extra is None else extra
+        raise NotAddable(f"no `{name} = [` line in {table}")
     return found.end() - 1
+
+
+def _key(name: str) -> re.Pattern[str]:
+    """`name = [` at the start of a line (the key bare or quoted)."""
+    key = re.escape(name)
+    return re.compile(rf"""^(?:{key}|"{key}"|'{key}')[ \t]*=[ \t]*\[""", re.MULTILINE)
 
 
 def _closing_bracket(text: str, opening: int) -> int:

@@ -2,7 +2,9 @@
 
 `application.py` has a function `children()` returning a list literal of child specs.
 Wiring adds the module's import to the package's own (first-party) imports and appends its
-child spec to that list. The places are found with `ast`, and only those lines are inserted:
+child spec to that list. A module that sets up the process rather than running in the tree
+(tracing hooks) has a setup statement instead, inserted first in `main()`, before the tree
+starts. The places are found with `ast`, and only those lines are inserted:
 every other byte of the file — the user's formatting, comments, order — stays as it was, and
 nothing formats the file afterwards. So the inserted lines are written the way ruff would
 write them: a file that passed `ruff check` (isort's `I001` included) and `ruff format
@@ -41,11 +43,13 @@ class Wiring:
 
     Each import is one statement importing from the service's own package, e.g.
     `from shop.inventory import Inventory`: the package (`shop`) is the part of its module
-    before the first dot.
+    before the first dot. `child` goes into the list children() returns; `setup`, a
+    statement such as `tracing.install()`, goes first into main(). Either may be None.
     """
 
     imports: tuple[str, ...]
-    child: str
+    child: str | None
+    setup: str | None = None
 
 
 class NotWireable(Exception):
@@ -55,20 +59,30 @@ class NotWireable(Exception):
 
 def wire(text: str, wiring: Wiring) -> str:
     """`text` (application.py) with the module wired in; unchanged if it already is."""
-    _children_list(_parse(text))  # refuse before changing anything
+    tree = _parse(text)  # refuse before changing anything
+    if wiring.child is not None:
+        _children_list(tree)
+    if wiring.setup is not None:
+        _setup_place(tree, wiring.setup)
     for line in wiring.imports:
         for wanted in _wanted(line):
             text = _add_import(text, wanted)
-    return _add_child(text, wiring.child)
+    if wiring.setup is not None:
+        text = _add_setup(text, wiring.setup)
+    if wiring.child is not None:
+        text = _add_child(text, wiring.child)
+    return text
 
 
 def instructions(wiring: Wiring) -> str:
     """The lines a user adds by hand when the list cannot be found."""
     imports = "".join(f"    {line}\n" for line in wiring.imports)
-    return (
-        f"add to application.py:\n{imports}and to the list children() returns:\n"
-        f"    {wiring.child},\n"
-    )
+    steps = [f"add to application.py:\n{imports}"]
+    if wiring.setup is not None:
+        steps.append(f"first in main(), before the tree starts:\n    {wiring.setup}\n")
+    if wiring.child is not None:
+        steps.append(f"to the list children() returns:\n    {wiring.child},\n")
+    return "and ".join(steps)
 
 
 # Text: lines as ast numbers them (only "\n" ends a line here), columns in characters.
@@ -207,6 +221,94 @@ def _add_child(text: str, child: str) -> str:
     else:
         lines[end:end] = _item(child, item_indent, newline)
     return "".join(lines)
+
+
+# The setup statement: first in main(), after its docstring, so it runs before the tree
+# starts (`otp.run(children(), ...)` is main's last statement).
+
+
+def _main_function(tree: ast.Module) -> ast.FunctionDef:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "main":
+            return node
+    raise NotWireable("no function main() at the top level")
+
+
+def _docstring(function: ast.FunctionDef) -> ast.stmt | None:
+    first = function.body[0]
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        return first
+    return None
+
+
+def _setup_place(tree: ast.Module, setup: str) -> tuple[ast.FunctionDef, ast.stmt | None]:
+    """main(), and the statement `setup` goes after (its docstring, or None: first); an
+    error when main() is written so a statement cannot go on a line of its own."""
+    main = _main_function(tree)
+    docstring = _docstring(main)
+    code = [node for node in main.body if node is not docstring]
+    if not code:
+        raise NotWireable("main() has no statement to put the setup before")
+    if any(node.lineno == main.lineno for node in main.body):
+        raise NotWireable("main()'s body shares its line with `def`")
+    if docstring is not None and code[0].lineno == docstring.end_lineno:
+        raise NotWireable("main()'s docstring shares its line with code")
+    return main, docstring
+
+
+def _setup_statement(setup: str) -> ast.stmt:
+    body = ast.parse(setup.strip()).body
+    if len(body) != 1:
+        raise NotWireable(f"expected one statement to add to main(), got: {setup!r}")
+    return body[0]
+
+
+def _is_setup(node: ast.stmt, setup: str) -> bool:
+    return ast.dump(node) == ast.dump(_setup_statement(setup))
+
+
+def _add_setup(text: str, setup: str) -> str:
+    """`text` with `setup` the first statement of main() after its docstring."""
+    tree = _parse(text)
+    main, docstring = _setup_place(tree, setup)
+    if any(_is_setup(node, setup) for node in main.body):
+        return text
+    lines = _lines(text)
+    code = next(node for node in main.body if node is not docstring)
+    indent = " " * _start(lines, code)[1]
+    # after the docstring, or right above the first statement and the comments atop it
+    if docstring is not None:
+        at = docstring.end_lineno or docstring.lineno
+    else:
+        at = code.lineno - 1
+        while at > main.lineno and _comment(lines[at - 1]):
+            at -= 1
+    lines[at:at] = [f"{indent}{setup.strip()}{_newline(text)}"]
+    return "".join(lines)
+
+
+def _remove_setup(text: str, setup: str) -> tuple[str, str | None]:
+    """`text` without the setup statement in main(), or a note when it is not there."""
+    try:
+        main = _main_function(_parse(text))
+    except NotWireable as exc:
+        return text, f"{exc}: no {setup.strip()} to take out"
+    found = [node for node in main.body if _is_setup(node, setup)]
+    if not found:
+        return text, f"no {setup.strip()} was found in main()"
+    lines = _lines(text)
+    for node in reversed(found):
+        (first, start), (last, past) = _start(lines, node), _end(lines, node)
+        tail = lines[last][past:].strip()
+        alone = not lines[first][:start].strip() and (not tail or tail.startswith("#"))
+        if not alone or node is main.body[-1]:  # (main() would be left without a body)
+            return text, f"remove {setup.strip()} from main() by hand"
+        del lines[first : last + 1]
+    return "".join(lines), None
 
 
 # The import: into the package's section of the top import block, where isort puts it.
@@ -541,25 +643,33 @@ def unwire(text: str, wiring: Wiring) -> tuple[str, list[str]]:
 
     The child spec is found as wiring wrote it or as the user edited it (a call of the same
     `child_spec`, other arguments); its lines go, and a list left empty closes up to `[]`
-    as ruff writes it. An import goes only if the file no longer uses the name it binds.
+    as ruff writes it. A setup statement goes from main() where it stands on lines of its
+    own. An import goes only if the file no longer uses the name it binds.
     """
-    tree = _parse(text)
-    children = _children_list(tree)
-    wanted = ast.parse(wiring.child.strip(), mode="eval").body
-    found = [e for e in children.elts if _same(wiring.child, e) or _same_spec(wanted, e)]
     left: list[str] = []
-    for element in reversed(found):
-        text = _remove_element(text, element, children)
-        tree = _parse(text)
-        children = _children_list(tree)
-    if not found:
-        left.append(f"no child spec {wiring.child} was found in children()")
+    if wiring.child is not None:
+        text = _remove_child(text, wiring.child, left)
+    if wiring.setup is not None:
+        text, note = _remove_setup(text, wiring.setup)
+        left += [note] if note else []
     for line in wiring.imports:
         for name in _wanted(line):
             text, note = _remove_import(text, name)
             if note:
                 left.append(note)
     return text, left
+
+
+def _remove_child(text: str, child: str, left: list[str]) -> str:
+    children = _children_list(_parse(text))
+    wanted = ast.parse(child.strip(), mode="eval").body
+    found = [e for e in children.elts if _same(child, e) or _same_spec(wanted, e)]
+    for element in reversed(found):
+        text = _remove_element(text, element, children)
+        children = _children_list(_parse(text))
+    if not found:
+        left.append(f"no child spec {child} was found in children()")
+    return text
 
 
 def _same_spec(wanted: ast.expr, element: ast.expr) -> bool:
