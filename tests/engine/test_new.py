@@ -208,6 +208,7 @@ def test_a_pattern_without_a_process_for_its_options_is_not_wired() -> None:
     assert cache.wiring("shop", "prices", "Prices") == (
         ("from shop import prices",),
         "prices.child_spec()",
+        None,
     )
     assert cache.wiring("shop", "prices", "Prices", {"sweeper": False}) is None
 
@@ -222,4 +223,5 @@ def test_a_pattern_wired_for_one_option_value_only_is_wired_for_that_value() -> 
     assert pubsub.wiring("shop", "events", "Events", {"backend": "redis"}) == (
         ("from shop import events",),
         "events.child_spec()",
+        None,
     )

@@ -58,9 +58,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Path:
         result = otpgen("new", name, "--no-input", cwd=root)
         assert result.returncode == 0, result.stderr
         wired = "src/billing/application.py  (wired into the supervision tree)" in result.stdout
-        # pubsub has no process with its default (memory) backend
-        has_process = pattern.wiring("billing", name, "Name") is not None
-        assert wired == has_process, result.stdout
+        set_up = "src/billing/application.py  (set up first in main())" in result.stdout
+        # pubsub has no process with its default (memory) backend; tracing sets up hooks
+        wiring = pattern.wiring("billing", name, "Name")
+        assert wired == (wiring is not None and wiring[1] is not None), result.stdout
+        assert set_up == (wiring is not None and wiring[2] is not None), result.stdout
     return root
 
 
@@ -128,7 +130,8 @@ def test_sigterm_stops_the_children_in_reverse_order_and_exits_0(service: Path) 
     started = children_of_root(lines, "started")
     stopped = children_of_root(lines, "stopping")
     patterns = load_patterns(templates_dir()).values()
-    wired = [p for p in patterns if p.wiring("billing", p.name, "Name") is not None]
+    wirings = [p.wiring("billing", p.name, "Name") for p in patterns]
+    wired = [w for w in wirings if w is not None and w[1] is not None]
     assert len(started) == len(wired)
     assert stopped == started[::-1]
     assert any("application stopped" in line for line in lines)
