@@ -7,6 +7,8 @@ too), imports it, and times, in one event loop, `await server.call(1)` back to b
 CPU time per message, under five settings:
 
 - `no hooks`: the kernel as a service without tracing runs it (one flag check);
+- `hooks that do nothing`: the kernel's instrumented path alone (the token carried, the
+  hooks called), what any hooks cost before they do anything;
 - `hooks, API only`: `install()` with no SDK configured: the API's proxy provider hands
   out no-op spans (the cost a service pays for having the module while exporting
   nothing);
@@ -17,6 +19,10 @@ CPU time per message, under five settings:
 - `hooks, SDK, exported, in a span`: the same, each call made inside a caller's span
   (the trace a request carries in; its own span is not counted: it is started once
   around the whole loop).
+
+Beside them, the floor of the exported setting: the SDK alone doing what tracing one
+call needs at the least (a CLIENT span, a SERVER span under it made current and
+restored, both ended), no kernel, no hooks.
 
 Settings are interleaved round by round so machine drift hits all of them; the table
 shows each one's median over the rounds and quartiles in CPU microseconds per message
@@ -45,11 +51,13 @@ from typing import Any
 from harness import OtherLoad, load_average, otpgen_command
 
 NONE = "no hooks"
+NOP = "hooks that do nothing"
 API = "hooks, API only (no SDK)"
 SAMPLED_OUT = "hooks, SDK, sampled out"
 EXPORTED = "hooks, SDK, exported"
 IN_SPAN = "hooks, SDK, exported, in a span"
-SETTINGS = (NONE, API, SAMPLED_OUT, EXPORTED, IN_SPAN)
+SETTINGS = (NONE, NOP, API, SAMPLED_OUT, EXPORTED, IN_SPAN)
+FLOOR = "floor: the SDK alone, 2 spans (no kernel)"
 
 
 def render(root: Path) -> tuple[ModuleType, ModuleType]:
@@ -95,10 +103,26 @@ def providers() -> dict[str, Any]:
         def export(self, spans: Sequence[Any]) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
+    class Nop:
+        """Hooks that do nothing."""
+
+        def on_call(self, process: Any, request: object) -> object:
+            return None
+
+        def on_cast(self, process: Any, msg: object) -> object:
+            return None
+
+        def on_handle(self, process: Any, kind: str, msg: object, token: object) -> object:
+            return None
+
+        def on_handled(self, process: Any, state: object, error: BaseException | None) -> None:
+            return None
+
     exported = TracerProvider()
     exported.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=1 << 16))
     # the global provider, never set: the API's proxy hands out no-op tracers
     return {
+        NOP: Nop(),
         API: trace.get_tracer_provider(),
         SAMPLED_OUT: TracerProvider(sampler=ALWAYS_OFF),
         EXPORTED: exported,
@@ -135,14 +159,17 @@ async def measure(rounds: int, number: int) -> dict[str, dict[str, list[float]]]
             for _ in range(rounds):
                 for setting in SETTINGS:
                     provider = by_setting.get(setting)
-                    if provider is None:
+                    if setting == NONE:
                         otp.instrument(None)
+                    elif setting == NOP:
+                        otp.instrument(provider)
                     else:
                         tracing.install(provider)
                     with caller_span(provider, setting):
                         for kind in ("call", "cast"):
                             samples[kind][setting].append(await timed(server, kind, number))
                 otp.instrument(None)
+                samples["call"].setdefault(FLOOR, []).append(floor(by_setting[EXPORTED], number))
         finally:
             otp.instrument(None)
             await server.stop()
@@ -168,6 +195,29 @@ async def timed(server: Any, kind: str, number: int) -> float:
         gc.enable()
 
 
+def floor(provider: Any, number: int) -> float:
+    """CPU µs the SDK takes for the spans of one call, without the kernel."""
+    from opentelemetry import context, trace
+    from opentelemetry.trace import SpanKind
+
+    tracer = provider.get_tracer("floor")
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.process_time()
+        for _ in range(number):
+            client = tracer.start_span("otp.call Echo", kind=SpanKind.CLIENT)
+            parent = trace.set_span_in_context(client)
+            server = tracer.start_span("otp.handle_call Echo", parent, SpanKind.SERVER)
+            token = context.attach(trace.set_span_in_context(server))
+            context.detach(token)
+            server.end()
+            client.end()
+        return (time.process_time() - start) / number * 1e6
+    finally:
+        gc.enable()
+
+
 def quartiles(values: list[float]) -> tuple[float, float]:
     if len(values) < 2:
         return values[0], values[0]
@@ -187,11 +237,16 @@ def report(
         f"{number:,} messages; python {sys.version.split()[0]}; load average "
         f"{load_average()}; other processes used {others} CPUs meanwhile"
     )
-    width = max(len(s) for s in SETTINGS)
+    width = max(len(s) for s in (*SETTINGS, FLOOR))
     for kind, by_setting in samples.items():
         print(f"{kind}:")
         base = by_setting[NONE]
         for setting, values in by_setting.items():
+            if setting == FLOOR:
+                q1, q3 = quartiles(values)
+                median = statistics.median(values)
+                print(f"  {setting:<{width}}  {median:7.2f}  [{q1:6.2f} .. {q3:6.2f}]")
+                continue
             q1, q3 = quartiles(values)
             extra = statistics.median(v - b for v, b in zip(values, base, strict=True))
             ratio = statistics.median(v / b for v, b in zip(values, base, strict=True))
