@@ -19,6 +19,7 @@ import asyncio
 import sys
 import time
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
@@ -43,7 +44,8 @@ from ._tasks import TaskSupervisor
 
 _SIZE_OF_MESSAGE: Final = sys.getsizeof((0, None, None))
 _CALLBACKS: Final = ("handle_call", "handle_cast", "handle_info")
-_CONTAINERS: Final = (list, dict, set, frozenset, tuple)
+_CONTAINERS: Final = frozenset({list, dict, set, frozenset, tuple, deque, bytearray})
+_getsizeof: Final = sys.getsizeof
 
 
 class Hooks(Protocol):
@@ -232,10 +234,6 @@ def _refresh() -> None:
     )
 
 
-def _id(process: GenServer) -> str:
-    return f"p{id(process):x}"
-
-
 def _parent(process: GenServer) -> GenServer | None:
     """The supervisor that supervises `process` now, if any."""
     links = process._otp_links
@@ -263,6 +261,45 @@ def _roots(loop: asyncio.AbstractEventLoop) -> list[GenServer]:
     return sorted(found, key=lambda p: p._otp_started)
 
 
+class _Walk:
+    """What one walk keeps: the loop's clock and statistics, and each class's facts."""
+
+    __slots__ = ("classes", "loop", "now", "table")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.now = loop.time()
+        state = _loops.get(weakref.ref(loop))
+        self.table = state.stats if state is not None else None
+        # class -> (its name, its kind, the slots it adds to GenServer's)
+        self.classes: dict[type, tuple[str, str, tuple[Any, ...]]] = {}
+
+    def facts(self, cls: type) -> tuple[str, str, tuple[Any, ...]]:
+        found = self.classes.get(cls)
+        if found is None:
+            if issubclass(cls, Supervisor):
+                kind = "supervisor"
+            elif issubclass(cls, DynamicSupervisor | TaskSupervisor):
+                kind = "dynamic"
+            else:
+                kind = "worker"
+            found = self.classes[cls] = (cls.__qualname__, kind, _added_slots(cls))
+        return found
+
+
+def _added_slots(cls: type) -> tuple[Any, ...]:
+    """The getters of the slots `cls` adds to GenServer's (subclasses' own state)."""
+    getters = []
+    for klass in cls.__mro__:
+        if klass is GenServer:
+            break
+        slots = vars(klass).get("__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if name not in ("__weakref__", "__dict__"):
+                getters.append(vars(klass)[name].__get__)
+    return tuple(getters)
+
+
 def _walk(root: GenServer | None, what: str) -> Iterator[ProcessInfo]:
     """The processes of the tree(s), parents first (depth first, in start order)."""
     if root is None:
@@ -273,13 +310,13 @@ def _walk(root: GenServer | None, what: str) -> Iterator[ProcessInfo]:
             raise TypeError(f"otp.{what}() root must be a GenServer or None, got: {root!r}")
         loop = root._otp_loop
         roots = [root]
-    state = _loops.get(weakref.ref(loop))
-    table = state.stats if state is not None else None
+    walk = _Walk(loop)
     # Each entry: (parent id, child spec, restarts, process or None if restarting)
     top: list[tuple[str | None, ChildSpec | None, int, GenServer | None]] = [
         (None, None, 0, r) for r in roots
     ]
     stack = [iter(top)]
+    count = 0
     while stack:
         item = next(stack[-1], None)
         if item is None:
@@ -293,11 +330,15 @@ def _walk(root: GenServer | None, what: str) -> Iterator[ProcessInfo]:
             continue
         if process._otp_state is _EXITED:
             continue
-        info = _info(process, parent, spec, restarts, loop, table)
+        count += 1
+        if not count & 255:
+            walk.now = loop.time()  # (the walk may have yielded to the loop meanwhile)
+        info = _info(process, parent, spec, restarts, walk)
         yield info
-        children = _children(process, info.id)
-        if children:
-            stack.append(iter(children))
+        if info.kind != "worker":
+            children = _children(process, info.id)
+            if children:
+                stack.append(iter(children))
 
 
 def _children(
@@ -351,10 +392,10 @@ def _info(
     parent: str | None,
     spec: ChildSpec | None,
     restarts: int,
-    loop: asyncio.AbstractEventLoop,
-    table: weakref.WeakKeyDictionary[GenServer, Any] | None,
+    walk: _Walk,
 ) -> ProcessInfo:
-    now = loop.time()
+    now = walk.now
+    cls, kind, added = walk.facts(type(process))
     state = process._otp_state
     current: str | None = None
     if state is _STARTING:
@@ -374,35 +415,61 @@ def _info(
         name = f"{name.registry.name or 'registry'}:{name.key}"
     strategy: str | None = None
     intensity: Intensity | None = None
-    if isinstance(process, Supervisor):
-        kind = "supervisor"
-        found = getattr(process, "_otp_strategy", None)
-        strategy = found.value if found is not None else None
-        intensity = _intensity(getattr(process, "_otp_intensity", None))
-    elif isinstance(process, DynamicSupervisor):
-        kind = "dynamic"
-        strategy = "one_for_one"
-        intensity = _intensity(getattr(process, "_otp_intensity", None))
-    elif isinstance(process, TaskSupervisor):
-        kind = "dynamic"
-    else:
-        kind = "worker"
-    mailbox = _queued(process)
+    if kind != "worker":
+        if isinstance(process, Supervisor):
+            found = getattr(process, "_otp_strategy", None)
+            strategy = found.value if found is not None else None
+            intensity = _intensity(getattr(process, "_otp_intensity", None))
+        elif isinstance(process, DynamicSupervisor):
+            strategy = "one_for_one"
+            intensity = _intensity(getattr(process, "_otp_intensity", None))
+    inbox = process._otp_inbox
+    mailbox = len(inbox) - process._otp_head if inbox else 0
     oldest_age: float | None = None
     handler_time = 0.0
-    stats: _Stats | None = table.get(process) if table is not None else None
-    if stats is not None:
-        handler_time = stats.handler_time
-        if stats.busy_since is not None:
-            handler_time += now - stats.busy_since
-        if mailbox and not stats.unknown and stats.times:
-            oldest_age = now - stats.times[0]
+    table = walk.table
+    if table is not None:
+        stats: _Stats | None = table.get(process)
+        if stats is not None:
+            handler_time = stats.handler_time
+            if stats.busy_since is not None:
+                handler_time += now - stats.busy_since
+            if mailbox and not stats.unknown and stats.times:
+                oldest_age = now - stats.times[0]
+    # The memory estimate: the process, the containers it holds (not what they hold in
+    # turn), its waiting messages.
+    memory = _getsizeof(process) + mailbox * _SIZE_OF_MESSAGE
+    for value in (
+        inbox,
+        process._otp_links,
+        process._otp_monitors,
+        process._otp_regs,
+        process._otp_deferred,
+    ):
+        if value is not None and type(value) in _CONTAINERS:
+            memory += _getsizeof(value)
+    timers = process._otp_timers
+    if timers is not None:
+        memory += _getsizeof(timers) + _getsizeof(timers._otp_timers)
+    for get in added:
+        try:
+            value = get(process)
+        except AttributeError:  # (a slot not set yet)
+            continue
+        if type(value) in _CONTAINERS:
+            memory += _getsizeof(value)
+    attributes = getattr(process, "__dict__", None)
+    if attributes is not None:
+        memory += _getsizeof(attributes)
+        for value in attributes.values():
+            if type(value) in _CONTAINERS:
+                memory += _getsizeof(value)
     return ProcessInfo(
-        _id(process),
+        f"p{id(process):x}",
         parent,
         name,
         str(spec.id) if spec is not None else None,
-        type(process).__qualname__,
+        cls,
         kind,
         status,
         strategy,
@@ -413,48 +480,11 @@ def _info(
         handler_time,
         current,
         now - process._otp_started,
-        _memory(process, mailbox),
+        memory,
     )
-
-
-def _queued(process: GenServer) -> int:
-    inbox = process._otp_inbox
-    return len(inbox) - process._otp_head if inbox else 0
 
 
 def _intensity(intensity: RestartIntensity | None) -> Intensity | None:
     if intensity is None:
         return None
     return Intensity(intensity.within_window(), intensity.max_restarts, intensity.max_seconds)
-
-
-# The slot names of each class, found once per class.
-_slots_of: weakref.WeakKeyDictionary[type, tuple[str, ...]] = weakref.WeakKeyDictionary()
-
-
-def _slot_names(cls: type) -> tuple[str, ...]:
-    names = _slots_of.get(cls)
-    if names is None:
-        found: list[str] = []
-        for klass in cls.__mro__:
-            slots = vars(klass).get("__slots__", ())
-            found.extend([slots] if isinstance(slots, str) else slots)
-        names = _slots_of[cls] = tuple(n for n in found if n not in ("__weakref__", "__dict__"))
-    return names
-
-
-def _memory(process: GenServer, queued: int) -> int:
-    """An estimate: the process, the containers its slots and its `__dict__` hold
-    (not what they hold in turn), and its waiting messages."""
-    size = sys.getsizeof(process)
-    for name in _slot_names(type(process)):
-        value = getattr(process, name, None)
-        if isinstance(value, _CONTAINERS):
-            size += sys.getsizeof(value)
-    attributes = getattr(process, "__dict__", None)
-    if attributes is not None:
-        size += sys.getsizeof(attributes)
-        for value in attributes.values():
-            if isinstance(value, _CONTAINERS):
-                size += sys.getsizeof(value)
-    return size + queued * _SIZE_OF_MESSAGE
