@@ -13,7 +13,8 @@ from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Final
 
-from ._deadlines import _loops
+from . import _deadlines
+from ._deadlines import _loops, _LoopState, _state_of
 from ._mailbox import _CALL, _CAST, Message
 from ._messages import Caller, Continue
 
@@ -66,6 +67,16 @@ def _stamp(table: weakref.WeakKeyDictionary[GenServer, Any], process: GenServer)
     stats.times.append(process._otp_loop.time())
 
 
+def _state(process: GenServer) -> _LoopState | None:
+    """The kernel's table of the process's loop; made now if the loop is new to the
+    kernel and should start with the hooks installed outside any loop."""
+    loop = process._otp_loop
+    state = _loops.get(weakref.ref(loop))
+    if state is None and _deadlines._new_loop_hooks is not None:
+        state = _state_of(loop)
+    return state
+
+
 def _run_hook(hook: Any, *args: object) -> object:
     """A hook's result; a hook that raises is logged and its result is None (a broken
     hook must not fail the call, the cast or the process)."""
@@ -78,7 +89,7 @@ def _run_hook(hook: Any, *args: object) -> object:
 
 def called(process: GenServer) -> None:
     """`_otp_call` queued a call for `process`: carry the caller's token, stamp it."""
-    state = _loops.get(weakref.ref(process._otp_loop))
+    state = _state(process)
     if state is None:
         return
     hooks = state.hooks
@@ -96,7 +107,7 @@ def called(process: GenServer) -> None:
 def posted(process: GenServer, msg: Message) -> None:
     """Queue a cast or a plain message for `process`: carry the caster's token (in the
     cast's free third slot), stamp it."""
-    state = _loops.get(weakref.ref(process._otp_loop))
+    state = _state(process)
     if state is not None and state.hooks is not None and msg[0] == _CAST:
         msg = (_CAST, msg[1], _run_hook(state.hooks.on_cast, process, msg[1]))
     process._otp_deliver(msg)
@@ -108,7 +119,7 @@ async def handle(
     process: GenServer, msg: Message | Continue, work: Coroutine[Any, Any, Any]
 ) -> Any:
     """Run a callback (`work`, for `msg`) with the loop's statistics and hooks."""
-    state = _loops.get(weakref.ref(process._otp_loop))
+    state = _state(process)
     if state is None:
         return await work
     taken = type(msg) is tuple

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
 
-from . import _genserver
+from . import _deadlines, _genserver
 from ._childspec import WORKER, ChildSpec
 from ._deadlines import _loops, _LoopState, _state_of
 from ._dynamic import DynamicSupervisor, _Restart
@@ -173,13 +173,19 @@ def observe(on: bool) -> None:
 def instrument(hooks: Hooks | None) -> None:
     """Install `hooks` for the running loop's processes (None removes them).
 
+    Called outside a running loop, as in an application's `main()` before `otp.run`,
+    it installs them for every event loop started from then on (None: no more).
     One hooks object per loop: installing replaces the previous one. Use it for
     call-latency metrics or tracing (a span per call whose context travels as the
     token, so the server's span is a child of the caller's). Without hooks, a call or
     a message pays one flag check for this.
     """
-    state = _state_of(_running_loop("instrument"))
-    state.hooks = hooks
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # main(), before otp.run: for the loops started from now on
+        _deadlines._set_new_loop_hooks(hooks)
+    else:
+        _state_of(loop).hooks = hooks
     _refresh()
 
 
@@ -228,9 +234,12 @@ def _running_loop(what: str) -> asyncio.AbstractEventLoop:
 
 
 def _refresh() -> None:
-    """Switch the kernel's one flag on while any loop is observed or instrumented."""
+    """Switch the kernel's one flag on while any loop is observed or instrumented, or
+    new loops start instrumented."""
+    states = list(_loops.values())
     _genserver._set_instrumented(
-        any(s.stats is not None or s.hooks is not None for s in list(_loops.values()))
+        _deadlines._new_loop_hooks is not None
+        or any(s.stats is not None or s.hooks is not None for s in states)
     )
 
 
