@@ -22,7 +22,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol, TypeAlias
 
 from . import _genserver
 from ._childspec import WORKER, ChildSpec
@@ -261,6 +261,11 @@ def _roots(loop: asyncio.AbstractEventLoop) -> list[GenServer]:
     return sorted(found, key=lambda p: p._otp_started)
 
 
+# A child as the walk visits it: (parent id, child spec, restarts, the process, or None
+# while it is restarting)
+_Entry: TypeAlias = "tuple[str | None, ChildSpec | None, int, GenServer | None]"
+
+
 class _Walk:
     """What one walk keeps: the loop's clock and statistics, and each class's facts."""
 
@@ -311,10 +316,7 @@ def _walk(root: GenServer | None, what: str) -> Iterator[ProcessInfo]:
         loop = root._otp_loop
         roots = [root]
     walk = _Walk(loop)
-    # Each entry: (parent id, child spec, restarts, process or None if restarting)
-    top: list[tuple[str | None, ChildSpec | None, int, GenServer | None]] = [
-        (None, None, 0, r) for r in roots
-    ]
+    top: list[_Entry] = [(None, None, 0, r) for r in roots]
     stack = [iter(top)]
     count = 0
     while stack:
@@ -336,17 +338,15 @@ def _walk(root: GenServer | None, what: str) -> Iterator[ProcessInfo]:
         info = _info(process, parent, spec, restarts, walk)
         yield info
         if info.kind != "worker":
-            children = _children(process, info.id)
-            if children:
-                stack.append(iter(children))
+            stack.append(_children(process, info.id))
 
 
-def _children(
-    process: GenServer, pid: str
-) -> list[tuple[str | None, ChildSpec | None, int, GenServer | None]]:
-    """A supervisor's children now (a copy: the walk may yield to the loop)."""
+def _children(process: GenServer, pid: str) -> Iterator[_Entry]:
+    """A supervisor's children, from a copy taken at its first step (the walk may yield
+    to the loop later). One entry at a time, each freed once the walk has read it: a
+    list of 100,000 entries, each referring to a process, would live long enough for
+    the garbage collector to scan the whole heap, again and again."""
     if isinstance(process, Supervisor):
-        found: list[tuple[str | None, ChildSpec | None, int, GenServer | None]] = []
         for child in list(getattr(process, "_otp_children", ())):
             child_process = child.process
             if child_process is not None and child_process._otp_state is _EXITED:
@@ -356,21 +356,24 @@ def _children(
                 child_process = None
             elif child_process is None and not child.pending:
                 continue  # stopped (terminate_child), not restarting
-            found.append((pid, child.spec, child.restarts, child_process))
-        return found
-    if isinstance(process, DynamicSupervisor):
+            yield pid, child.spec, child.restarts, child_process
+    elif isinstance(process, DynamicSupervisor):
         running = getattr(process, "_otp_children", None)
         if running is None:
-            return []
-        restarted = process._otp_restarts
-        found = [(pid, s, restarted.get(p, 0), p) for p, s in list(running.items())]
+            return
+        processes, specs = list(running), list(running.values())
         inbox = process._otp_inbox
         waiting = inbox[process._otp_head :] if inbox else []
-        for msg in [process._otp_current, *waiting]:
-            if type(msg) is tuple and msg[0] == _INFO and type(msg[1]) is _Restart:
-                found.append((pid, msg[1].spec, msg[1].restarts, None))
-        return found
-    return []
+        restarting = [
+            msg[1]
+            for msg in [process._otp_current, *waiting]
+            if type(msg) is tuple and msg[0] == _INFO and type(msg[1]) is _Restart
+        ]
+        restarted = process._otp_restarts
+        for index, child_process in enumerate(processes):
+            yield pid, specs[index], restarted.get(child_process, 0), child_process
+        for restart in restarting:
+            yield pid, restart.spec, restart.restarts, None
 
 
 def _restarting(parent: str, spec: ChildSpec, restarts: int) -> ProcessInfo:
