@@ -16,6 +16,7 @@ a message each pay one flag check.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import time
 import weakref
@@ -35,6 +36,7 @@ from ._genserver import (
     _STOPPING,
     GenServer,
     _StartWith,
+    _Timers,
 )
 from ._instrument import _Stats
 from ._mailbox import _INFO
@@ -46,6 +48,7 @@ _SIZE_OF_MESSAGE: Final = sys.getsizeof((0, None, None))
 _CALLBACKS: Final = ("handle_call", "handle_cast", "handle_info")
 _CONTAINERS: Final = frozenset({list, dict, set, frozenset, tuple, deque, bytearray})
 _getsizeof: Final = sys.getsizeof
+_referents: Final = gc.get_referents
 
 
 class Hooks(Protocol):
@@ -276,33 +279,18 @@ class _Walk:
         self.now = loop.time()
         state = _loops.get(weakref.ref(loop))
         self.table = state.stats if state is not None else None
-        # class -> (its name, its kind, the slots it adds to GenServer's)
-        self.classes: dict[type, tuple[str, str, tuple[Any, ...]]] = {}
+        # class -> (its name, its kind, the size of one of its objects)
+        self.classes: dict[type, tuple[str, str, int]] = {}
 
-    def facts(self, cls: type) -> tuple[str, str, tuple[Any, ...]]:
-        found = self.classes.get(cls)
-        if found is None:
-            if issubclass(cls, Supervisor):
-                kind = "supervisor"
-            elif issubclass(cls, DynamicSupervisor | TaskSupervisor):
-                kind = "dynamic"
-            else:
-                kind = "worker"
-            found = self.classes[cls] = (cls.__qualname__, kind, _added_slots(cls))
+    def facts(self, cls: type, process: GenServer) -> tuple[str, str, int]:
+        if issubclass(cls, Supervisor):
+            kind = "supervisor"
+        elif issubclass(cls, DynamicSupervisor | TaskSupervisor):
+            kind = "dynamic"
+        else:
+            kind = "worker"
+        found = self.classes[cls] = (cls.__qualname__, kind, _getsizeof(process))
         return found
-
-
-def _added_slots(cls: type) -> tuple[Any, ...]:
-    """The getters of the slots `cls` adds to GenServer's (subclasses' own state)."""
-    getters = []
-    for klass in cls.__mro__:
-        if klass is GenServer:
-            break
-        slots = vars(klass).get("__slots__", ())
-        for name in [slots] if isinstance(slots, str) else slots:
-            if name not in ("__weakref__", "__dict__"):
-                getters.append(vars(klass)[name].__get__)
-    return tuple(getters)
 
 
 def _walk(root: GenServer | None, what: str) -> Iterator[ProcessInfo]:
@@ -398,7 +386,10 @@ def _info(
     walk: _Walk,
 ) -> ProcessInfo:
     now = walk.now
-    cls, kind, added = walk.facts(type(process))
+    facts = walk.classes.get(type(process))
+    if facts is None:
+        facts = walk.facts(type(process), process)
+    cls, kind, size = facts
     state = process._otp_state
     current: str | None = None
     if state is _STARTING:
@@ -440,33 +431,14 @@ def _info(
             if mailbox and not stats.unknown and stats.times:
                 oldest_age = now - stats.times[0]
     # The memory estimate: the process, the containers it holds (not what they hold in
-    # turn), its waiting messages.
-    memory = _getsizeof(process) + mailbox * _SIZE_OF_MESSAGE
-    for value in (
-        inbox,
-        process._otp_links,
-        process._otp_monitors,
-        process._otp_regs,
-        process._otp_deferred,
-    ):
-        if value is not None and type(value) in _CONTAINERS:
-            memory += _getsizeof(value)
-    timers = process._otp_timers
-    if timers is not None:
-        memory += _getsizeof(timers) + _getsizeof(timers._otp_timers)
-    for get in added:
-        try:
-            value = get(process)
-        except AttributeError:  # (a slot not set yet)
-            continue
+    # turn), its waiting messages. Its referents, not its `__dict__`: reading that
+    # would make a dict for every object that keeps its attributes inline (3.11+).
+    memory = size + mailbox * _SIZE_OF_MESSAGE
+    for value in _referents(process):
         if type(value) in _CONTAINERS:
             memory += _getsizeof(value)
-    attributes = getattr(process, "__dict__", None)
-    if attributes is not None:
-        memory += _getsizeof(attributes)
-        for value in attributes.values():
-            if type(value) in _CONTAINERS:
-                memory += _getsizeof(value)
+        elif type(value) is _Timers:
+            memory += _getsizeof(value) + _getsizeof(value._otp_timers)
     return ProcessInfo(
         f"p{id(process):x}",
         parent,
