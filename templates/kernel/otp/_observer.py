@@ -114,6 +114,9 @@ class ProcessInfo(NamedTuple):
     memory: int
 
 
+# ProcessInfo(...) without the frame of its generated __new__ (once per process)
+_new_info: Final = tuple.__new__
+
 _KEYS: Final = tuple("class" if field == "cls" else field for field in ProcessInfo._fields)
 
 
@@ -439,23 +442,26 @@ def _info(
             memory += _getsizeof(value)
         elif type(value) is _Timers:
             memory += _getsizeof(value) + _getsizeof(value._otp_timers)
-    return ProcessInfo(
-        f"p{id(process):x}",
-        parent,
-        name,
-        str(spec.id) if spec is not None else None,
-        cls,
-        kind,
-        status,
-        strategy,
-        restarts,
-        intensity,
-        mailbox,
-        oldest_age,
-        handler_time,
-        current,
-        now - process._otp_started,
-        memory,
+    return _new_info(
+        ProcessInfo,
+        (
+            f"p{id(process):x}",
+            parent,
+            name,
+            str(spec.id) if spec is not None else None,
+            cls,
+            kind,
+            status,
+            strategy,
+            restarts,
+            intensity,
+            mailbox,
+            oldest_age,
+            handler_time,
+            current,
+            now - process._otp_started,
+            memory,
+        ),
     )
 
 
