@@ -538,3 +538,31 @@ async def test_observe_needs_a_running_loop() -> None:
 
     with pytest.raises(RuntimeError, match=r"otp.observe\(\) needs a running event loop"):
         await asyncio.to_thread(outside)
+
+
+class Holder(GenServer):
+    """Holds a big list in an attribute."""
+
+    async def init(self) -> None:
+        self.items = list(range(10_000))
+
+
+async def test_memory_counts_the_containers_a_process_holds(stopping: list[GenServer]) -> None:
+    idle = await Idle.start()
+    holder = await Holder.start()
+    stopping.extend([idle, holder])
+    (idle_info,) = otp.snapshot(idle).processes
+    (holder_info,) = otp.snapshot(holder).processes
+    assert idle_info.memory > 0
+    assert holder_info.memory - idle_info.memory >= 80_000  # the list's 10,000 pointers
+    blocked = await Gate.start()
+    stopping.append(blocked)
+    waiting = asyncio.create_task(blocked.call("block", timeout=None))
+    await blocked.entered.wait()
+    (before,) = otp.snapshot(blocked).processes
+    for i in range(100):
+        blocked.cast(i)
+    (after,) = otp.snapshot(blocked).processes
+    assert after.memory > before.memory  # its waiting messages count
+    blocked.gate.set()
+    await waiting

@@ -16,13 +16,14 @@ a message each pay one flag check.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import time
 import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol, TypeAlias
 
 from . import _deadlines, _genserver
 from ._childspec import WORKER, ChildSpec
@@ -35,6 +36,7 @@ from ._genserver import (
     _STOPPING,
     GenServer,
     _StartWith,
+    _Timers,
 )
 from ._instrument import _Stats
 from ._mailbox import _INFO
@@ -46,6 +48,7 @@ _SIZE_OF_MESSAGE: Final = sys.getsizeof((0, None, None))
 _CALLBACKS: Final = ("handle_call", "handle_cast", "handle_info")
 _CONTAINERS: Final = frozenset({list, dict, set, frozenset, tuple, deque, bytearray})
 _getsizeof: Final = sys.getsizeof
+_referents: Final = gc.get_referents
 
 
 class Hooks(Protocol):
@@ -110,6 +113,9 @@ class ProcessInfo(NamedTuple):
     uptime: float
     memory: int
 
+
+# ProcessInfo(...) without the frame of its generated __new__ (once per process)
+_new_info: Final = tuple.__new__
 
 _KEYS: Final = tuple("class" if field == "cls" else field for field in ProcessInfo._fields)
 
@@ -270,6 +276,11 @@ def _roots(loop: asyncio.AbstractEventLoop) -> list[GenServer]:
     return sorted(found, key=lambda p: p._otp_started)
 
 
+# A child as the walk visits it: (parent id, child spec, restarts, the process, or None
+# while it is restarting)
+_Entry: TypeAlias = "tuple[str | None, ChildSpec | None, int, GenServer | None]"
+
+
 class _Walk:
     """What one walk keeps: the loop's clock and statistics, and each class's facts."""
 
@@ -280,33 +291,18 @@ class _Walk:
         self.now = loop.time()
         state = _loops.get(weakref.ref(loop))
         self.table = state.stats if state is not None else None
-        # class -> (its name, its kind, the slots it adds to GenServer's)
-        self.classes: dict[type, tuple[str, str, tuple[Any, ...]]] = {}
+        # class -> (its name, its kind, the size of one of its objects)
+        self.classes: dict[type, tuple[str, str, int]] = {}
 
-    def facts(self, cls: type) -> tuple[str, str, tuple[Any, ...]]:
-        found = self.classes.get(cls)
-        if found is None:
-            if issubclass(cls, Supervisor):
-                kind = "supervisor"
-            elif issubclass(cls, DynamicSupervisor | TaskSupervisor):
-                kind = "dynamic"
-            else:
-                kind = "worker"
-            found = self.classes[cls] = (cls.__qualname__, kind, _added_slots(cls))
+    def facts(self, cls: type, process: GenServer) -> tuple[str, str, int]:
+        if issubclass(cls, Supervisor):
+            kind = "supervisor"
+        elif issubclass(cls, DynamicSupervisor | TaskSupervisor):
+            kind = "dynamic"
+        else:
+            kind = "worker"
+        found = self.classes[cls] = (cls.__qualname__, kind, _getsizeof(process))
         return found
-
-
-def _added_slots(cls: type) -> tuple[Any, ...]:
-    """The getters of the slots `cls` adds to GenServer's (subclasses' own state)."""
-    getters = []
-    for klass in cls.__mro__:
-        if klass is GenServer:
-            break
-        slots = vars(klass).get("__slots__", ())
-        for name in [slots] if isinstance(slots, str) else slots:
-            if name not in ("__weakref__", "__dict__"):
-                getters.append(vars(klass)[name].__get__)
-    return tuple(getters)
 
 
 def _walk(root: GenServer | None, what: str) -> Iterator[ProcessInfo]:
@@ -320,10 +316,7 @@ def _walk(root: GenServer | None, what: str) -> Iterator[ProcessInfo]:
         loop = root._otp_loop
         roots = [root]
     walk = _Walk(loop)
-    # Each entry: (parent id, child spec, restarts, process or None if restarting)
-    top: list[tuple[str | None, ChildSpec | None, int, GenServer | None]] = [
-        (None, None, 0, r) for r in roots
-    ]
+    top: list[_Entry] = [(None, None, 0, r) for r in roots]
     stack = [iter(top)]
     count = 0
     while stack:
@@ -345,17 +338,15 @@ def _walk(root: GenServer | None, what: str) -> Iterator[ProcessInfo]:
         info = _info(process, parent, spec, restarts, walk)
         yield info
         if info.kind != "worker":
-            children = _children(process, info.id)
-            if children:
-                stack.append(iter(children))
+            stack.append(_children(process, info.id))
 
 
-def _children(
-    process: GenServer, pid: str
-) -> list[tuple[str | None, ChildSpec | None, int, GenServer | None]]:
-    """A supervisor's children now (a copy: the walk may yield to the loop)."""
+def _children(process: GenServer, pid: str) -> Iterator[_Entry]:
+    """A supervisor's children, from a copy taken at its first step (the walk may yield
+    to the loop later). One entry at a time, each freed once the walk has read it: a
+    list of 100,000 entries, each referring to a process, would live long enough for
+    the garbage collector to scan the whole heap, again and again."""
     if isinstance(process, Supervisor):
-        found: list[tuple[str | None, ChildSpec | None, int, GenServer | None]] = []
         for child in list(getattr(process, "_otp_children", ())):
             child_process = child.process
             if child_process is not None and child_process._otp_state is _EXITED:
@@ -365,21 +356,24 @@ def _children(
                 child_process = None
             elif child_process is None and not child.pending:
                 continue  # stopped (terminate_child), not restarting
-            found.append((pid, child.spec, child.restarts, child_process))
-        return found
-    if isinstance(process, DynamicSupervisor):
+            yield pid, child.spec, child.restarts, child_process
+    elif isinstance(process, DynamicSupervisor):
         running = getattr(process, "_otp_children", None)
         if running is None:
-            return []
-        restarted = process._otp_restarts
-        found = [(pid, s, restarted.get(p, 0), p) for p, s in list(running.items())]
+            return
+        processes, specs = list(running), list(running.values())
         inbox = process._otp_inbox
         waiting = inbox[process._otp_head :] if inbox else []
-        for msg in [process._otp_current, *waiting]:
-            if type(msg) is tuple and msg[0] == _INFO and type(msg[1]) is _Restart:
-                found.append((pid, msg[1].spec, msg[1].restarts, None))
-        return found
-    return []
+        restarting = [
+            msg[1]
+            for msg in [process._otp_current, *waiting]
+            if type(msg) is tuple and msg[0] == _INFO and type(msg[1]) is _Restart
+        ]
+        restarted = process._otp_restarts
+        for index, child_process in enumerate(processes):
+            yield pid, specs[index], restarted.get(child_process, 0), child_process
+        for restart in restarting:
+            yield pid, restart.spec, restart.restarts, None
 
 
 def _restarting(parent: str, spec: ChildSpec, restarts: int) -> ProcessInfo:
@@ -404,7 +398,10 @@ def _info(
     walk: _Walk,
 ) -> ProcessInfo:
     now = walk.now
-    cls, kind, added = walk.facts(type(process))
+    facts = walk.classes.get(type(process))
+    if facts is None:
+        facts = walk.facts(type(process), process)
+    cls, kind, size = facts
     state = process._otp_state
     current: str | None = None
     if state is _STARTING:
@@ -446,50 +443,34 @@ def _info(
             if mailbox and not stats.unknown and stats.times:
                 oldest_age = now - stats.times[0]
     # The memory estimate: the process, the containers it holds (not what they hold in
-    # turn), its waiting messages.
-    memory = _getsizeof(process) + mailbox * _SIZE_OF_MESSAGE
-    for value in (
-        inbox,
-        process._otp_links,
-        process._otp_monitors,
-        process._otp_regs,
-        process._otp_deferred,
-    ):
-        if value is not None and type(value) in _CONTAINERS:
-            memory += _getsizeof(value)
-    timers = process._otp_timers
-    if timers is not None:
-        memory += _getsizeof(timers) + _getsizeof(timers._otp_timers)
-    for get in added:
-        try:
-            value = get(process)
-        except AttributeError:  # (a slot not set yet)
-            continue
+    # turn), its waiting messages. Its referents, not its `__dict__`: reading that
+    # would make a dict for every object that keeps its attributes inline (3.11+).
+    memory = size + mailbox * _SIZE_OF_MESSAGE
+    for value in _referents(process):
         if type(value) in _CONTAINERS:
             memory += _getsizeof(value)
-    attributes = getattr(process, "__dict__", None)
-    if attributes is not None:
-        memory += _getsizeof(attributes)
-        for value in attributes.values():
-            if type(value) in _CONTAINERS:
-                memory += _getsizeof(value)
-    return ProcessInfo(
-        f"p{id(process):x}",
-        parent,
-        name,
-        str(spec.id) if spec is not None else None,
-        cls,
-        kind,
-        status,
-        strategy,
-        restarts,
-        intensity,
-        mailbox,
-        oldest_age,
-        handler_time,
-        current,
-        now - process._otp_started,
-        memory,
+        elif type(value) is _Timers:
+            memory += _getsizeof(value) + _getsizeof(value._otp_timers)
+    return _new_info(
+        ProcessInfo,
+        (
+            f"p{id(process):x}",
+            parent,
+            name,
+            str(spec.id) if spec is not None else None,
+            cls,
+            kind,
+            status,
+            strategy,
+            restarts,
+            intensity,
+            mailbox,
+            oldest_age,
+            handler_time,
+            current,
+            now - process._otp_started,
+            memory,
+        ),
     )
 
 
