@@ -1,6 +1,6 @@
 """`otp.instrument(hooks)` called outside a running loop, as an application's `main()` does
-before `otp.run` starts its loop: the hooks hold for every loop started afterwards, until
-removed the same way; a loop may still opt out, and hooks installed inside a loop stay
+before `otp.run` starts its loop: the hooks run in every loop, until removed the same way,
+beside each loop's own hooks (each with its own tokens); hooks installed inside a loop stay
 there."""
 
 from __future__ import annotations
@@ -88,19 +88,61 @@ def test_removed_outside_a_loop_they_are_gone_from_the_loops_after(recorder: Rec
     assert recorder.seen == []
 
 
-def test_a_loop_may_opt_out_and_the_next_loop_still_starts_with_them(
+def test_a_loops_own_hooks_run_beside_them_each_with_its_own_tokens(
     recorder: Recorder,
 ) -> None:
+    own = Recorder()
     otp.instrument(recorder)
 
-    async def opted_out() -> None:
-        otp.instrument(None)  # this loop only
+    async def with_its_own() -> None:
+        otp.instrument(own)  # this loop's, beside those of every loop
         await talk()
+        otp.instrument(None)  # this loop's only
+        server = await Echo.start()
+        await server.call("after")
+        await server.stop()
 
-    asyncio.run(opted_out())
-    assert recorder.seen == []
-    asyncio.run(talk())
-    assert ("on_call", "ping") in recorder.seen
+    asyncio.run(with_its_own())
+    assert own.seen[:3] == [
+        ("on_call", "ping"),
+        ("on_handle", "call", "ping", "token of ping"),
+        ("on_handled", "ping", None),
+    ]
+    assert ("on_handle", "call", "after", "token of after") not in own.seen
+    assert recorder.seen[:3] == own.seen[:3]
+    assert ("on_handle", "call", "after", "token of after") in recorder.seen
+
+
+def test_the_loops_own_hooks_leave_first_what_they_entered_last() -> None:
+    order: list[str] = []
+
+    class Named(Recorder):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def on_handle(self, process: GenServer, kind: str, msg: object, token: object) -> object:
+            order.append(f"enter {self.name}")
+            return None
+
+        def on_handled(
+            self, process: GenServer, state: object, error: BaseException | None
+        ) -> None:
+            order.append(f"leave {self.name}")
+
+    otp.instrument(Named("every"))
+
+    async def one_call() -> None:
+        otp.instrument(Named("own"))
+        server = await Echo.start()
+        await server.call("x")
+        await server.stop()
+
+    try:
+        asyncio.run(one_call())
+    finally:
+        otp.instrument(None)
+    assert order == ["enter every", "enter own", "leave own", "leave every"]
 
 
 def test_hooks_installed_inside_a_loop_stay_in_that_loop(recorder: Recorder) -> None:

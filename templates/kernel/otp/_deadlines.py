@@ -34,9 +34,9 @@ class _LoopState:
         # Every supervisor started on the loop (a supervisor's start is rare; a
         # worker's start adds nothing here), held weakly.
         self.supervisors: weakref.WeakSet[GenServer] = weakref.WeakSet()
-        # `otp.instrument(hooks)` (see _observer); a loop new to the kernel starts
-        # with the hooks installed outside any loop
-        self.hooks: Any = _new_loop_hooks
+        # `otp.instrument(hooks)` in the loop (see _observer); those installed
+        # outside any loop run beside them
+        self.hooks: Any = None
         # While `otp.observe(True)`: each process's message statistics, held by
         # weak key; None while nobody observes.
         self.stats: weakref.WeakKeyDictionary[GenServer, Any] | None = None
@@ -49,14 +49,14 @@ _loops: dict[weakref.ref[asyncio.AbstractEventLoop], _LoopState] = {}
 _new_loop_lock = threading.Lock()  # loops in other threads add their tables too
 
 # The hooks `otp.instrument(hooks)` installed outside a running loop (the application's
-# main(), before `otp.run` starts its loop): every loop new to the kernel starts with
-# them.
-_new_loop_hooks: Any = None
+# main(), before `otp.run` starts its loop): they run in every loop, beside the loop's
+# own.
+_every_loop_hooks: Any = None
 
 
-def _set_new_loop_hooks(hooks: Any) -> None:
-    global _new_loop_hooks
-    _new_loop_hooks = hooks
+def _set_every_loop_hooks(hooks: Any) -> None:
+    global _every_loop_hooks
+    _every_loop_hooks = hooks
 
 
 def _state_of(loop: asyncio.AbstractEventLoop) -> _LoopState:

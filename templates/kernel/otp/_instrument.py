@@ -69,12 +69,75 @@ def _stamp(table: weakref.WeakKeyDictionary[GenServer, Any], process: GenServer)
 
 def _state(process: GenServer) -> _LoopState | None:
     """The kernel's table of the process's loop; made now if the loop is new to the
-    kernel and should start with the hooks installed outside any loop."""
+    kernel while hooks for every loop are installed."""
     loop = process._otp_loop
     state = _loops.get(weakref.ref(loop))
-    if state is None and _deadlines._new_loop_hooks is not None:
+    if state is None and _deadlines._every_loop_hooks is not None:
         state = _state_of(loop)
     return state
+
+
+def _hooks_of(state: _LoopState) -> Any:
+    """The hooks to run: those of every loop, the loop's own, or both as one."""
+    every = _deadlines._every_loop_hooks
+    if every is None:
+        return state.hooks
+    if state.hooks is None:
+        return every
+    return _Both(every, state.hooks)
+
+
+class _Pair:
+    """The tokens (or states) of two hooks objects run as one."""
+
+    __slots__ = ("first", "second")
+
+    def __init__(self, first: object, second: object) -> None:
+        self.first = first
+        self.second = second
+
+
+class _Both:
+    """The hooks of every loop and a loop's own, run as one object: each gets its own
+    token and state back, the loop's own `on_handled` first (the reverse of
+    `on_handle`, so a context one of them entered is left in order)."""
+
+    __slots__ = ("first", "second")
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first = first
+        self.second = second
+
+    def on_call(self, process: GenServer, request: object) -> object:
+        first = _run_hook(self.first.on_call, process, request)
+        return _Pair(first, _run_hook(self.second.on_call, process, request))
+
+    def on_cast(self, process: GenServer, msg: object) -> object:
+        first = _run_hook(self.first.on_cast, process, msg)
+        return _Pair(first, _run_hook(self.second.on_cast, process, msg))
+
+    def on_handle(
+        self,
+        process: GenServer,
+        kind: str,
+        msg: object,
+        token: object,
+    ) -> object:
+        # (a message queued before both were installed carries no pair: no tokens)
+        tokens = token if type(token) is _Pair else _Pair(None, None)
+        first = _run_hook(self.first.on_handle, process, kind, msg, tokens.first)
+        second = _run_hook(self.second.on_handle, process, kind, msg, tokens.second)
+        return _Pair(first, second)
+
+    def on_handled(
+        self,
+        process: GenServer,
+        state: object,
+        error: BaseException | None,
+    ) -> None:
+        states = state if type(state) is _Pair else _Pair(None, None)
+        _run_hook(self.second.on_handled, process, states.second, error)
+        _run_hook(self.first.on_handled, process, states.first, error)
 
 
 def _run_hook(hook: Any, *args: object) -> object:
@@ -92,7 +155,7 @@ def called(process: GenServer) -> None:
     state = _state(process)
     if state is None:
         return
-    hooks = state.hooks
+    hooks = _hooks_of(state)
     if hooks is not None:
         inbox = process._otp_inbox
         assert inbox
@@ -108,8 +171,9 @@ def posted(process: GenServer, msg: Message) -> None:
     """Queue a cast or a plain message for `process`: carry the caster's token (in the
     cast's free third slot), stamp it."""
     state = _state(process)
-    if state is not None and state.hooks is not None and msg[0] == _CAST:
-        msg = (_CAST, msg[1], _run_hook(state.hooks.on_cast, process, msg[1]))
+    hooks = _hooks_of(state) if state is not None else None
+    if hooks is not None and msg[0] == _CAST:
+        msg = (_CAST, msg[1], _run_hook(hooks.on_cast, process, msg[1]))
     process._otp_deliver(msg)
     if state is not None and state.stats is not None:
         _stamp(state.stats, process)
@@ -136,7 +200,7 @@ async def handle(
             elif stats.times:
                 stats.times.popleft()
         started = stats.busy_since = process._otp_loop.time()
-    hooks = state.hooks if taken else None
+    hooks = _hooks_of(state) if taken else None
     hook_state: object = None
     if hooks is not None:
         assert type(msg) is tuple

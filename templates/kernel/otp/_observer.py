@@ -180,16 +180,18 @@ def instrument(hooks: Hooks | None) -> None:
     """Install `hooks` for the running loop's processes (None removes them).
 
     Called outside a running loop, as in an application's `main()` before `otp.run`,
-    it installs them for every event loop started from then on (None: no more).
-    One hooks object per loop: installing replaces the previous one. Use it for
+    it installs them for every event loop instead (None removes them), where they run
+    beside the loop's own, each with its own tokens: tracing installed in `main()`
+    and a child's call-latency hooks both see every message. One hooks object per
+    loop, and one for every loop: installing replaces the previous one. Use it for
     call-latency metrics or tracing (a span per call whose context travels as the
     token, so the server's span is a child of the caller's). Without hooks, a call or
     a message pays one flag check for this.
     """
     try:
         loop = asyncio.get_running_loop()
-    except RuntimeError:  # main(), before otp.run: for the loops started from now on
-        _deadlines._set_new_loop_hooks(hooks)
+    except RuntimeError:  # main(), before otp.run: for every loop
+        _deadlines._set_every_loop_hooks(hooks)
     else:
         _state_of(loop).hooks = hooks
     _refresh()
@@ -241,10 +243,10 @@ def _running_loop(what: str) -> asyncio.AbstractEventLoop:
 
 def _refresh() -> None:
     """Switch the kernel's one flag on while any loop is observed or instrumented, or
-    new loops start instrumented."""
+    every loop is."""
     states = list(_loops.values())
     _genserver._set_instrumented(
-        _deadlines._new_loop_hooks is not None
+        _deadlines._every_loop_hooks is not None
         or any(s.stats is not None or s.hooks is not None for s in states)
     )
 
