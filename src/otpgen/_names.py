@@ -36,6 +36,13 @@ _SHADOWING = {
     "redis",
     "redis_error",
     "blocking_connection_pool",
+    # OpenTelemetry, imported by the tracing pattern and its test
+    "span_kind",
+    "status_code",
+    "readable_span",
+    "tracer_provider",
+    "simple_span_processor",
+    "in_memory_span_exporter",
 }
 
 
@@ -72,7 +79,8 @@ def module_name(raw: str) -> str:
     if name in _SHADOWING:
         raise OtpgenError(
             f"{name!r} would name its class {class_name(name)}, which the generated code "
-            "imports (from typing, collections.abc, types or redis); choose another name"
+            "imports (from typing, collections.abc, types, redis or opentelemetry); choose another "
+            "name"
         )
     if name in _RESERVED or name.startswith("test_"):
         raise OtpgenError(f"{name!r} is reserved (kernel, tests or app files); choose another name")
