@@ -82,7 +82,7 @@ def _hooks_of(state: _LoopState) -> Any:
     every = _deadlines._every_loop_hooks
     if every is None:
         return state.hooks
-    if state.hooks is None:
+    if state.hooks is None or state.hooks is every:
         return every
     return _Both(every, state.hooks)
 
