@@ -24,6 +24,7 @@ from otp import (
     Registry,
     Supervisor,
     TaskSupervisor,
+    _genserver,
     via,
 )
 
@@ -530,6 +531,10 @@ async def test_two_event_loops_see_only_their_own_processes() -> None:
     assert [p.name for p in otp.snapshot().processes] == []  # this loop's: none
     gc.collect()
     assert first_ref() is None
+    # Their loops are closed: once this loop's setting changes, no message anywhere pays
+    # for the slow path any more.
+    otp.observe(False)
+    assert _genserver._instrumented is False
 
 
 async def test_observe_needs_a_running_loop() -> None:

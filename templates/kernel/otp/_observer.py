@@ -27,7 +27,7 @@ from typing import Any, Final, NamedTuple, Protocol, TypeAlias
 
 from . import _genserver
 from ._childspec import WORKER, ChildSpec
-from ._deadlines import _loops, _LoopState, _state_of
+from ._deadlines import _closed, _loops, _LoopState, _state_of
 from ._dynamic import DynamicSupervisor, _Restart
 from ._genserver import (
     _EXITED,
@@ -236,7 +236,10 @@ def _running_loop(what: str) -> asyncio.AbstractEventLoop:
 def _refresh() -> None:
     """Switch the kernel's one flag on while any loop is observed or instrumented."""
     _genserver._set_instrumented(
-        any(s.stats is not None or s.hooks is not None for s in list(_loops.values()))
+        any(
+            (state.stats is not None or state.hooks is not None) and not _closed(loop())
+            for loop, state in list(_loops.items())
+        )
     )
 
 
