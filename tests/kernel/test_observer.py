@@ -571,3 +571,31 @@ async def test_memory_counts_the_containers_a_process_holds(stopping: list[GenSe
     assert after.memory > before.memory  # its waiting messages count
     blocked.gate.set()
     await waiting
+
+
+class SlowContinue(GenServer):
+    """Finishes its setup in handle_continue, which waits for a gate."""
+
+    async def init(self) -> otp.Continue:
+        self.gate = asyncio.Event()
+        return otp.Continue("setup")
+
+    async def handle_continue(self, arg: Any) -> None:
+        await self.gate.wait()
+
+
+async def test_handle_continue_shows_as_current_and_counts_as_handler_time(
+    stopping: list[GenServer],
+) -> None:
+    otp.observe(True)
+    server = await SlowContinue.start()
+    stopping.append(server)
+    await asyncio.sleep(1.5)
+    (info,) = otp.snapshot(server).processes
+    assert (info.current, info.status) == ("handle_continue", "running")
+    assert info.handler_time == pytest.approx(1.5)
+    server.gate.set()
+    await asyncio.sleep(0)
+    (info,) = otp.snapshot(server).processes
+    assert info.current is None
+    assert info.handler_time == pytest.approx(1.5)
