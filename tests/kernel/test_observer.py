@@ -24,6 +24,7 @@ from otp import (
     Registry,
     Supervisor,
     TaskSupervisor,
+    _genserver,
     via,
 )
 
@@ -530,6 +531,10 @@ async def test_two_event_loops_see_only_their_own_processes() -> None:
     assert [p.name for p in otp.snapshot().processes] == []  # this loop's: none
     gc.collect()
     assert first_ref() is None
+    # Their loops are closed: once this loop's setting changes, no message anywhere pays
+    # for the slow path any more.
+    otp.observe(False)
+    assert _genserver._instrumented is False
 
 
 async def test_observe_needs_a_running_loop() -> None:
@@ -566,3 +571,31 @@ async def test_memory_counts_the_containers_a_process_holds(stopping: list[GenSe
     assert after.memory > before.memory  # its waiting messages count
     blocked.gate.set()
     await waiting
+
+
+class SlowContinue(GenServer):
+    """Finishes its setup in handle_continue, which waits for a gate."""
+
+    async def init(self) -> otp.Continue:
+        self.gate = asyncio.Event()
+        return otp.Continue("setup")
+
+    async def handle_continue(self, arg: Any) -> None:
+        await self.gate.wait()
+
+
+async def test_handle_continue_shows_as_current_and_counts_as_handler_time(
+    stopping: list[GenServer],
+) -> None:
+    otp.observe(True)
+    server = await SlowContinue.start()
+    stopping.append(server)
+    await asyncio.sleep(1.5)
+    (info,) = otp.snapshot(server).processes
+    assert (info.current, info.status) == ("handle_continue", "running")
+    assert info.handler_time == pytest.approx(1.5)
+    server.gate.set()
+    await asyncio.sleep(0)
+    (info,) = otp.snapshot(server).processes
+    assert info.current is None
+    assert info.handler_time == pytest.approx(1.5)
