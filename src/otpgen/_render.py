@@ -2,7 +2,7 @@
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -93,8 +93,12 @@ def render_files(
     texts_in = {t: _source(path) for t, path in sources.items()}
     key = _cache.key(json.dumps(context, sort_keys=True), *texts_in.values())
     cached = _cache.read("render", key)
+    if cached is None and _bundle is not None:
+        cached = _bundle.get(key)
     if cached is not None:
         texts = json.loads(cached)
+        if _bundle is not None:
+            _bundle.keep(key, cached)
     else:
         directories = tuple(dict.fromkeys(path.parent for path in sources.values()))
         texts = {}
@@ -107,8 +111,67 @@ def render_files(
                 if compiled is not None
                 else _render_one(_environment((path.parent, *directories)), t, path, context)
             )
-        _cache.write("render", key, json.dumps(texts))
+        if _bundle is not None:
+            _bundle.add(key, json.dumps(texts))
+        else:
+            _cache.write("render", key, json.dumps(texts))
     return {targets[t]: texts[t] for t in sources}
+
+
+class _Bundle:
+    """The renders of one `update` or `check` run, cached as one entry for the project.
+
+    An update after a template change renders hundreds of files afresh; cached one entry
+    each, that is hundreds of files created in the cache, which on a journalled disk costs
+    more than rendering them. The bundle is one file, keyed by the project's directory and
+    holding every render of the run by its content key, so a lookup in it is exactly a
+    lookup in the per-render entries (a stale bundle only misses). It is read only when a
+    per-render entry misses, and written only when a render missed both.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.loaded: dict[str, str] | None = None
+        self.entries: dict[str, str] = {}
+        self.missed = False
+
+    def get(self, key: str) -> str | None:
+        if self.loaded is None:
+            raw = _cache.read("render-bundle", self.name)
+            try:
+                data = json.loads(raw) if raw is not None else {}
+            except ValueError:  # a damaged entry: render again
+                data = {}
+            self.loaded = data if isinstance(data, dict) else {}
+        found = self.loaded.get(key)
+        return found if isinstance(found, str) else None
+
+    def keep(self, key: str, text: str) -> None:
+        self.entries[key] = text
+
+    def add(self, key: str, text: str) -> None:
+        self.entries[key] = text
+        self.missed = True
+
+    def save(self) -> None:
+        if self.missed:
+            _cache.write("render-bundle", self.name, json.dumps(self.entries))
+
+
+_bundle: _Bundle | None = None
+
+
+@contextlib.contextmanager
+def bundled(root: Path) -> Iterator[None]:
+    """Cache the renders made inside the block as one entry for the project at `root`
+    (see `_Bundle`), written when the block ends without an error."""
+    global _bundle
+    outer, _bundle = _bundle, _Bundle(_cache.key("render-bundle", str(root.resolve())))
+    try:
+        yield
+        _bundle.save()
+    finally:
+        _bundle = outer
 
 
 def template_name(path: Path) -> str:
