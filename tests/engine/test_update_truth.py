@@ -236,7 +236,8 @@ def test_many_bases_stored_at_once_go_into_one_pack(generated: Path) -> None:
     files = recorded(generated)
     assert len(files) >= PACK_MIN  # the worker, its test and the kernel
     names = sorted(p.name for p in (generated / BASES).iterdir())
-    assert len(names) == 1 and names[0].startswith("pack-")
+    assert len(names) == 1
+    assert names[0].startswith("pack-")
     assert set(next(iter(stored_packs(generated).values()))) == set(files.values())
     for path, sha in files.items():
         assert base_text(generated, path, FileRecord(sha)) == (generated / path).read_text()
@@ -246,7 +247,8 @@ def test_a_merge_takes_its_base_from_the_pack(generated: Path, v2: Path) -> None
     edit(generated, MODULE, "LIMIT = 3\n", "LIMIT = 3\nMINE = 1\n")
     assert update(generated, v2)[MODULE] is Action.MERGE
     text = (generated / MODULE).read_text()
-    assert "MINE = 1" in text and "version two of the docstring" in text
+    assert "MINE = 1" in text
+    assert "version two of the docstring" in text
 
 
 def test_a_pack_goes_once_a_base_in_it_is_not_needed_and_the_rest_move(
