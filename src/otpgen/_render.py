@@ -126,7 +126,8 @@ class _Bundle:
     more than rendering them. The bundle is one file, keyed by the project's directory and
     holding every render of the run by its content key, so a lookup in it is exactly a
     lookup in the per-render entries (a stale bundle only misses). It is read only when a
-    per-render entry misses, and written only when a render missed both.
+    per-render entry misses, and written only when a render missed both. The run also
+    reads (and hashes) each template file once, not once for every render using it.
     """
 
     def __init__(self, name: str) -> None:
@@ -134,6 +135,8 @@ class _Bundle:
         self.loaded: dict[str, str] | None = None
         self.entries: dict[str, str] = {}
         self.missed = False
+        self.sources: dict[Path, str] = {}  # template files read in this run
+        self.shas: dict[Path, str] = {}  # and hashed
 
     def get(self, key: str) -> str | None:
         if self.loaded is None:
@@ -194,10 +197,26 @@ def _project_root(path: Path) -> Path | None:
 
 
 def _source(path: Path) -> str:
+    if _bundle is not None and path in _bundle.sources:
+        return _bundle.sources[path]  # read once per run, not once per render
     text = read_text(path, root=_project_root(path))
     if text is None:
         raise OtpgenError(f"the template {template_name(path)} is missing")
+    if _bundle is not None:
+        _bundle.sources[path] = text
     return text
+
+
+def template_sha(path: Path) -> str:
+    """The SHA-256 of a template file's bytes (read once per `update` or `check` run)."""
+    import hashlib
+
+    if _bundle is not None and path in _bundle.shas:
+        return _bundle.shas[path]
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    if _bundle is not None:
+        _bundle.shas[path] = sha
+    return sha
 
 
 def _one_line(message: str, limit: int = 200) -> str:
