@@ -75,6 +75,15 @@ PATTERN_TEMPLATES = {
 
 def pattern_sources(pattern: Pattern, overrides: Path | None) -> dict[str, Path]:
     """The effective file of each template: the user's override if there is one."""
+    if _bundle is not None:  # looked for once per run, not once per render
+        memo = _bundle.effective
+        if (pattern.directory, overrides) not in memo:
+            memo[pattern.directory, overrides] = _pattern_sources(pattern, overrides)
+        return dict(memo[pattern.directory, overrides])
+    return _pattern_sources(pattern, overrides)
+
+
+def _pattern_sources(pattern: Pattern, overrides: Path | None) -> dict[str, Path]:
     found = {}
     for name in PATTERN_TEMPLATES:
         override = overrides / "patterns" / pattern.name / name if overrides else None
@@ -93,12 +102,12 @@ def render_files(
     texts_in = {t: _source(path) for t, path in sources.items()}
     key = _cache.key(json.dumps(context, sort_keys=True), *texts_in.values())
     cached = _cache.read("render", key)
-    if cached is None and _bundle is not None:
-        cached = _bundle.get(key)
-    if cached is not None:
-        texts = json.loads(cached)
+    texts: dict[str, str] | None = json.loads(cached) if cached is not None else None
+    if texts is None and _bundle is not None:
+        texts = _bundle.get(key)
+    if texts is not None:
         if _bundle is not None:
-            _bundle.keep(key, cached)
+            _bundle.keep(key, texts)
     else:
         directories = tuple(dict.fromkeys(path.parent for path in sources.values()))
         texts = {}
@@ -112,7 +121,7 @@ def render_files(
                 else _render_one(_environment((path.parent, *directories)), t, path, context)
             )
         if _bundle is not None:
-            _bundle.add(key, json.dumps(texts))
+            _bundle.add(key, texts)
         else:
             _cache.write("render", key, json.dumps(texts))
     return {targets[t]: texts[t] for t in sources}
@@ -132,13 +141,14 @@ class _Bundle:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.loaded: dict[str, str] | None = None
-        self.entries: dict[str, str] = {}
+        self.loaded: dict[str, object] | None = None
+        self.entries: dict[str, dict[str, str]] = {}
         self.missed = False
         self.sources: dict[Path, str] = {}  # template files read in this run
         self.shas: dict[Path, str] = {}  # and hashed
+        self.effective: dict[tuple[Path, Path | None], dict[str, Path]] = {}  # and found
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> dict[str, str] | None:
         if self.loaded is None:
             raw = _cache.read("render-bundle", self.name)
             try:
@@ -147,13 +157,15 @@ class _Bundle:
                 data = {}
             self.loaded = data if isinstance(data, dict) else {}
         found = self.loaded.get(key)
-        return found if isinstance(found, str) else None
+        if not isinstance(found, dict) or not all(isinstance(t, str) for t in found.values()):
+            return None
+        return found
 
-    def keep(self, key: str, text: str) -> None:
-        self.entries[key] = text
+    def keep(self, key: str, texts: dict[str, str]) -> None:
+        self.entries[key] = texts
 
-    def add(self, key: str, text: str) -> None:
-        self.entries[key] = text
+    def add(self, key: str, texts: dict[str, str]) -> None:
+        self.entries[key] = texts
         self.missed = True
 
     def save(self) -> None:
