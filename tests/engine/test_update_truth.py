@@ -282,3 +282,20 @@ def test_a_damaged_pack_is_dropped_and_unedited_files_still_update(
     assert update(generated, v2)[MODULE] is Action.UPDATE  # the recorded hash proves it unedited
     assert not pack.exists()
     assert "version two of the docstring" in (generated / MODULE).read_text()
+
+
+@pytest.mark.parametrize("template", ["gone", "../patterns/worker", "."])
+def test_a_render_of_a_pattern_otpgen_no_longer_has_is_named(
+    generated: Path, v2: Path, template: str
+) -> None:
+    path = generated / ".otpgen/manifest.json"
+    data = json.loads(path.read_text())
+    data["renders"]["worker:job"]["template"] = template
+    path.write_text(json.dumps(data))
+    before = snapshot(generated)
+    for command in (plan_update, check):
+        with pytest.raises(
+            OtpgenError, match=r"worker:job was generated from the pattern .*no longer has"
+        ):
+            command(generated, v2)
+    assert snapshot(generated) == before
