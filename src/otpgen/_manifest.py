@@ -26,7 +26,9 @@ from typing import Any
 from otpgen._errors import OtpgenError
 from otpgen._record import field, frozen
 
-FORMAT = 2
+# 3: merge bases may live in packs (`.otpgen/bases/pack-*`), which otpgen before 3
+# cannot read; a manifest of a newer format is refused rather than half understood.
+FORMAT = 3
 DIRECTORY = PurePosixPath(".otpgen")
 MANIFEST = DIRECTORY / "manifest.json"
 BASES = DIRECTORY / "bases"
@@ -321,6 +323,12 @@ def load(root: Path, otpgen_version: str) -> Manifest:
         raise OtpgenError(
             f"{MANIFEST} is damaged: expected an object with `renders`; restore it from "
             "version control"
+        )
+    written = data.get("format", 1)
+    if type(written) is int and written > FORMAT:
+        raise OtpgenError(
+            f"{MANIFEST} was written by a newer otpgen (manifest format {written}; this "
+            f"otpgen reads up to {FORMAT}): upgrade otpgen, e.g. `pipx upgrade otpgen`"
         )
     renders = {str(key): _render_record(str(key), raw) for key, raw in data["renders"].items()}
     return Manifest(
