@@ -203,8 +203,8 @@ def snapshot(root: GenServer | None = None) -> Snapshot:
 
     It runs in one go: 5 to 7 µs of CPU per process, so most of a second for 100,000
     processes, during which nothing else on the loop runs. For big trees served while
-    the service works, use `snapshot_async`. A root still in its `init` is left out (it may be a
-    child its supervisor is starting), and so is a process named only `via` a
+    the service works, use `snapshot_async`. A root still in its `init` is left out (it
+    may be a child its supervisor is starting), and so is a process named only `via` a
     registry and started without a supervisor (pass either as `root`).
     """
     taken_at = time.time()
