@@ -23,14 +23,7 @@ from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
 from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart
-from ._deadlines import (
-    _Deadlines,
-    _deadlines_for,
-    _expire_call,
-    _Expired,
-    _local_names,
-    _loops,
-)
+from ._deadlines import NEVER, _Deadlines, _deadlines_of, _Expired, _local_names, _loops
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
 from ._mailbox import _CALL, _CAST, _COMPACT_AT, _INFO, Mailbox, Message
 from ._messages import (
@@ -91,6 +84,7 @@ _STOCK_LOOPS: Final[frozenset[type[asyncio.AbstractEventLoop]]] = frozenset(
     and cls.time is asyncio.BaseEventLoop.time
 )
 _Future: Final = asyncio.Future
+_new_object: Final = object.__new__
 
 # The calling task, looked up on every call. On Python 3.11 `asyncio.current_task` is a
 # Python function that reads asyncio's table of running tasks per loop: reading the
@@ -258,7 +252,7 @@ class GenServer(Mailbox):
         self._otp_links: _Watcher | dict[_Watcher, None] | None = None
         # the monitors this process holds
         self._otp_monitors: set[MonitorRef] | None = None
-        # the call timeout queue it used last
+        # its loop's call deadlines while it may have timed calls pending
         self._otp_deadlines: _Deadlines | None = None
         # its send_after timers that may be pending
         self._otp_timers: _Timers | None = None
@@ -425,58 +419,44 @@ class GenServer(Mailbox):
     async def _otp_call(self, request: object, seconds: float | None) -> Any:
         if self._otp_state >= _EXITING:
             raise NoProcess(f"{self!r} is not alive", self.exit_reason)
-        task = _task_of(self._otp_loop)
+        loop = self._otp_loop
+        task = _task_of(loop)
         if task is self._otp_task:
             raise CallingSelf(f"{self!r} called itself; handle the request directly")
-        loop = self._otp_loop
         stock = type(loop) in _STOCK_LOOPS
         future: asyncio.Future[Any] = _Future(loop=loop) if stock else loop.create_future()
+        # Caller(future, task, deadline) without its __init__ frame: this is the hot
+        # path.
+        caller = _new_object(Caller)
+        caller._future = future
+        caller.task = task
+        if seconds is None:
+            caller._deadline = NEVER
+        else:
+            # The deadline travels in the Caller: nothing to register per call, nothing
+            # to undo when it returns. This process is visited by its loop's sweep from
+            # its first timed call until one finds none pending (see _Deadlines).
+            deadline = caller._deadline = (_monotonic() if stock else loop.time()) + seconds
+            deadlines = self._otp_deadlines
+            if deadlines is None:
+                deadlines = _deadlines_of(loop)
+                deadlines.watch(self)
+            if deadline < deadlines.due:
+                deadlines.arm(loop, deadline)
         inbox = self._otp_inbox  # self._otp_deliver(...), inlined: this is the hot path
         if inbox is None:
-            self._otp_inbox = [(_CALL, request, Caller(future, task))]
+            self._otp_inbox = [(_CALL, request, caller)]
         else:
-            inbox.append((_CALL, request, Caller(future, task)))
+            inbox.append((_CALL, request, caller))
         waiter = self._otp_waiter
         if waiter is not None:
             self._otp_waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        if seconds is None:
-            return await future
-        # The queue of this process's last timeout length.
-        deadlines = self._otp_deadlines
-        if deadlines is None or deadlines.timeout != seconds:
-            deadlines = _deadlines_for(loop, seconds)
-            if deadlines is None:
-                return await self._otp_call_with_timer(future, request, seconds)
-            self._otp_deadlines = deadlines
-        # Queue the deadline (see _Deadlines).
-        deadline = (_monotonic() if stock else loop.time()) + seconds
-        deadlines._queue.append((deadline, future))
-        if not deadlines._armed:
-            deadlines._arm(loop, deadline)
         try:
             return await future
         except _Expired:
             raise CallTimeout(f"{self!r} did not reply to {request!r} in {seconds}s") from None
-        finally:
-            # Drop the answered calls at the front: the last call to return empties the
-            # queue, so an idle one holds no reply (entries behind a pending call wait
-            # for it, at most its timeout).
-            queue = deadlines._queue
-            while queue and queue[0][1].done():
-                queue.popleft()
-
-    async def _otp_call_with_timer(
-        self, future: asyncio.Future[Any], request: object, seconds: float
-    ) -> Any:
-        timer = self._otp_loop.call_later(seconds, _expire_call, future)
-        try:
-            return await future
-        except _Expired:
-            raise CallTimeout(f"{self!r} did not reply to {request!r} in {seconds}s") from None
-        finally:
-            timer.cancel()
 
     def cast(self, msg: Any) -> None:
         """Send `msg` to `handle_cast`, not waiting. Dropped if the process is gone."""
@@ -720,6 +700,32 @@ class GenServer(Mailbox):
                 log.error("%r: terminate(%r) raised", self, reason, exc_info=exc)
             self._otp_exit(reason, report=True)
 
+    def _otp_expire_calls(self, now: float) -> float:
+        """Fail the calls to this process whose deadline is `now` or past (their `call`
+        raises CallTimeout); return the earliest deadline still to come, or NEVER.
+
+        A call waits in the mailbox, as the current message, or among the deferred
+        callers (NOREPLY, Stop) until it is answered: that is all there is to look at.
+        """
+        inbox = self._otp_inbox
+        waiting = inbox[self._otp_head :] if inbox else []
+        current = self._otp_current
+        if type(current) is tuple:
+            waiting.append(current)
+        callers = [msg[2] for msg in waiting if msg is not None and msg[2] is not None]
+        if self._otp_deferred:
+            callers.extend(self._otp_deferred)
+        earliest = NEVER
+        for caller in callers:
+            future = caller._future
+            if not future.done():
+                deadline = caller._deadline
+                if deadline <= now:
+                    future.set_exception(_Expired())
+                elif deadline < earliest:
+                    earliest = deadline
+        return earliest
+
     def _otp_reply(self, caller: Caller, result: object) -> Continue | Stop | None:
         kind = type(result)
         if kind is Reply:
@@ -837,6 +843,9 @@ class GenServer(Mailbox):
         timers, self._otp_timers = self._otp_timers, None
         if timers is not None:
             timers.cancel()
+        deadlines, self._otp_deadlines = self._otp_deadlines, None
+        if deadlines is not None:  # (it has no call left to time out)
+            deadlines.processes.pop(id(self), None)
         monitors, self._otp_monitors = self._otp_monitors, None
         for ref in monitors or ():
             ref._cancel()
