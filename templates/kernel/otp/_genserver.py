@@ -18,6 +18,7 @@ import logging
 import sys
 import types
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart
 from ._deadlines import NEVER, _Deadlines, _deadlines_of, _Expired, _local_names, _loops
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
-from ._mailbox import _CALL, _CAST, _COMPACT_AT, _INFO, Mailbox, Message
+from ._mailbox import _CALL, _CAST, _INFO, Mailbox, Message
 from ._messages import (
     KILLED,
     NOREPLY,
@@ -33,6 +34,7 @@ from ._messages import (
     Caller,
     Continue,
     MonitorRef,
+    NoReply,
     Reply,
     Stop,
     is_normal,
@@ -67,7 +69,8 @@ _STOPPING: Final = _State.STOPPING
 _EXITING: Final = _State.EXITING
 _EXITED: Final = _State.EXITED
 
-_STEERING: Final = (Reply, Stop)
+# What `handle_call` returns besides a plain reply (one set lookup per call tells).
+_STEERING: Final = frozenset((Reply, Stop, NoReply))
 
 # `_otp_exit_reason` until a stop is asked for (None is a reason too)
 _NO_REASON: Final = object()
@@ -445,7 +448,7 @@ class GenServer(Mailbox):
                 deadlines.arm(loop, deadline)
         inbox = self._otp_inbox  # self._otp_deliver(...), inlined: this is the hot path
         if inbox is None:
-            self._otp_inbox = [(_CALL, request, caller)]
+            self._otp_inbox = deque(((_CALL, request, caller),))
         else:
             inbox.append((_CALL, request, caller))
         waiter = self._otp_waiter
@@ -643,34 +646,20 @@ class GenServer(Mailbox):
                 if not inbox:
                     # Idle, maybe for hours: keep nothing of the last message (its
                     # request, its reply, the calling task) while waiting for the next
-                    # one.
+                    # one, nor an empty deque (see _mailbox).
                     self._otp_current = msg = payload = caller = result = future = None
+                    self._otp_inbox = None
                     loop = self._otp_loop
                     waiter = self._otp_waiter = (
                         _Future(loop=loop) if type(loop) in _STOCK_LOOPS else loop.create_future()
                     )
                     await waiter
                     continue
-                # Take the oldest message (see _mailbox), here rather than in a method:
-                # this runs for every message.
-                head = self._otp_head
-                msg = self._otp_current = inbox[head]
-                head += 1
-                if head == len(inbox):
-                    inbox.clear()
-                    head = 0
-                else:
-                    inbox[head - 1] = None
-                    if head >= _COMPACT_AT and head * 2 >= len(inbox):
-                        del inbox[:head]
-                        head = 0
-                self._otp_head = head
-                assert msg is not None
+                msg = self._otp_current = inbox.popleft()
                 kind, payload, caller = msg
-                if kind == _CALL:
-                    assert caller is not None
+                if caller is not None:  # (only a call has a caller)
                     result = await self.handle_call(payload, caller)
-                    if type(result) in _STEERING or result is NOREPLY:
+                    if type(result) in _STEERING:  # Reply, Stop or NOREPLY
                         action = self._otp_reply(caller, result)
                     else:  # a plain reply: caller.reply(result), inlined
                         future = caller._future
@@ -707,12 +696,11 @@ class GenServer(Mailbox):
         A call waits in the mailbox, as the current message, or among the deferred
         callers (NOREPLY, Stop) until it is answered: that is all there is to look at.
         """
-        inbox = self._otp_inbox
-        waiting = inbox[self._otp_head :] if inbox else []
+        waiting = list(self._otp_inbox or ())
         current = self._otp_current
         if type(current) is tuple:
             waiting.append(current)
-        callers = [msg[2] for msg in waiting if msg is not None and msg[2] is not None]
+        callers = [msg[2] for msg in waiting if msg[2] is not None]
         if self._otp_deferred:
             callers.extend(self._otp_deferred)
         earliest = NEVER
@@ -824,7 +812,7 @@ class GenServer(Mailbox):
         if type(current) is tuple and current[2] is not None:
             current[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         for msg in self._otp_close():
-            if msg is not None and msg[2] is not None:
+            if msg[2] is not None:
                 msg[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         if self._otp_deferred:
             for caller in list(self._otp_deferred):
