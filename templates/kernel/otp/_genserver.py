@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart
 from ._deadlines import NEVER, _Deadlines, _deadlines_of, _Expired, _local_names, _loops
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
-from ._mailbox import _CALL, _CAST, _INFO, Mailbox, Message
+from ._mailbox import _CAST, _INFO, Mailbox, Message
 from ._messages import (
     KILLED,
     NOREPLY,
@@ -386,8 +386,9 @@ class GenServer(Mailbox):
         process = whereis(name)
         return process if isinstance(process, cls) else None
 
-    # wait_exit, call and stop are plain `def`s returning the coroutine to await, so
-    # that no linter's "async function with a timeout parameter" rule applies to them.
+    # wait_exit and stop are plain `def`s returning the coroutine to await, so that no
+    # linter's "async function with a timeout parameter" rule applies to them (`call`
+    # is the exception: see there).
 
     def wait_exit(self, timeout: float | None = None) -> Coroutine[Any, Any, bool]:
         """Wait until the process has exited; False if it runs after `timeout` s."""
@@ -405,7 +406,11 @@ class GenServer(Mailbox):
         """Why the process exited, or None while it runs."""
         return self._otp_exit_reason if self._otp_state is _EXITED else None
 
-    def call(self, request: object, timeout: float | None = 5.0) -> Coroutine[Any, Any, Any]:
+    async def call(
+        self,
+        request: object,
+        timeout: float | None = 5.0,  # noqa: ASYNC109, RUF100
+    ) -> Any:
         """Send `request` to `handle_call` and wait for the reply.
 
         Raises CallTimeout (a TimeoutError) after `timeout` seconds (None waits
@@ -413,13 +418,10 @@ class GenServer(Mailbox):
         Raises NoProcess if the process is not alive or exits before replying, and
         CallingSelf if a process calls itself.
         """
-        # A plain def returning the coroutine: ruff's ASYNC109 flags an `async def`
-        # taking `timeout`, and no noqa comment suits both a project that enables ASYNC
-        # and ruff's defaults (which call it unused). `_otp_` keeps the helper clear of
-        # subclasses' names.
-        return self._otp_call(request, timeout)
-
-    async def _otp_call(self, request: object, seconds: float | None) -> Any:
+        # The hot path: every request a service handles goes through here, so it is one
+        # frame with the mailbox and Caller code inlined. (ASYNC109 would have callers
+        # wrap the call in `asyncio.timeout()`: a TimerHandle per call. RUF100 is named
+        # for projects that enable RUF but not ASYNC.)
         if self._otp_state >= _EXITING:
             raise NoProcess(f"{self!r} is not alive", self.exit_reason)
         loop = self._otp_loop
@@ -428,18 +430,19 @@ class GenServer(Mailbox):
             raise CallingSelf(f"{self!r} called itself; handle the request directly")
         stock = type(loop) in _STOCK_LOOPS
         future: asyncio.Future[Any] = _Future(loop=loop) if stock else loop.create_future()
-        # Caller(future, task, deadline) without its __init__ frame: this is the hot
-        # path.
+        # Caller(future, task, deadline, request), without its __init__ frame. It is the
+        # call's message too (see _mailbox).
         caller = _new_object(Caller)
         caller._future = future
         caller.task = task
-        if seconds is None:
+        caller._request = request
+        if timeout is None:
             caller._deadline = NEVER
         else:
             # The deadline travels in the Caller: nothing to register per call, nothing
             # to undo when it returns. This process is visited by its loop's sweep from
             # its first timed call until one finds none pending (see _Deadlines).
-            deadline = caller._deadline = (_monotonic() if stock else loop.time()) + seconds
+            deadline = caller._deadline = (_monotonic() if stock else loop.time()) + timeout
             deadlines = self._otp_deadlines
             if deadlines is None:
                 deadlines = _deadlines_of(loop)
@@ -448,9 +451,9 @@ class GenServer(Mailbox):
                 deadlines.arm(loop, deadline)
         inbox = self._otp_inbox  # self._otp_deliver(...), inlined: this is the hot path
         if inbox is None:
-            self._otp_inbox = deque(((_CALL, request, caller),))
+            self._otp_inbox = deque((caller,))
         else:
-            inbox.append((_CALL, request, caller))
+            inbox.append(caller)
         waiter = self._otp_waiter
         if waiter is not None:
             self._otp_waiter = None
@@ -459,15 +462,15 @@ class GenServer(Mailbox):
         try:
             return await future
         except _Expired:
-            raise CallTimeout(f"{self!r} did not reply to {request!r} in {seconds}s") from None
+            raise CallTimeout(f"{self!r} did not reply to {request!r} in {timeout}s") from None
 
     def cast(self, msg: Any) -> None:
         """Send `msg` to `handle_cast`, not waiting. Dropped if the process is gone."""
-        self._otp_post((_CAST, msg, None))
+        self._otp_post((_CAST, msg))
 
     def send(self, msg: object) -> None:
         """Send a plain message to `handle_info`. Dropped if the process is gone."""
-        self._otp_post((_INFO, msg, None))
+        self._otp_post((_INFO, msg))
 
     def send_after(self, msg: object, delay: float) -> asyncio.TimerHandle:
         """Send `msg` to `handle_info` after `delay` s; `.cancel()` the handle to undo.
@@ -647,7 +650,7 @@ class GenServer(Mailbox):
                     # Idle, maybe for hours: keep nothing of the last message (its
                     # request, its reply, the calling task) while waiting for the next
                     # one, nor an empty deque (see _mailbox).
-                    self._otp_current = msg = payload = caller = result = future = None
+                    self._otp_current = msg = payload = result = future = None
                     self._otp_inbox = None
                     loop = self._otp_loop
                     waiter = self._otp_waiter = (
@@ -656,19 +659,20 @@ class GenServer(Mailbox):
                     await waiter
                     continue
                 msg = self._otp_current = inbox.popleft()
-                kind, payload, caller = msg
-                if caller is not None:  # (only a call has a caller)
-                    result = await self.handle_call(payload, caller)
+                if isinstance(msg, Caller):  # a call
+                    result = await self.handle_call(msg._request, msg)
                     if type(result) in _STEERING:  # Reply, Stop or NOREPLY
-                        action = self._otp_reply(caller, result)
+                        action = self._otp_reply(msg, result)
                     else:  # a plain reply: caller.reply(result), inlined
-                        future = caller._future
+                        future = msg._future
                         if not future.done():
                             future.set_result(result)
-                elif kind == _CAST:
-                    action = await self.handle_cast(payload)
                 else:
-                    action = await self.handle_info(payload)
+                    kind, payload = msg
+                    if kind == _CAST:
+                        action = await self.handle_cast(payload)
+                    else:
+                        action = await self.handle_info(payload)
         except asyncio.CancelledError:
             reason = KILLED
             killed = True
@@ -696,11 +700,10 @@ class GenServer(Mailbox):
         A call waits in the mailbox, as the current message, or among the deferred
         callers (NOREPLY, Stop) until it is answered: that is all there is to look at.
         """
-        waiting = list(self._otp_inbox or ())
+        callers = [msg for msg in self._otp_inbox or () if type(msg) is Caller]
         current = self._otp_current
-        if type(current) is tuple:
-            waiting.append(current)
-        callers = [msg[2] for msg in waiting if msg[2] is not None]
+        if type(current) is Caller:
+            callers.append(current)
         if self._otp_deferred:
             callers.extend(self._otp_deferred)
         earliest = NEVER
@@ -740,8 +743,8 @@ class GenServer(Mailbox):
 
     def _otp_post(self, msg: Message) -> None:
         if self._otp_state >= _EXITING:
-            if msg[2] is not None:
-                msg[2]._fail(NoProcess(f"{self!r} is not alive", self.exit_reason))
+            if type(msg) is Caller:
+                msg._fail(NoProcess(f"{self!r} is not alive", self.exit_reason))
             return
         self._otp_deliver(msg)
 
@@ -809,11 +812,11 @@ class GenServer(Mailbox):
             )
         current, self._otp_current = self._otp_current, None
         # a call that got no reply
-        if type(current) is tuple and current[2] is not None:
-            current[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
+        if type(current) is Caller:
+            current._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         for msg in self._otp_close():
-            if msg[2] is not None:
-                msg[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
+            if type(msg) is Caller:
+                msg._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         if self._otp_deferred:
             for caller in list(self._otp_deferred):
                 caller._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
@@ -846,9 +849,11 @@ class GenServer(Mailbox):
 
 
 def _describe(message: object) -> str:
+    if type(message) is Caller:
+        return f"call {message._request!r}"
     if type(message) is tuple:
-        kind, payload, _ = message
-        return f"{('call', 'cast', 'info')[kind]} {payload!r}"
+        kind, payload = message
+        return f"{('cast', 'info')[kind]} {payload!r}"
     if type(message) is Continue:
         return f"continue {message.arg!r}"
     return "none"

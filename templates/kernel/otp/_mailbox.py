@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 if TYPE_CHECKING:
     from ._messages import Caller
 
-# Entries are (kind, payload, caller) tuples; caller is None unless kind is _CALL.
-_CALL: Final = 0
-_CAST: Final = 1
-_INFO: Final = 2
+# A call's entry is its Caller (which holds the request: one object per call, not
+# two); a cast's or a plain message's is a (kind, payload) tuple.
+_CAST: Final = 0
+_INFO: Final = 1
 
-Message: TypeAlias = "tuple[int, Any, Caller | None]"
+Message: TypeAlias = "Caller | tuple[int, Any]"
 
 
 class Mailbox:

@@ -91,18 +91,21 @@ class Caller:
 
     # `GenServer.call` fills these slots itself, without running `__init__` (a Python
     # frame less on every call): a slot added here must be filled there too.
-    __slots__ = ("_deadline", "_future", "task")
+    __slots__ = ("_deadline", "_future", "_request", "task")
 
     def __init__(
         self,
         future: asyncio.Future[Any],
         task: asyncio.Task[Any] | None,
         deadline: float = inf,
+        request: object = None,
     ) -> None:
         self._future = future
         self.task = task
         # when the call times out, in the loop's time (see _deadlines)
         self._deadline = deadline
+        # (the Caller is the call's message in the mailbox: see _mailbox)
+        self._request = request
 
     def reply(self, value: object) -> None:
         """Answer the call. A caller that timed out or was cancelled gets nothing."""
