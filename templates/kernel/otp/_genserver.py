@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart
 from ._deadlines import NEVER, _Deadlines, _deadlines_of, _Expired, _local_names, _loops
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
+from ._instrument import called as _called
+from ._instrument import handle as _handle_instrumented
+from ._instrument import posted as _posted
 from ._mailbox import _CAST, _INFO, Mailbox, Message
 from ._messages import (
     KILLED,
@@ -46,6 +49,15 @@ if TYPE_CHECKING:
     from ._registry import Via
 
 log = logging.getLogger(__package__ or "otp")
+
+# True while some loop is observed (`otp.observe`) or instrumented (`otp.instrument`):
+# the one check a call, a cast and a message pay for either (see _instrument).
+_instrumented = False
+
+
+def _set_instrumented(on: bool) -> None:
+    global _instrumented
+    _instrumented = on
 
 
 class _State(enum.IntEnum):
@@ -233,6 +245,7 @@ class GenServer(Mailbox):
         "_otp_monitors",
         "_otp_name",
         "_otp_regs",
+        "_otp_started",
         "_otp_state",
         "_otp_task",
         "_otp_timers",
@@ -245,7 +258,9 @@ class GenServer(Mailbox):
 
     def __init__(self) -> None:
         Mailbox.__init__(self)
-        self._otp_loop = asyncio.get_running_loop()
+        loop = self._otp_loop = asyncio.get_running_loop()
+        # when it was made, in its loop's time (for the observer's uptime)
+        self._otp_started = _monotonic() if type(loop) in _STOCK_LOOPS else loop.time()
         self._otp_state = _STARTING
         self._otp_task: asyncio.Task[None] | None = None
         # The reason a stop asked for (once STOPPING), then the reason it exited with.
@@ -454,6 +469,8 @@ class GenServer(Mailbox):
             self._otp_inbox = deque((caller,))
         else:
             inbox.append(caller)
+        if _instrumented:
+            _called(self)
         waiter = self._otp_waiter
         if waiter is not None:
             self._otp_waiter = None
@@ -471,11 +488,11 @@ class GenServer(Mailbox):
 
     def cast(self, msg: Any) -> None:
         """Send `msg` to `handle_cast`, not waiting. Dropped if the process is gone."""
-        self._otp_post((_CAST, msg))
+        self._otp_post((_CAST, msg, None))
 
     def send(self, msg: object) -> None:
         """Send a plain message to `handle_info`. Dropped if the process is gone."""
-        self._otp_post((_INFO, msg))
+        self._otp_post((_INFO, msg, None))
 
     def send_after(self, msg: object, delay: float) -> asyncio.TimerHandle:
         """Send `msg` to `handle_info` after `delay` s; `.cancel()` the handle to undo.
@@ -636,7 +653,11 @@ class GenServer(Mailbox):
                 while action is not None:
                     if type(action) is Continue:
                         self._otp_current = action
-                        action = await self.handle_continue(action.arg)
+                        if _instrumented:
+                            work = self.handle_continue(action.arg)
+                            action = await _handle_instrumented(self, action, work)
+                        else:
+                            action = await self.handle_continue(action.arg)
                     elif type(action) is Stop:
                         reason = action.reason
                         return
@@ -664,7 +685,10 @@ class GenServer(Mailbox):
                     await waiter
                     continue
                 msg = self._otp_current = inbox.popleft()
-                if isinstance(msg, Caller):  # a call
+                if _instrumented:
+                    work = self._otp_handle(msg)
+                    action = await _handle_instrumented(self, msg, work)
+                elif isinstance(msg, Caller):  # a call
                     result = await self.handle_call(msg._request, msg)
                     if type(result) in _STEERING:  # Reply, Stop or NOREPLY
                         action = self._otp_reply(msg, result)
@@ -673,7 +697,7 @@ class GenServer(Mailbox):
                         if not future.done():
                             future.set_result(result)
                 else:
-                    kind, payload = msg
+                    kind, payload, _ = msg  # (a cast's token is for _instrument)
                     if kind == _CAST:
                         action = await self.handle_cast(payload)
                     else:
@@ -698,6 +722,20 @@ class GenServer(Mailbox):
                 log.error("%r: terminate(%r) raised", self, reason, exc_info=exc)
             self._otp_exit(reason, report=True)
 
+    async def _otp_handle(self, msg: Message) -> Continue | Stop | None:
+        """One message's callback, as `_otp_run` inlines it (for the instrumented
+        path)."""
+        if isinstance(msg, Caller):
+            result = await self.handle_call(msg._request, msg)
+            if type(result) in _STEERING:
+                return self._otp_reply(msg, result)
+            msg.reply(result)
+            return None
+        kind, payload, _ = msg  # (for a cast, the token of `Hooks.on_cast`)
+        if kind == _CAST:
+            return await self.handle_cast(payload)
+        return await self.handle_info(payload)
+
     def _otp_expire_calls(self, now: float) -> float:
         """Fail the calls to this process whose deadline is `now` or past (their `call`
         raises CallTimeout); return the earliest deadline still to come, or NEVER.
@@ -705,9 +743,9 @@ class GenServer(Mailbox):
         A call waits in the mailbox, as the current message, or among the deferred
         callers (NOREPLY, Stop) until it is answered: that is all there is to look at.
         """
-        callers = [msg for msg in self._otp_inbox or () if type(msg) is Caller]
+        callers = [msg for msg in self._otp_inbox or () if isinstance(msg, Caller)]
         current = self._otp_current
-        if type(current) is Caller:
+        if isinstance(current, Caller):
             callers.append(current)
         if self._otp_deferred:
             callers.extend(self._otp_deferred)
@@ -746,10 +784,12 @@ class GenServer(Mailbox):
         deferred.add(caller)
         caller._future.add_done_callback(lambda _: deferred.discard(caller))
 
-    def _otp_post(self, msg: Message) -> None:
+    def _otp_post(self, msg: tuple[int, Any, Any]) -> None:
+        """Queue a cast or a plain message (a call queues itself: see `call`)."""
         if self._otp_state >= _EXITING:
-            if type(msg) is Caller:
-                msg._fail(NoProcess(f"{self!r} is not alive", self.exit_reason))
+            return
+        if _instrumented:
+            _posted(self, msg)
             return
         self._otp_deliver(msg)
 
@@ -817,10 +857,10 @@ class GenServer(Mailbox):
             )
         current, self._otp_current = self._otp_current, None
         # a call that got no reply
-        if type(current) is Caller:
+        if isinstance(current, Caller):
             current._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         for msg in self._otp_close():
-            if type(msg) is Caller:
+            if isinstance(msg, Caller):
                 msg._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         if self._otp_deferred:
             for caller in list(self._otp_deferred):
@@ -854,11 +894,11 @@ class GenServer(Mailbox):
 
 
 def _describe(message: object) -> str:
-    if type(message) is Caller:
+    if isinstance(message, Caller):
         return f"call {message._request!r}"
     if type(message) is tuple:
-        kind, payload = message
-        return f"{('cast', 'info')[kind]} {payload!r}"
+        kind, payload, _ = message
+        return f"{('call', 'cast', 'info')[kind]} {payload!r}"
     if type(message) is Continue:
         return f"continue {message.arg!r}"
     return "none"

@@ -17,11 +17,14 @@ if TYPE_CHECKING:
     from ._messages import Caller
 
 # A call's entry is its Caller (which holds the request: one object per call, not
-# two); a cast's or a plain message's is a (kind, payload) tuple.
-_CAST: Final = 0
-_INFO: Final = 1
+# two); a cast's or a plain message's is a (kind, payload, token) tuple, whose token is
+# None, or for a cast the token of an instrumentation hook (see _instrument). The kinds
+# number the callbacks: _CALL is what a Caller stands for.
+_CALL: Final = 0
+_CAST: Final = 1
+_INFO: Final = 2
 
-Message: TypeAlias = "Caller | tuple[int, Any]"
+Message: TypeAlias = "Caller | tuple[int, Any, Any]"
 
 
 class Mailbox:
