@@ -157,9 +157,9 @@ async def test_a_long_lived_watcher_holds_no_monitor_of_targets_that_exited() ->
         await target.stop()
     await watcher.call("sync")  # the Downs are handled by now
     assert len(watcher.downs) == 100
-    assert watcher._otp_monitors == {watcher.ref}  # only the monitor still watching
+    assert watcher._otp_held == {watcher.ref}  # only the monitor still watching
     watcher.demonitor(watcher.ref)
-    assert watcher._otp_monitors is None
+    assert watcher._otp_held is None
     assert anchor._otp_links is None
     await watcher.stop()
     await anchor.stop()
@@ -169,7 +169,7 @@ async def test_demonitor_forgets_the_ref_in_the_process_that_holds_it() -> None:
     target = await Echo.start()
     watcher = await Watcher.start(target)
     target.demonitor(watcher.ref)  # through another process: the ref says whose it is
-    assert watcher._otp_monitors is None
+    assert watcher._otp_held is None
     assert target._otp_links is None
     await watcher.stop()
     await target.stop()
@@ -195,7 +195,7 @@ async def test_monitor_from_an_exited_process_holds_nothing() -> None:
     await watcher.stop()
     watcher.monitor(target)
     assert target._otp_links is None
-    assert watcher._otp_monitors is None
+    assert watcher._otp_held is None
     await target.stop()
 
 

@@ -238,11 +238,10 @@ class GenServer(Mailbox):
         "__weakref__",
         "_otp_current",
         "_otp_deadlines",
-        "_otp_deferred",
         "_otp_exit_reason",
+        "_otp_held",
         "_otp_links",
         "_otp_loop",
-        "_otp_monitors",
         "_otp_name",
         "_otp_regs",
         "_otp_started",
@@ -269,14 +268,15 @@ class GenServer(Mailbox):
         # ordered set.
         self._otp_links: _Watcher | dict[_Watcher, None] | None = None
         # the monitors this process holds
-        self._otp_monitors: set[MonitorRef] | None = None
+        # The monitors it holds and its deferred callers (NOREPLY, Stop): what its exit
+        # must detach or fail. One set for both (a slot less per process).
+        self._otp_held: set[MonitorRef | Caller] | None = None
         # its loop's call deadlines while it may have timed calls pending
         self._otp_deadlines: _Deadlines | None = None
         # its send_after timers that may be pending
         self._otp_timers: _Timers | None = None
         self._otp_regs: list[tuple[Any, object]] | None = None
         self._otp_name: str | Via | None = None
-        self._otp_deferred: set[Caller] | None = None
         self._otp_current: object = None
 
     # Starting
@@ -541,10 +541,10 @@ class GenServer(Mailbox):
         # The watcher keeps its refs too, so that its exit detaches them: else a
         # long-lived target would keep every short-lived watcher (and its state) that
         # ever monitored it.
-        monitors = self._otp_monitors
-        if monitors is None:
-            monitors = self._otp_monitors = set()
-        monitors.add(ref)
+        held = self._otp_held
+        if held is None:
+            held = self._otp_held = set()
+        held.add(ref)
         if isinstance(target, GenServer):
             # (calls ref._otp_process_exited at once if target is gone)
             target._otp_link(ref)
@@ -558,11 +558,11 @@ class GenServer(Mailbox):
         ref._cancel()
 
     def _otp_forget_monitor(self, ref: MonitorRef) -> None:
-        monitors = self._otp_monitors
-        if monitors is not None:
-            monitors.discard(ref)
-            if not monitors:
-                self._otp_monitors = None
+        held = self._otp_held
+        if held is not None:
+            held.discard(ref)
+            if not held:
+                self._otp_held = None
 
     def __repr__(self) -> str:
         name = f" {self._otp_name!r}" if self._otp_name is not None else ""
@@ -747,8 +747,8 @@ class GenServer(Mailbox):
         current = self._otp_current
         if isinstance(current, Caller):
             callers.append(current)
-        if self._otp_deferred:
-            callers.extend(self._otp_deferred)
+        if self._otp_held:
+            callers.extend(held for held in self._otp_held if isinstance(held, Caller))
         earliest = NEVER
         for caller in callers:
             future = caller._future
@@ -778,11 +778,11 @@ class GenServer(Mailbox):
 
     def _otp_defer(self, caller: Caller) -> None:
         # Remember unanswered callers so they fail at once if this process exits.
-        deferred = self._otp_deferred
-        if deferred is None:
-            deferred = self._otp_deferred = set()
-        deferred.add(caller)
-        caller._future.add_done_callback(lambda _: deferred.discard(caller))
+        held = self._otp_held
+        if held is None:
+            held = self._otp_held = set()
+        held.add(caller)
+        caller._future.add_done_callback(lambda _: held.discard(caller))
 
     def _otp_post(self, msg: tuple[int, Any, Any]) -> None:
         """Queue a cast or a plain message (a call queues itself: see `call`)."""
@@ -862,8 +862,9 @@ class GenServer(Mailbox):
         for msg in self._otp_close():
             if isinstance(msg, Caller):
                 msg._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
-        if self._otp_deferred:
-            for caller in list(self._otp_deferred):
+        held, self._otp_held = list(self._otp_held or ()), None
+        for caller in held:  # the deferred callers
+            if isinstance(caller, Caller):
                 caller._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         name = self._otp_name
         if isinstance(name, str):
@@ -882,9 +883,9 @@ class GenServer(Mailbox):
         deadlines, self._otp_deadlines = self._otp_deadlines, None
         if deadlines is not None:  # (it has no call left to time out)
             deadlines.processes.pop(id(self), None)
-        monitors, self._otp_monitors = self._otp_monitors, None
-        for ref in monitors or ():
-            ref._cancel()
+        for ref in held:  # the monitors
+            if isinstance(ref, MonitorRef):
+                ref._cancel()
         links, self._otp_links = self._otp_links, None
         for watcher in links if isinstance(links, dict) else (links,) if links else ():
             try:

@@ -446,9 +446,8 @@ def _info(
     for value in (
         inbox,
         process._otp_links,
-        process._otp_monitors,
+        process._otp_held,
         process._otp_regs,
-        process._otp_deferred,
     ):
         if value is not None and type(value) in _CONTAINERS:
             memory += _getsizeof(value)
