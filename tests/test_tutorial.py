@@ -109,7 +109,7 @@ def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
             expected.append((block.line, command, shown))
             script.append(f"echo '@@start {index}@@'")
             script.append(command)
-            script.append(f"echo \"@@end {index} $?@@\"")
+            script.append(f'echo "@@end {index} $?@@"')
     env = {
         **os.environ,
         "PATH": f"{otpgen.parent}{os.pathsep}{os.environ.get('PATH', '')}",

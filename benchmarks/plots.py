@@ -1,0 +1,450 @@
+"""Draw the charts of docs/benchmarks.md: `python benchmarks/plots.py [--out DIR]`.
+
+Reads the results the benchmarks write, and for a benchmark whose result file is absent,
+the figures recorded in docs/benchmarks.md:
+
+- `benchmarks/results/kernel.json` (`python benchmarks/run.py --json PATH`): the kernel
+  beside its floor (bare asyncio) and its peers, as ratios of medians: call round trip,
+  memory per idle process, restart latency;
+- `benchmarks/results/cli.json` (`python benchmarks/cli.py --json PATH`), else the table
+  of the quiet command-line run in docs/benchmarks.md §4: cookiecutter and copier over
+  `otpgen new` / `otpgen init`;
+- `benchmarks/results/update.json` (`python benchmarks/update.py --json PATH`), else the
+  quiet run's tables in §5: copier and cruft over `otpgen update`.
+
+Writes one PNG per chart under docs/img/benchmarks/ (small: ~100 dpi, a few tens of KB),
+each titled with where its figures come from, and prints what it wrote. A ratio is always
+of two medians taken in one run; a chart never mixes runs. Needs matplotlib (the `docs`
+extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DOC = ROOT / "docs" / "benchmarks.md"
+OUT = ROOT / "docs" / "img" / "benchmarks"
+
+DPI = 100
+OTPGEN = "#3f51b5"  # material's indigo: otpgen's own bars
+PEER = "#9e9e9e"
+FLOOR = "#43a047"
+
+
+class MissingFigures(Exception):
+    """A chart's figures are neither in a result file nor in docs/benchmarks.md."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar: a label and a ratio (of two medians of one run)."""
+
+    label: str
+    ratio: float
+    ours: bool = False
+    target: float | None = None  # the ratio the benchmark's target asks for, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """One set of bars on a shared axis, with an optional target or reference line."""
+
+    title: str
+    bars: list[Bar]
+    xlabel: str
+    line: float | None = None
+    line_label: str = ""
+
+
+# --- the kernel: benchmarks/results/kernel.json ----------------------------------------
+
+
+def _medians(document: dict[str, Any]) -> dict[str, float]:
+    return {
+        row["name"]: float(row["median"]) for group in document["groups"] for row in group["rows"]
+    }
+
+
+def _ratio_bars(
+    medians: dict[str, float], floor: str, rows: Sequence[tuple[str, str, bool]]
+) -> list[Bar]:
+    """Bars of row / floor for the rows present (a renamed or dropped row is left out)."""
+    if floor not in medians:
+        raise MissingFigures(f"kernel.json has no row {floor!r}")
+    return [
+        Bar(label, medians[name] / medians[floor], ours)
+        for name, label, ours in rows
+        if name in medians
+    ]
+
+
+def kernel_panels(document: dict[str, Any]) -> list[Panel]:
+    """The kernel beside its floor: call (1 and 10 clients), memory, restart."""
+    medians = _medians(document)
+    floor_line = "floor (bare asyncio) = 1"
+    return [
+        Panel(
+            "GenServer call, 1 client: time per call / floor",
+            _ratio_bars(
+                medians,
+                "floor: deque mailbox + future, 1 client",
+                [
+                    ("otp call (default timeout), 1 client", "otp call", True),
+                    ("otp call (timeout=None), 1 client", "otp call, timeout=None", True),
+                    ("otp via(registry, key).call, 1 client", "otp via(...).call", True),
+                    ("pykka ThreadingActor ask, 1 thread", "pykka ask", False),
+                    ("pykka proxy method .get(), 1 thread", "pykka proxy .get()", False),
+                    ("triotp gen_server.call, 1 task", "triotp call", False),
+                ],
+            ),
+            "ratio of medians (lower is faster)",
+            1.0,
+            floor_line,
+        ),
+        Panel(
+            "GenServer call, 10 clients: time per call / floor",
+            _ratio_bars(
+                medians,
+                "floor: deque mailbox + future, 10 clients",
+                [
+                    ("otp call (default timeout), 10 clients", "otp call", True),
+                    ("otp call (timeout=None), 10 clients", "otp call, timeout=None", True),
+                    ("pykka ThreadingActor ask, 10 threads", "pykka ask", False),
+                    ("triotp gen_server.call, 10 tasks", "triotp call", False),
+                ],
+            ),
+            "ratio of medians (lower is faster)",
+            1.0,
+            floor_line,
+        ),
+        Panel(
+            "Memory per idle process (RSS) / floor",
+            _ratio_bars(
+                medians,
+                "RSS per process: floor: idle asyncio task awaiting a future",
+                [
+                    ("RSS per process: bare GenServer", "GenServer", True),
+                    (
+                        "RSS per process: GenServer + via(Registry), no supervisor",
+                        "+ via(Registry)",
+                        True,
+                    ),
+                    (
+                        "RSS per process: GenServer + via(Registry) under DynamicSupervisor",
+                        "+ DynamicSupervisor",
+                        True,
+                    ),
+                ],
+            ),
+            "ratio of medians (lower is smaller)",
+            1.0,
+            "floor (an idle asyncio task) = 1",
+        ),
+        Panel(
+            "Restart latency / floor",
+            _ratio_bars(
+                medians,
+                "floor: task crash -> done callback -> new task",
+                [
+                    ("Supervisor one_for_one", "Supervisor", True),
+                    ("DynamicSupervisor", "DynamicSupervisor", True),
+                ],
+            ),
+            "ratio of medians (lower is faster)",
+            1.0,
+            "floor (done callback, new task) = 1",
+        ),
+    ]
+
+
+def kernel_source(document: dict[str, Any]) -> str:
+    machine = document.get("machine", {})
+    return (
+        f"benchmarks/results/kernel.json: kernel {machine.get('kernel_commit') or '?'}, "
+        f"CPython {machine.get('python', '?')}, {machine.get('cpus', '?')} CPUs"
+    )
+
+
+# --- docs/benchmarks.md's tables, for the benchmarks without a result file -------------
+
+
+def _milliseconds(cell: str) -> float:
+    """'1,216 ms' or '118.5 ms' -> 1216.0 / 118.5; a cell holding anything else fails."""
+    match = re.fullmatch(r"\s*([\d,]+(?:\.\d+)?)\s*ms\s*", cell)
+    if match is None:
+        raise MissingFigures(f"not a time in ms: {cell!r}")
+    return float(match[1].replace(",", ""))
+
+
+def markdown_table(text: str, header: str) -> list[list[str]]:
+    """The body rows (cells stripped) of the first table whose header row starts `header`."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith(header):
+            rows = []
+            for row in lines[index + 2 :]:
+                if not row.startswith("|"):
+                    break
+                rows.append([cell.strip() for cell in row.strip().strip("|").split("|")])
+            return rows
+    raise MissingFigures(f"docs/benchmarks.md has no table starting {header!r}")
+
+
+def _run_line(text: str, header: str) -> str:
+    """The line naming the run (date, commit) above the table, for the chart's title."""
+    before = text[: text.index(header)].splitlines()
+    for line in reversed(before[-12:]):
+        found = re.search(r"(\d{4}-\d{2}-\d{2}), commit `([0-9a-f]+)`", line)
+        if found:
+            return f"{found[1]}, commit {found[2]}"
+    return "run not named"
+
+
+CLI_HEADER = "| command | median | q1 "
+CLI_ROWS = {
+    "new": "`otpgen new genserver NAME`, existing project (2 files)",
+    "cookiecutter": "`cookiecutter --no-input` (same 2 files)",
+    "copier": "`copier copy --defaults`, git template (same 2 files)",
+    "fresh new": "`otpgen new genserver NAME`, fresh project (12 files)",
+    "fresh cookiecutter": "`cookiecutter --no-input` (same 12 files)",
+    "fresh copier": "`copier copy --defaults`, git template (same 12 files)",
+    "init": "`otpgen init` (skeleton, kernel, application, formatted)",
+    "service cookiecutter": "`cookiecutter --no-input` (the service skeleton alone)",
+}
+# benchmarks/cli.py's case names, for its --json output
+CLI_JSON = {
+    "new": "otpgen new (existing project)",
+    "cookiecutter": "cookiecutter (same 2 files)",
+    "copier": "copier, git template (same 2)",
+    "fresh new": "otpgen new (fresh project)",
+    "fresh cookiecutter": "cookiecutter (same 12 files)",
+    "fresh copier": "copier, git template (same 12)",
+    "init": "otpgen init",
+    "service cookiecutter": "cookiecutter (service skeleton)",
+}
+
+
+def cli_medians_from_doc(text: str) -> tuple[dict[str, float], str]:
+    rows = {row[0]: _milliseconds(row[1]) for row in markdown_table(text, CLI_HEADER)}
+    missing = [label for label in CLI_ROWS.values() if label not in rows]
+    if missing:
+        raise MissingFigures(f"docs/benchmarks.md §4's table lacks {missing}")
+    source = f"docs/benchmarks.md §4, quiet run of {_run_line(text, CLI_HEADER)}"
+    return {key: rows[label] for key, label in CLI_ROWS.items()}, source
+
+
+def cli_medians_from_json(document: dict[str, Any]) -> tuple[dict[str, float], str]:
+    medians = document["medians_ms"]
+    source = (
+        f"benchmarks/results/cli.json: {document.get('date', '?')}, "
+        f"otpgen {document.get('versions', {}).get('otpgen', '?')}"
+    )
+    return {key: float(medians[name]) for key, name in CLI_JSON.items()}, source
+
+
+def cli_panels(medians: dict[str, float]) -> list[Panel]:
+    """The peers' wall time over otpgen's, per command: above 1, otpgen is faster."""
+    return [
+        Panel(
+            "otpgen new, existing project (2 files)",
+            [
+                Bar("cookiecutter", medians["cookiecutter"] / medians["new"], target=2.5),
+                Bar("copier (git template)", medians["copier"] / medians["new"], target=6.0),
+            ],
+            "peer's median / otpgen's (higher: otpgen faster)",
+            1.0,
+            "as fast as otpgen",
+        ),
+        Panel(
+            "otpgen new, fresh project (12 files)",
+            [
+                Bar(
+                    "cookiecutter",
+                    medians["fresh cookiecutter"] / medians["fresh new"],
+                    target=2.5,
+                ),
+                Bar(
+                    "copier (git template)",
+                    medians["fresh copier"] / medians["fresh new"],
+                    target=6.0,
+                ),
+            ],
+            "peer's median / otpgen's (higher: otpgen faster)",
+            1.0,
+            "as fast as otpgen",
+        ),
+        Panel(
+            "otpgen init (service skeleton)",
+            [Bar("cookiecutter", medians["service cookiecutter"] / medians["init"], target=1.0)],
+            "peer's median / otpgen's (higher: otpgen faster)",
+            1.0,
+            "as fast as otpgen",
+        ),
+    ]
+
+
+UPDATE_HEADERS = {
+    "no-op": "| no-op update (nothing changed), 200 files |",
+    "change + merge": "| change + merge of 190 edited files |",
+}
+
+
+def update_medians_from_doc(text: str) -> tuple[dict[str, dict[str, float]], str]:
+    medians: dict[str, dict[str, float]] = {}
+    for case, header in UPDATE_HEADERS.items():
+        rows = {row[0]: _milliseconds(row[1]) for row in markdown_table(text, header)}
+        if not {"otpgen", "copier", "cruft"} <= rows.keys():
+            raise MissingFigures(f"docs/benchmarks.md §5's {case} table lacks a tool")
+        medians[case] = rows
+    first = next(iter(UPDATE_HEADERS.values()))
+    return medians, f"docs/benchmarks.md §5, quiet run of {_run_line(text, first)}"
+
+
+def update_medians_from_json(document: dict[str, Any]) -> tuple[dict[str, dict[str, float]], str]:
+    medians = {
+        case: {k: float(v) for k, v in rows.items()}
+        for case, rows in document["medians_ms"].items()
+    }
+    files = document.get("files", "?")
+    return medians, f"benchmarks/results/update.json: {document.get('date', '?')}, {files} files"
+
+
+def update_panels(medians: dict[str, dict[str, float]]) -> list[Panel]:
+    return [
+        Panel(
+            f"otpgen update, {case}",
+            [
+                Bar(tool, rows[tool] / rows["otpgen"], target=3.0 if tool == "cruft" else None)
+                for tool in ("copier", "cruft")
+                if tool in rows
+            ],
+            "peer's median / otpgen's (higher: otpgen faster)",
+            1.0,
+            "as fast as otpgen",
+        )
+        for case, rows in medians.items()
+    ]
+
+
+# --- drawing -------------------------------------------------------------------------
+
+
+def draw(panels: Sequence[Panel], title: str, source: str, path: Path) -> Path:
+    """One figure: the panels stacked, bars horizontal, each labelled with its ratio."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    heights = [0.5 + 0.34 * len(panel.bars) for panel in panels]
+    figure, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(7.0, 0.9 + sum(heights)),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
+    for axis, panel in zip(axes[:, 0], panels, strict=True):
+        labels = [bar.label for bar in panel.bars]
+        ratios = [bar.ratio for bar in panel.bars]
+        colors = [OTPGEN if bar.ours else PEER for bar in panel.bars]
+        axis.barh(range(len(ratios)), ratios, color=colors, height=0.6)
+        axis.set_ylim(len(ratios) - 0.5, -1.0)  # room above the first bar for the labels
+        axis.set_yticks(range(len(ratios)), labels, fontsize=8)
+        axis.set_title(panel.title, fontsize=9, loc="left")
+        axis.tick_params(axis="x", labelsize=7)
+        axis.set_xlabel(panel.xlabel, fontsize=7)
+        top = max([*ratios, panel.line or 0.0, *(b.target or 0.0 for b in panel.bars)]) * 1.18
+        axis.set_xlim(0, top)
+        for index, ratio in enumerate(ratios):
+            axis.text(ratio + top * 0.01, index, f"{ratio:.2f}x", va="center", fontsize=7)
+        targets = [(i, bar.target) for i, bar in enumerate(panel.bars) if bar.target]
+        for index, target in targets:
+            axis.plot([target, target], [index - 0.4, index + 0.4], color="#d32f2f", linewidth=2)
+        if targets:
+            axis.text(top, -0.75, "red: target", color="#d32f2f", fontsize=7, ha="right")
+        if panel.line is not None:
+            axis.axvline(panel.line, color=FLOOR, linestyle="--", linewidth=1)
+            axis.text(panel.line, -0.75, f" {panel.line_label}", color=FLOOR, fontsize=7)
+        for side in ("top", "right"):
+            axis.spines[side].set_visible(False)
+    figure.suptitle(title, fontsize=10, x=0.02, ha="left")
+    figure.text(0.02, 0.005, source, fontsize=6.5, color="#555555", ha="left", va="bottom")
+    figure.tight_layout(rect=(0, 0.03, 1, 0.98))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI, metadata={"Software": None})
+    plt.close(figure)
+    return path
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def plot_all(results: Path, doc: Path, out: Path) -> list[Path]:
+    """Every chart whose figures exist; raises MissingFigures for one that has none."""
+    written = []
+    text = doc.read_text(encoding="utf-8")
+    kernel = _load(results / "kernel.json")
+    if kernel is None:
+        raise MissingFigures(f"no {results / 'kernel.json'}: run benchmarks/run.py --json")
+    written.append(
+        draw(
+            kernel_panels(kernel),
+            "The kernel beside its floor and its peers (ratio of medians to bare asyncio)",
+            kernel_source(kernel),
+            out / "kernel-vs-floor.png",
+        )
+    )
+    cli = _load(results / "cli.json")
+    cli_medians, cli_source = cli_medians_from_json(cli) if cli else cli_medians_from_doc(text)
+    written.append(
+        draw(
+            cli_panels(cli_medians),
+            "Generating code: cookiecutter and copier beside otpgen (wall time ratio)",
+            cli_source,
+            out / "cli-vs-peers.png",
+        )
+    )
+    update = _load(results / "update.json")
+    update_medians, update_source = (
+        update_medians_from_json(update) if update else update_medians_from_doc(text)
+    )
+    written.append(
+        draw(
+            update_panels(update_medians),
+            "Regenerating: copier and cruft beside otpgen update (wall time ratio)",
+            update_source,
+            out / "update-vs-peers.png",
+        )
+    )
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the result files' directory")
+    parser.add_argument("--doc", type=Path, default=DOC, help="docs/benchmarks.md, for fallbacks")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the PNGs go")
+    args = parser.parse_args(argv)
+    try:
+        written = plot_all(args.results, args.doc, args.out)
+    except MissingFigures as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

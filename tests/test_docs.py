@@ -1,0 +1,209 @@
+"""The documentation site: it builds strictly, its kernel reference follows the kernel, every
+pattern page draws its tree, and the benchmark charts are drawn from the results.
+
+The site build and the charts need the `docs` extra (mkdocs-material, mkdocstrings,
+matplotlib), which the `test` extra includes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_PNG_BYTES = 100 * 1024
+
+
+def _kernel_exports() -> list[str]:
+    """`otp.__all__`, read from the kernel's source (the kernel is not installed)."""
+    source = (ROOT / "templates/kernel/otp/__init__.py").read_text(encoding="utf-8")
+    match = re.search(r"^__all__ = \[(.*?)^\]", source, re.MULTILINE | re.DOTALL)
+    assert match is not None, "templates/kernel/otp/__init__.py has no __all__ list"
+    return re.findall(r'"([^"]+)"', match[1])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("mkdocstrings_handlers.python", reason="the docs extra is not installed")
+    out = tmp_path_factory.mktemp("site")
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert built.returncode == 0, built.stderr
+    return out
+
+
+def test_the_site_builds_strictly_with_the_tutorial_and_the_reference(site: Path) -> None:
+    for page in ("tutorial", "reference/kernel", "benchmarks", "cli"):
+        assert (site / page / "index.html").is_file(), page
+
+
+def test_the_kernel_reference_renders_every_name_the_kernel_exports(site: Path) -> None:
+    html = (site / "reference/kernel/index.html").read_text(encoding="utf-8")
+    anchors = set(re.findall(r'id="otp\.([A-Za-z_][A-Za-z0-9_]*)"', html))
+    exported = _kernel_exports()
+    assert {"GenServer", "Supervisor", "DynamicSupervisor", "Registry", "TaskSupervisor"} <= set(
+        exported
+    )
+    missing = [name for name in exported if name not in anchors]
+    assert not missing, f"the reference lacks {missing}"
+    # methods are rendered from their docstrings, under their class
+    assert 'id="otp.GenServer.call"' in html
+    assert "Stop the process with" in html  # GenServer.stop's docstring
+    # private names stay out
+    assert not re.search(r'id="otp\.[A-Za-z.]*\._', html)
+
+
+def test_every_pattern_page_draws_a_diagram() -> None:
+    patterns = sorted(p.name for p in (ROOT / "templates/patterns").iterdir() if p.is_dir())
+    assert patterns
+    for pattern in patterns:
+        page = DOCS / "patterns" / f"{pattern}.md"
+        assert "```mermaid" in page.read_text(encoding="utf-8"), f"{page} has no diagram"
+    session = (DOCS / "patterns/session-worker.md").read_text(encoding="utf-8")
+    assert "sequenceDiagram" in session
+    assert "stateDiagram-v2" in session
+    assert "```mermaid" in (DOCS / "cli.md").read_text(encoding="utf-8")
+
+
+def _plots() -> ModuleType:
+    pytest.importorskip("matplotlib", reason="the docs extra is not installed")
+    spec = importlib.util.spec_from_file_location("plots", ROOT / "benchmarks/plots.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["plots"] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def _kernel_fixture(scale: float) -> dict[str, object]:
+    names = {
+        "otp call (default timeout), 1 client": 8.0,
+        "floor: deque mailbox + future, 1 client": 6.4,
+        "pykka ThreadingActor ask, 1 thread": 27.0,
+        "triotp gen_server.call, 1 task": 45.0,
+        "otp call (default timeout), 10 clients": 3.4,
+        "floor: deque mailbox + future, 10 clients": 1.9,
+        "RSS per process: bare GenServer": 1220.0,
+        "RSS per process: floor: idle asyncio task awaiting a future": 925.0,
+        "Supervisor one_for_one": 38.0,
+        "floor: task crash -> done callback -> new task": 17.0 * scale,
+    }
+    rows = [{"name": name, "median": value} for name, value in names.items()]
+    return {
+        "machine": {"kernel_commit": "abc1234", "python": "3.11", "cpus": 2},
+        "groups": [{"title": "all", "rows": rows}],
+    }
+
+
+DOC_FIXTURE = """\
+# Benchmarks
+
+2026-12-01, commit `dc5b9e3`, quiet.
+
+| command | median | q1 - q3 |
+| --- | ---: | ---: |
+| `otpgen new genserver NAME`, existing project (2 files) | 100.0 ms | 1 - 2 |
+| `cookiecutter --no-input` (same 2 files) | 250.0 ms | 1 - 2 |
+| `copier copy --defaults`, git template (same 2 files) | 1,000 ms | 1 - 2 |
+| `otpgen new genserver NAME`, fresh project (12 files) | 100.0 ms | 1 - 2 |
+| `cookiecutter --no-input` (same 12 files) | 200.0 ms | 1 - 2 |
+| `copier copy --defaults`, git template (same 12 files) | 500.0 ms | 1 - 2 |
+| `otpgen init` (skeleton, kernel, application, formatted) | 100.0 ms | 1 - 2 |
+| `cookiecutter --no-input` (the service skeleton alone) | 150.0 ms | 1 - 2 |
+
+2026-12-01, commit `dc5b9e3`, update.
+
+| no-op update (nothing changed), 200 files | median | min - max | CPU (median) |
+| --- | ---: | ---: | ---: |
+| otpgen | 100 ms | 1 - 2 | 100 ms |
+| copier | 4,000 ms | 1 - 2 | 1 ms |
+| cruft | 500 ms | 1 - 2 | 1 ms |
+
+| change + merge of 190 edited files | median | min - max | CPU (median) |
+| --- | ---: | ---: | ---: |
+| otpgen | 600 ms | 1 - 2 | 1 ms |
+| copier | 5,400 ms | 1 - 2 | 1 ms |
+| cruft | 1,800 ms | 1 - 2 | 1 ms |
+"""
+
+
+def test_plots_draw_every_chart_from_results_and_the_page(tmp_path: Path) -> None:
+    plots = _plots()
+    results, out = tmp_path / "results", tmp_path / "out"
+    results.mkdir()
+    (results / "kernel.json").write_text(json.dumps(_kernel_fixture(1.0)))
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(DOC_FIXTURE, encoding="utf-8")
+    written = plots.plot_all(results, doc, out)
+    assert sorted(p.name for p in written) == [
+        "cli-vs-peers.png",
+        "kernel-vs-floor.png",
+        "update-vs-peers.png",
+    ]
+    for path in written:
+        data = path.read_bytes()
+        assert data.startswith(PNG_MAGIC)
+        assert len(data) < MAX_PNG_BYTES, f"{path.name} is {len(data)} bytes"
+    # the ratios are the ones the page's figures give
+    medians, source = plots.cli_medians_from_doc(DOC_FIXTURE)
+    bars = plots.cli_panels(medians)[0].bars
+    assert [(b.label, b.ratio) for b in bars] == [
+        ("cookiecutter", 2.5),
+        ("copier (git template)", 10.0),
+    ]
+    assert "2026-12-01, commit dc5b9e3" in source
+    update, _ = plots.update_medians_from_doc(DOC_FIXTURE)
+    assert [b.ratio for b in plots.update_panels(update)[0].bars] == [40.0, 5.0]
+    kernel = plots.kernel_panels(_kernel_fixture(2.0))
+    restart = next(panel for panel in kernel if panel.title.startswith("Restart"))
+    assert [(b.label, b.ratio) for b in restart.bars] == [("Supervisor", 38.0 / 34.0)]
+
+
+def test_plots_prefer_a_saved_run_to_the_page(tmp_path: Path) -> None:
+    plots = _plots()
+    medians_ms = dict.fromkeys(plots.CLI_JSON.values(), 100.0)
+    medians_ms["cookiecutter (same 2 files)"] = 300.0
+    saved = {"date": "2026-12-03", "versions": {"otpgen": "9.9"}, "medians_ms": medians_ms}
+    medians, source = plots.cli_medians_from_json(saved)
+    assert plots.cli_panels(medians)[0].bars[0].ratio == 3.0
+    assert source.startswith("benchmarks/results/cli.json: 2026-12-03")
+
+
+def test_plots_name_what_is_missing(tmp_path: Path) -> None:
+    plots = _plots()
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n", encoding="utf-8")
+    (tmp_path / "kernel.json").write_text(json.dumps(_kernel_fixture(1.0)))
+    with pytest.raises(plots.MissingFigures, match=r"no table starting '\| command"):
+        plots.plot_all(tmp_path, doc, tmp_path / "out")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert plots.main(["--results", str(empty), "--doc", str(doc), "--out", str(tmp_path)]) == 2
+
+
+def test_the_committed_charts_are_small_pngs_the_page_shows() -> None:
+    page = (DOCS / "benchmarks.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\((img/benchmarks/[^)]+\.png)\)", page)
+    assert len(shown) == 3
+    for relative in shown:
+        data = (DOCS / relative).read_bytes()
+        assert data.startswith(PNG_MAGIC)
+        assert len(data) < MAX_PNG_BYTES, f"{relative} is {len(data)} bytes"
