@@ -6,8 +6,8 @@ the figures recorded in docs/benchmarks.md:
 - `benchmarks/results/kernel.json` (`python benchmarks/run.py --json PATH`): the kernel
   beside its floor (bare asyncio) and its peers, as ratios of medians: call round trip,
   memory per idle process, restart latency;
-- `benchmarks/results/cli.json` (`python benchmarks/cli.py --json PATH`), else the table
-  of the quiet command-line run in docs/benchmarks.md §4: cookiecutter and copier over
+- `benchmarks/results/cli.json` (`python benchmarks/cli.py --json PATH`), else the ratio
+  column of the latest run's table in docs/benchmarks.md §4: cookiecutter and copier over
   `otpgen new` / `otpgen init`;
 - `benchmarks/results/update.json` (`python benchmarks/update.py --json PATH`), else the
   quiet run's tables in §5: copier and cruft over `otpgen update`.
@@ -200,26 +200,20 @@ def markdown_table(text: str, header: str) -> list[list[str]]:
 
 
 def _run_line(text: str, header: str) -> str:
-    """The line naming the run (date, commit) above the table, for the chart's title."""
+    """The run above a table (its bold title, or its date and commit), for the chart."""
     before = text[: text.index(header)].splitlines()
-    for line in reversed(before[-12:]):
-        found = re.search(r"(\d{4}-\d{2}-\d{2}), commit `([0-9a-f]+)`", line)
+    for line in reversed(before[-16:]):
+        bold = re.match(r"\*\*([^*]+)\*\*", line)
+        if bold:
+            return bold[1].replace("`", "")
+        found = re.search(r"(\d{4}-\d{2}-\d{2})[^`]*?commit `([0-9a-f]+)`", line)
         if found:
-            return f"{found[1]}, commit {found[2]}"
+            return f"run of {found[1]}, commit {found[2]}"
     return "run not named"
 
 
-CLI_HEADER = "| command | median | q1 "
-CLI_ROWS = {
-    "new": "`otpgen new genserver NAME`, existing project (2 files)",
-    "cookiecutter": "`cookiecutter --no-input` (same 2 files)",
-    "copier": "`copier copy --defaults`, git template (same 2 files)",
-    "fresh new": "`otpgen new genserver NAME`, fresh project (12 files)",
-    "fresh cookiecutter": "`cookiecutter --no-input` (same 12 files)",
-    "fresh copier": "`copier copy --defaults`, git template (same 12 files)",
-    "init": "`otpgen init` (skeleton, kernel, application, formatted)",
-    "service cookiecutter": "`cookiecutter --no-input` (the service skeleton alone)",
-}
+CLI_SECTION = "## 4. The command line"
+CLI_HEADER = "| | median | quartiles | ratio | target | met |"
 # benchmarks/cli.py's case names, for its --json output
 CLI_JSON = {
     "new": "otpgen new (existing project)",
@@ -231,64 +225,88 @@ CLI_JSON = {
     "init": "otpgen init",
     "service cookiecutter": "cookiecutter (service skeleton)",
 }
+CLI_CASES = ("existing project", "fresh project", "init")
+"""The commands compared: `new` in an existing project, `new` in a fresh one, `init`."""
+
+CliRatios = dict[str, dict[str, float]]
+"""case -> peer -> the peer's median over otpgen's."""
 
 
-def cli_medians_from_doc(text: str) -> tuple[dict[str, float], str]:
-    rows = {row[0]: _milliseconds(row[1]) for row in markdown_table(text, CLI_HEADER)}
-    missing = [label for label in CLI_ROWS.values() if label not in rows]
-    if missing:
-        raise MissingFigures(f"docs/benchmarks.md §4's table lacks {missing}")
-    source = f"docs/benchmarks.md §4, quiet run of {_run_line(text, CLI_HEADER)}"
-    return {key: rows[label] for key, label in CLI_ROWS.items()}, source
+def _ratios(cell: str) -> dict[str, float]:
+    """'3.18x' -> {'': 3.18}; 'cookiecutter 2.06x, copier 5.48x' -> by peer."""
+    found = re.findall(r"(?:([a-z]+) )?(\d+(?:\.\d+)?)x", cell)
+    return {peer: float(value) for peer, value in found}
 
 
-def cli_medians_from_json(document: dict[str, Any]) -> tuple[dict[str, float], str]:
-    medians = document["medians_ms"]
+def cli_ratios_from_doc(text: str) -> tuple[CliRatios, str]:
+    """The ratio column of the first (the latest) run's table in §4."""
+    if CLI_SECTION not in text:
+        raise MissingFigures(f"docs/benchmarks.md has no section {CLI_SECTION!r}")
+    section = text[text.index(CLI_SECTION) :]
+    rows = markdown_table(section, CLI_HEADER)
+    ratios: CliRatios = {case: {} for case in CLI_CASES}
+    for row in rows:
+        name, cell = row[0], row[3] if len(row) > 3 else ""
+        if name.startswith("cookiecutter, same 2 files"):
+            ratios["existing project"]["cookiecutter"] = _ratios(cell)[""]
+        elif name.startswith("copier (git), same 2 files"):
+            ratios["existing project"]["copier"] = _ratios(cell)[""]
+        elif name.startswith("`otpgen new`, fresh project"):
+            ratios["fresh project"].update(_ratios(cell))
+        elif name.startswith("`otpgen init`"):
+            ratios["init"].update(_ratios(cell))
+    if not all(ratios.values()):
+        raise MissingFigures(f"docs/benchmarks.md §4's latest table lacks a ratio: {ratios}")
+    return ratios, f"docs/benchmarks.md §4: {_run_line(section, CLI_HEADER)}"
+
+
+def cli_ratios_from_json(document: dict[str, Any]) -> tuple[CliRatios, str]:
+    medians = {key: float(document["medians_ms"][name]) for key, name in CLI_JSON.items()}
+    ratios = {
+        "existing project": {
+            "cookiecutter": medians["cookiecutter"] / medians["new"],
+            "copier": medians["copier"] / medians["new"],
+        },
+        "fresh project": {
+            "cookiecutter": medians["fresh cookiecutter"] / medians["fresh new"],
+            "copier": medians["fresh copier"] / medians["fresh new"],
+        },
+        "init": {"cookiecutter": medians["service cookiecutter"] / medians["init"]},
+    }
     source = (
         f"benchmarks/results/cli.json: {document.get('date', '?')}, "
         f"otpgen {document.get('versions', {}).get('otpgen', '?')}"
     )
-    return {key: float(medians[name]) for key, name in CLI_JSON.items()}, source
+    return ratios, source
 
 
-def cli_panels(medians: dict[str, float]) -> list[Panel]:
+CLI_TITLES = {
+    "existing project": "otpgen new, existing project (a module and its test)",
+    "fresh project": "otpgen new, fresh project (the kernel too)",
+    "init": "otpgen init (service skeleton)",
+}
+CLI_TARGETS = {("existing project", "cookiecutter"): 2.5, ("existing project", "copier"): 6.0}
+CLI_TARGETS |= {("init", "cookiecutter"): 1.0}
+
+
+def cli_panels(ratios: CliRatios) -> list[Panel]:
     """The peers' wall time over otpgen's, per command: above 1, otpgen is faster."""
     return [
         Panel(
-            "otpgen new, existing project (2 files)",
+            CLI_TITLES[case],
             [
-                Bar("cookiecutter", medians["cookiecutter"] / medians["new"], target=2.5),
-                Bar("copier (git template)", medians["copier"] / medians["new"], target=6.0),
+                Bar(
+                    "copier (git template)" if peer == "copier" else peer,
+                    ratio,
+                    target=CLI_TARGETS.get((case, peer)),
+                )
+                for peer, ratio in ratios[case].items()
             ],
             "peer's median / otpgen's (higher: otpgen faster)",
             1.0,
             "as fast as otpgen",
-        ),
-        Panel(
-            "otpgen new, fresh project (12 files)",
-            [
-                Bar(
-                    "cookiecutter",
-                    medians["fresh cookiecutter"] / medians["fresh new"],
-                    target=2.5,
-                ),
-                Bar(
-                    "copier (git template)",
-                    medians["fresh copier"] / medians["fresh new"],
-                    target=6.0,
-                ),
-            ],
-            "peer's median / otpgen's (higher: otpgen faster)",
-            1.0,
-            "as fast as otpgen",
-        ),
-        Panel(
-            "otpgen init (service skeleton)",
-            [Bar("cookiecutter", medians["service cookiecutter"] / medians["init"], target=1.0)],
-            "peer's median / otpgen's (higher: otpgen faster)",
-            1.0,
-            "as fast as otpgen",
-        ),
+        )
+        for case in CLI_CASES
     ]
 
 
@@ -306,7 +324,7 @@ def update_medians_from_doc(text: str) -> tuple[dict[str, dict[str, float]], str
             raise MissingFigures(f"docs/benchmarks.md §5's {case} table lacks a tool")
         medians[case] = rows
     first = next(iter(UPDATE_HEADERS.values()))
-    return medians, f"docs/benchmarks.md §5, quiet run of {_run_line(text, first)}"
+    return medians, f"docs/benchmarks.md §5: {_run_line(text, first)}"
 
 
 def update_medians_from_json(document: dict[str, Any]) -> tuple[dict[str, dict[str, float]], str]:
@@ -406,10 +424,10 @@ def plot_all(results: Path, doc: Path, out: Path) -> list[Path]:
         )
     )
     cli = _load(results / "cli.json")
-    cli_medians, cli_source = cli_medians_from_json(cli) if cli else cli_medians_from_doc(text)
+    cli_ratios, cli_source = cli_ratios_from_json(cli) if cli else cli_ratios_from_doc(text)
     written.append(
         draw(
-            cli_panels(cli_medians),
+            cli_panels(cli_ratios),
             "Generating code: cookiecutter and copier beside otpgen (wall time ratio)",
             cli_source,
             out / "cli-vs-peers.png",

@@ -116,18 +116,25 @@ def _kernel_fixture(scale: float) -> dict[str, object]:
 DOC_FIXTURE = """\
 # Benchmarks
 
-2026-12-01, commit `dc5b9e3`, quiet.
+## 4. The command line
 
-| command | median | q1 - q3 |
-| --- | ---: | ---: |
-| `otpgen new genserver NAME`, existing project (2 files) | 100.0 ms | 1 - 2 |
-| `cookiecutter --no-input` (same 2 files) | 250.0 ms | 1 - 2 |
-| `copier copy --defaults`, git template (same 2 files) | 1,000 ms | 1 - 2 |
-| `otpgen new genserver NAME`, fresh project (12 files) | 100.0 ms | 1 - 2 |
-| `cookiecutter --no-input` (same 12 files) | 200.0 ms | 1 - 2 |
-| `copier copy --defaults`, git template (same 12 files) | 500.0 ms | 1 - 2 |
-| `otpgen init` (skeleton, kernel, application, formatted) | 100.0 ms | 1 - 2 |
-| `cookiecutter --no-input` (the service skeleton alone) | 150.0 ms | 1 - 2 |
+**Quiet re-run, 2026-12-02 05:18 UTC, commit `e14d63c`** (a fixture).
+
+| | median | quartiles | ratio | target | met |
+| --- | ---: | ---: | ---: | --- | --- |
+| `otpgen new`, new name, existing project | 100.0 ms | 1 - 2 | | | |
+| cookiecutter, same 2 files | 250.0 ms | 1 - 2 | 2.50x | >= 2.5x | yes |
+| copier (git), same 2 files | 1,000 ms | 1 - 2 | 10.00x | >= 6x | yes |
+| `otpgen new`, fresh project (17 files) | 200.0 ms | 1 - 2 | cookiecutter 2.06x, copier 5.48x | | |
+| `otpgen init` | 261.5 ms | 1 - 2 | cookiecutter 1.55x | >= 1x | yes |
+
+**An older run, 2026-12-01, commit `0000000`**: not the one to plot.
+
+| | median | quartiles | ratio | target | met |
+| --- | ---: | ---: | ---: | --- | --- |
+| cookiecutter, same 2 files | 250.0 ms | 1 - 2 | 9.99x | >= 2.5x | yes |
+
+## 5. `otpgen update`
 
 2026-12-01, commit `dc5b9e3`, update.
 
@@ -162,14 +169,16 @@ def test_plots_draw_every_chart_from_results_and_the_page(tmp_path: Path) -> Non
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC)
         assert len(data) < MAX_PNG_BYTES, f"{path.name} is {len(data)} bytes"
-    # the ratios are the ones the page's figures give
-    medians, source = plots.cli_medians_from_doc(DOC_FIXTURE)
-    bars = plots.cli_panels(medians)[0].bars
-    assert [(b.label, b.ratio) for b in bars] == [
-        ("cookiecutter", 2.5),
-        ("copier (git template)", 10.0),
-    ]
-    assert "2026-12-01, commit dc5b9e3" in source
+    # the ratios are the ones the page's latest run gives
+    ratios, source = plots.cli_ratios_from_doc(DOC_FIXTURE)
+    assert ratios == {
+        "existing project": {"cookiecutter": 2.5, "copier": 10.0},
+        "fresh project": {"cookiecutter": 2.06, "copier": 5.48},
+        "init": {"cookiecutter": 1.55},
+    }
+    assert source == "docs/benchmarks.md §4: Quiet re-run, 2026-12-02 05:18 UTC, commit e14d63c"
+    targets = [(b.label, b.target) for b in plots.cli_panels(ratios)[0].bars]
+    assert targets == [("cookiecutter", 2.5), ("copier (git template)", 6.0)]
     update, _ = plots.update_medians_from_doc(DOC_FIXTURE)
     assert [b.ratio for b in plots.update_panels(update)[0].bars] == [40.0, 5.0]
     kernel = plots.kernel_panels(_kernel_fixture(2.0))
@@ -182,8 +191,8 @@ def test_plots_prefer_a_saved_run_to_the_page(tmp_path: Path) -> None:
     medians_ms = dict.fromkeys(plots.CLI_JSON.values(), 100.0)
     medians_ms["cookiecutter (same 2 files)"] = 300.0
     saved = {"date": "2026-12-03", "versions": {"otpgen": "9.9"}, "medians_ms": medians_ms}
-    medians, source = plots.cli_medians_from_json(saved)
-    assert plots.cli_panels(medians)[0].bars[0].ratio == 3.0
+    ratios, source = plots.cli_ratios_from_json(saved)
+    assert plots.cli_panels(ratios)[0].bars[0].ratio == 3.0
     assert source.startswith("benchmarks/results/cli.json: 2026-12-03")
 
 
@@ -192,7 +201,7 @@ def test_plots_name_what_is_missing(tmp_path: Path) -> None:
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n", encoding="utf-8")
     (tmp_path / "kernel.json").write_text(json.dumps(_kernel_fixture(1.0)))
-    with pytest.raises(plots.MissingFigures, match=r"no table starting '\| command"):
+    with pytest.raises(plots.MissingFigures, match=r"no section '## 4. The command line'"):
         plots.plot_all(tmp_path, doc, tmp_path / "out")
     empty = tmp_path / "empty"
     empty.mkdir()
