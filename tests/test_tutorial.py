@@ -1,7 +1,7 @@
 """docs/tutorial.md runs as written: every command, every file it writes, and its output.
 
 The page's ```console blocks run in order in one bash session in an empty directory, with
-this test suite's otpgen first on PATH; the ```python blocks titled with a path are written
+the otpgen first on PATH (this test suite's); the ```python blocks titled with a path are written
 there first. Each command must exit 0, and each output line the page shows must match a line
 of the real output, in order ("..." standing for any text). The observer step (```sh blocks)
 is not run.
@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,8 +89,8 @@ def test_the_pattern_of_a_shown_line() -> None:
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="the tutorial's commands are bash")
 def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
-    otpgen = Path(sys.executable).parent / "otpgen"
-    assert otpgen.is_file(), f"no otpgen beside {sys.executable}: run `pip install -e .[test]`"
+    otpgen = shutil.which("otpgen")
+    assert otpgen is not None, "no otpgen on PATH: run `pip install -e .[test]`"
     blocks = steps(TUTORIAL.read_text(encoding="utf-8"))
     # One bash session for the whole page, so `cd`, the activated venv and `$!` carry over.
     # Each command is followed by a marker with its exit status, its output captured between.
@@ -112,7 +111,6 @@ def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
             script.append(f'echo "@@end {index} $?@@"')
     env = {
         **os.environ,
-        "PATH": f"{otpgen.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "TMPDIR": str(tmp_path),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
