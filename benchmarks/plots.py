@@ -10,7 +10,7 @@ the figures recorded in docs/benchmarks.md:
   column of the latest run's table in docs/benchmarks.md §4: cookiecutter and copier over
   `otpgen new` / `otpgen init`;
 - `benchmarks/results/update.json` (`python benchmarks/update.py --json PATH`), else the
-  quiet run's tables in §5: copier and cruft over `otpgen update`.
+  latest run's table in §5 (wall and CPU time): copier and cruft over `otpgen update`.
 
 Writes one PNG per chart under docs/img/benchmarks/ (small: ~100 dpi, a few tens of KB),
 each titled with where its figures come from, and prints what it wrote. A ratio is always
@@ -310,47 +310,77 @@ def cli_panels(ratios: CliRatios) -> list[Panel]:
     ]
 
 
+UPDATE_SECTION = "## 5. `otpgen update` beside copier and cruft"
+UPDATE_COLUMNS = "| no-op: median wall | CPU | change + merge (190 edited): median wall | CPU |"
+"""The header of §5's run tables (after its first cell, the project's size)."""
 UPDATE_HEADERS = {
     "no-op": "| no-op update (nothing changed), 200 files |",
     "change + merge": "| change + merge of 190 edited files |",
 }
+"""The quiet run's tables, one per case, for a page without the tables above."""
+TOOLS = ("otpgen", "copier", "cruft")
+
+UpdateMedians = dict[str, dict[str, float]]
+"""case -> tool (or "tool CPU") -> median ms."""
 
 
-def update_medians_from_doc(text: str) -> tuple[dict[str, dict[str, float]], str]:
-    medians: dict[str, dict[str, float]] = {}
-    for case, header in UPDATE_HEADERS.items():
-        rows = {row[0]: _milliseconds(row[1]) for row in markdown_table(text, header)}
-        if not {"otpgen", "copier", "cruft"} <= rows.keys():
+def update_medians_from_doc(text: str) -> tuple[UpdateMedians, str]:
+    """§5's latest run (wall and CPU), else its quiet run's two tables (wall)."""
+    section = text[text.index(UPDATE_SECTION) :] if UPDATE_SECTION in text else text
+    header = next((line for line in section.splitlines() if line.endswith(UPDATE_COLUMNS)), None)
+    if header is not None:
+        rows = {row[0]: row for row in markdown_table(section, header)}
+        if not set(TOOLS) <= rows.keys():
+            raise MissingFigures(f"docs/benchmarks.md §5's latest table lacks one of {TOOLS}")
+        medians: UpdateMedians = {"no-op": {}, "change + merge": {}}
+        for tool in TOOLS:
+            cells = [_milliseconds(cell) for cell in rows[tool][1:5]]
+            medians["no-op"] |= {tool: cells[0], f"{tool} CPU": cells[1]}
+            medians["change + merge"] |= {tool: cells[2], f"{tool} CPU": cells[3]}
+        return medians, f"docs/benchmarks.md §5: {_run_line(section, header)}"
+    medians = {}
+    for case, title in UPDATE_HEADERS.items():
+        table = {row[0]: _milliseconds(row[1]) for row in markdown_table(text, title)}
+        if not set(TOOLS) <= table.keys():
             raise MissingFigures(f"docs/benchmarks.md §5's {case} table lacks a tool")
-        medians[case] = rows
+        medians[case] = table
     first = next(iter(UPDATE_HEADERS.values()))
     return medians, f"docs/benchmarks.md §5: {_run_line(text, first)}"
 
 
-def update_medians_from_json(document: dict[str, Any]) -> tuple[dict[str, dict[str, float]], str]:
+def update_medians_from_json(document: dict[str, Any]) -> tuple[UpdateMedians, str]:
     medians = {
         case: {k: float(v) for k, v in rows.items()}
         for case, rows in document["medians_ms"].items()
     }
+    for case, rows in document.get("cpu_medians_ms", {}).items():
+        medians.setdefault(case, {}).update({f"{k} CPU": float(v) for k, v in rows.items()})
     files = document.get("files", "?")
     return medians, f"benchmarks/results/update.json: {document.get('date', '?')}, {files} files"
 
 
-def update_panels(medians: dict[str, dict[str, float]]) -> list[Panel]:
-    return [
-        Panel(
-            f"otpgen update, {case}",
-            [
-                Bar(tool, rows[tool] / rows["otpgen"], target=3.0 if tool == "cruft" else None)
-                for tool in ("copier", "cruft")
-                if tool in rows
-            ],
-            "peer's median / otpgen's (higher: otpgen faster)",
-            1.0,
-            "as fast as otpgen",
+def update_panels(medians: UpdateMedians) -> list[Panel]:
+    """Per case, each peer over otpgen in wall time, and in CPU time where it was measured."""
+    panels = []
+    for case, rows in medians.items():
+        bars = []
+        for tool in ("copier", "cruft"):
+            target = 3.0 if tool == "cruft" else None
+            if tool in rows:
+                bars.append(Bar(f"{tool}, wall", rows[tool] / rows["otpgen"], target=target))
+            if f"{tool} CPU" in rows and "otpgen CPU" in rows:
+                ratio = rows[f"{tool} CPU"] / rows["otpgen CPU"]
+                bars.append(Bar(f"{tool}, CPU", ratio, target=target))
+        panels.append(
+            Panel(
+                f"otpgen update, {case}",
+                bars,
+                "peer's median / otpgen's (higher: otpgen faster)",
+                1.0,
+                "as fast as otpgen",
+            )
         )
-        for case, rows in medians.items()
-    ]
+    return panels
 
 
 # --- drawing -------------------------------------------------------------------------
@@ -440,7 +470,7 @@ def plot_all(results: Path, doc: Path, out: Path) -> list[Path]:
     written.append(
         draw(
             update_panels(update_medians),
-            "Regenerating: copier and cruft beside otpgen update (wall time ratio)",
+            "Regenerating: copier and cruft beside otpgen update (wall and CPU time ratios)",
             update_source,
             out / "update-vs-peers.png",
         )

@@ -136,7 +136,17 @@ DOC_FIXTURE = """\
 
 ## 5. `otpgen update`
 
-2026-12-01, commit `dc5b9e3`, update.
+## 5. `otpgen update` beside copier and cruft
+
+**Latest run, 2026-12-02, commit `d779916`** (a fixture).
+
+| 207 files | no-op: median wall | CPU | change + merge (190 edited): median wall | CPU |
+| --- | ---: | ---: | ---: | ---: |
+| otpgen | 200 ms | 100 ms | 1,000 ms | 500 ms |
+| copier | 16,000 ms | 6,000 ms | 15,000 ms | 6,000 ms |
+| cruft | 1,000 ms | 400 ms | 4,000 ms | 1,500 ms |
+
+2026-12-01, commit `dc5b9e3`, the quiet run (read only without the table above).
 
 | no-op update (nothing changed), 200 files | median | min - max | CPU (median) |
 | --- | ---: | ---: | ---: |
@@ -179,7 +189,21 @@ def test_plots_draw_every_chart_from_results_and_the_page(tmp_path: Path) -> Non
     assert source == "docs/benchmarks.md §4: Quiet re-run, 2026-12-02 05:18 UTC, commit e14d63c"
     targets = [(b.label, b.target) for b in plots.cli_panels(ratios)[0].bars]
     assert targets == [("cookiecutter", 2.5), ("copier (git template)", 6.0)]
-    update, _ = plots.update_medians_from_doc(DOC_FIXTURE)
+    update, source = plots.update_medians_from_doc(DOC_FIXTURE)
+    assert source == "docs/benchmarks.md §5: Latest run, 2026-12-02, commit d779916"
+    change = plots.update_panels(update)[1]
+    assert [(b.label, b.ratio, b.target) for b in change.bars] == [
+        ("copier, wall", 15.0, None),
+        ("copier, CPU", 12.0, None),
+        ("cruft, wall", 4.0, 3.0),
+        ("cruft, CPU", 3.0, 3.0),
+    ]
+    # a page whose §5 has only the quiet run's two tables: wall time from them
+    quiet = (
+        DOC_FIXTURE[: DOC_FIXTURE.index("**Latest run")]
+        + DOC_FIXTURE[DOC_FIXTURE.index("2026-12-01, commit `dc5b9e3`, the quiet run") :]
+    )
+    update, _ = plots.update_medians_from_doc(quiet)
     assert [b.ratio for b in plots.update_panels(update)[0].bars] == [40.0, 5.0]
     kernel = plots.kernel_panels(_kernel_fixture(2.0))
     restart = next(panel for panel in kernel if panel.title.startswith("Restart"))
