@@ -166,7 +166,7 @@ def show(
 
     Example: otpgen show supervisor
     """
-    from otpgen._patterns import find_pattern, load_patterns
+    from otpgen._patterns import ALWAYS, find_pattern, load_patterns
     from otpgen._templates import templates_dir
 
     found = _engine(lambda: find_pattern(load_patterns(templates_dir()), pattern))
@@ -196,7 +196,10 @@ def show(
                 ],
                 "checks": [{"rule": c.rule, "why": c.why} for c in found.checks],
                 "dependencies": [
-                    {"when": f"{key}={value}", "requires": list(requirements)}
+                    {
+                        "when": ALWAYS if key == ALWAYS else f"{key}={value}",
+                        "requires": list(requirements),
+                    }
                     for key, value, requirements in found.dependencies
                 ],
                 "renders": renders,
@@ -218,6 +221,9 @@ def show(
             if key == o.key:
                 needs = ", ".join(requirements)
                 typer.echo(f"      {key}={value} adds to your dependencies: {needs}")
+    for key, _, requirements in found.dependencies:
+        if key == ALWAYS:
+            typer.echo(f"dependencies (always added): {', '.join(requirements)}")
     typer.echo("renders:")
     for line in renders:
         typer.echo(f"  {line}")
