@@ -410,6 +410,13 @@ def init(
             help="List the files it would create; write nothing (a template's hooks never run).",
         ),
     ] = False,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web",
+            help="Add the web child (`otpgen new web`): /healthz, /readyz, /metrics, /observer/.",
+        ),
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
     """Bootstrap a service repository around an application supervision tree.
@@ -429,6 +436,7 @@ def init(
         template=template,
         trust=trust and not dry_run,
         force=force,
+        web=web,
     )
     if not no_input and sys.stdin.isatty():
         request = _engine(lambda: _prompt_init(request))
