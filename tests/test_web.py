@@ -51,7 +51,11 @@ def web_service(base: Path) -> Path:
     assert result.returncode == 0, result.stderr
     (root / "src/shop/flaky.py").write_text(FLAKY)
     application = root / "src/shop/application.py"
-    spec = Wiring(("from shop.flaky import Flaky",), 'otp.ChildSpec("flaky", Flaky.start)')
+    spec = Wiring(
+        ("from shop.flaky import Flaky",),
+        'otp.ChildSpec("flaky", Flaky.start)',
+        ("Web.child_spec()",),
+    )
     application.write_text(wire(application.read_text(), spec))
     return root
 
@@ -210,12 +214,24 @@ def test_the_service_answers_its_probes_and_stops_web_first_on_sigterm(service: 
     stopping = [
         found.group(1)
         for line in service.lines
-        if (found := re.search(r"stopping child '(\w+)'", line))
+        if (found := re.search(r"stopping child '([\w.]+)'", line))
     ]
-    assert stopping[:3] == ["web", "flaky", "inventory"], stopping
+    assert stopping == ["web", "flaky", "shop.inventory"], "".join(service.lines)
     assert took < 5.0 + 5.0, f"took {took:.2f} s, over the web child's budget and a margin"
     with pytest.raises(urllib.error.URLError):
         service.get("/healthz")
+
+
+# The row of a process (the first cell ends with its name): "class|restarts", or "".
+ROW = """
+for (const tr of document.querySelectorAll("#rows tr")) {
+  const cells = tr.cells;
+  if (cells.length > 4 && cells[0].textContent.trim().endsWith(arguments[0])) {
+    return tr.className + "|" + cells[4].textContent;
+  }
+}
+return "";
+"""
 
 
 def chromium() -> tuple[str, str] | None:
@@ -243,7 +259,6 @@ def test_the_observer_page_draws_the_tree_and_shows_a_restart_without_reloading(
     browser, driver_path = need_chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as Driver
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
@@ -257,11 +272,10 @@ def test_the_observer_page_draws_the_tree_and_shows_a_restart_without_reloading(
         wait = WebDriverWait(driver, 20, poll_frequency=0.1)
 
         def row(child: str) -> str:
-            for tr in driver.find_elements(By.CSS_SELECTOR, "#rows tr"):
-                cells = tr.find_elements(By.TAG_NAME, "td")
-                if cells and cells[0].text.strip().endswith(child):
-                    return f"{tr.get_attribute('class')}|{cells[4].text}"
-            return ""
+            """`class|restarts` of the row of `child`, read in one step (the page
+            replaces its rows every second)."""
+            found = driver.execute_script(ROW, child)
+            return found if isinstance(found, str) else ""
 
         wait.until(lambda _: row("inventory") and row("flaky") and row("web"))
         assert row("flaky").endswith("|0")
