@@ -47,6 +47,7 @@ _SHADOWING = {
     "base_route",
     "counter_metric_family",
     "gauge_metric_family",
+    "histogram_metric_family",
     "metric",
     "collector",
 }
