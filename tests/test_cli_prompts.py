@@ -147,7 +147,8 @@ def test_new_without_a_pattern_on_a_terminal_offers_the_list(project: Path) -> N
     terminal.expect("Which pattern?")
     terminal.expect("  1  agent ")
     terminal.expect("  9  task ")
-    terminal.expect("pattern (1-9 or a name) [agent]:")
+    terminal.expect(" 10  web ")  # numbers aligned on the right
+    terminal.expect("pattern (1-10 or a name) [agent]:")
     terminal.type("8")
     terminal.expect("strategy")
     for _ in range(8):  # Enter keeps each default, however many questions there are

@@ -292,9 +292,11 @@ def _pick_pattern() -> str:
 
     patterns = list(load_patterns(templates_dir()).values())
     width = max(len(p.name) for p in patterns)
+    digits = len(str(len(patterns)))
     typer.echo("Which pattern? (`otpgen show PATTERN` says more about one)", err=True)
     for number, found in enumerate(patterns, 1):
-        typer.echo(f"  {number}  {found.name:<{width}}  {_first_sentence(found.summary)}", err=True)
+        summary = _first_sentence(found.summary)
+        typer.echo(f"  {number:>{digits}}  {found.name:<{width}}  {summary}", err=True)
     names = tuple(p.name for p in patterns)
     return _chosen(_ask(f"pattern (1-{len(names)} or a name)", names[0]), names)
 
