@@ -216,7 +216,7 @@ def test_the_service_answers_its_probes_and_stops_web_first_on_sigterm(service: 
         for line in service.lines
         if (found := re.search(r"stopping child '([\w.]+)'", line))
     ]
-    assert stopping == ["web", "flaky", "shop.inventory"], "".join(service.lines)
+    assert stopping == ["shop.web", "flaky", "shop.inventory"], "".join(service.lines)
     assert took < 5.0 + 5.0, f"took {took:.2f} s, over the web child's budget and a margin"
     with pytest.raises(urllib.error.URLError):
         service.get("/healthz")
