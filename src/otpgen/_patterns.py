@@ -39,6 +39,10 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()
     min: float | None = None
+    # str options: a regular expression the whole value must match, and what it means
+    # in words for the error ("a host name or an IP address")
+    match: str | None = None
+    match_help: str = ""
 
     def describe_type(self) -> str:
         """The type as `otpgen show` prints it."""
@@ -79,6 +83,8 @@ class Option:
         else:
             if not raw.isprintable() or not raw.strip():
                 raise OtpgenError(f"expected {self.key} to be printable text, got: {raw!r}")
+            if self.match is not None and not _matches(self.match, raw):
+                raise OtpgenError(f"expected {self.key} to be {self.match_help}, got: {raw!r}")
             return raw
         if self.min is not None and value < self.min:
             raise OtpgenError(f"expected {self.key} to be >= {self.min:g}, got: {raw!r}")
@@ -260,12 +266,31 @@ def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
     return pattern
 
 
+def _matches(pattern: str, value: str) -> bool:
+    """Whether all of `value` matches the regular expression `pattern`."""
+    import re  # only the options that declare a match pay for it
+
+    return re.fullmatch(pattern, value) is not None
+
+
 def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
     kind = raw.get("type")
     if kind not in _TYPES:
         raise OtpgenError(
             f"{where}: option {key}: type must be one of {', '.join(_TYPES)}, got: {kind!r}"
         )
+    match = raw.get("match")
+    if match is not None:
+        if kind != "str" or not isinstance(match, str) or not raw.get("match_help"):
+            raise OtpgenError(
+                f"{where}: option {key}: `match` is for str options, with `match_help`"
+            )
+        import re  # only the patterns that declare a match pay for it
+
+        try:
+            re.compile(match)
+        except re.error as exc:
+            raise OtpgenError(f"{where}: option {key}: match {match!r}: {exc}") from None
     return Option(
         key=key,
         type=kind,
@@ -273,6 +298,8 @@ def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
         help=str(raw["help"]),
         choices=tuple(raw.get("choices", ())),
         min=raw.get("min"),
+        match=match,
+        match_help=str(raw.get("match_help", "")),
     )
 
 
