@@ -222,7 +222,7 @@ def show(
     ):
         for key, _, requirements in entries:
             if key == ALWAYS:
-                typer.echo(f"adds to your {where}: {', '.join(requirements)}")
+                typer.echo(f"{where} (always added): {', '.join(requirements)}")
     typer.echo("options (--set key=value):" if found.options else "options: none")
     import json
 
@@ -427,6 +427,13 @@ def init(
             help="List the files it would create; write nothing (a template's hooks never run).",
         ),
     ] = False,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web",
+            help="Add the web child (`otpgen new web`): /healthz, /readyz, /metrics, /observer/.",
+        ),
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
     """Bootstrap a service repository around an application supervision tree.
@@ -446,6 +453,7 @@ def init(
         template=template,
         trust=trust and not dry_run,
         force=force,
+        web=web,
     )
     if not no_input and sys.stdin.isatty():
         request = _engine(lambda: _prompt_init(request))

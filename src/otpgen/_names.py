@@ -31,6 +31,7 @@ _SHADOWING = {
     "param_spec",
     "pub_sub",
     "async_iterator",
+    "iterator",
     "traceback_type",
     # redis-py, imported by the redis backends
     "redis",
@@ -43,6 +44,19 @@ _SHADOWING = {
     "tracer_provider",
     "simple_span_processor",
     "in_memory_span_exporter",
+    # starlette and prometheus-client, imported by the web pattern
+    "starlette",
+    "request",
+    "response",
+    "h_t_m_l_response",
+    "j_s_o_n_response",
+    "route",
+    "base_route",
+    "counter_metric_family",
+    "gauge_metric_family",
+    "histogram_metric_family",
+    "metric",
+    "collector",
 }
 
 
@@ -79,8 +93,8 @@ def module_name(raw: str) -> str:
     if name in _SHADOWING:
         raise OtpgenError(
             f"{name!r} would name its class {class_name(name)}, which the generated code "
-            "imports (from typing, collections.abc, types, redis or opentelemetry); choose another "
-            "name"
+            "imports (from typing, collections.abc, types, redis, starlette, prometheus-client "
+            "or opentelemetry); choose another name"
         )
     if name in _RESERVED or name.startswith("test_"):
         raise OtpgenError(f"{name!r} is reserved (kernel, tests or app files); choose another name")

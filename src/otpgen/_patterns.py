@@ -12,10 +12,10 @@ from otpgen._record import frozen
 
 OptionValue = str | int | float | bool
 
-_TYPES = ("str", "int", "float", "bool", "choice")
-
 ALWAYS = "always"
-"""The `[dependencies]` key of requirements a render imports whatever its options."""
+"""The `[dependencies]` key of the requirements every render of a pattern imports."""
+
+_TYPES = ("str", "int", "float", "bool", "choice")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -39,6 +39,10 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()
     min: float | None = None
+    # str options: a regular expression the whole value must match, and what it means
+    # in words for the error ("a host name or an IP address")
+    match: str | None = None
+    match_help: str = ""
 
     def describe_type(self) -> str:
         """The type as `otpgen show` prints it."""
@@ -79,6 +83,8 @@ class Option:
         else:
             if not raw.isprintable() or not raw.strip():
                 raise OtpgenError(f"expected {self.key} to be printable text, got: {raw!r}")
+            if self.match is not None and not _matches(self.match, raw):
+                raise OtpgenError(f"expected {self.key} to be {self.match_help}, got: {raw!r}")
             return raw
         if self.min is not None and value < self.min:
             raise OtpgenError(f"expected {self.key} to be >= {self.min:g}, got: {raw!r}")
@@ -150,13 +156,16 @@ class Pattern:
     wire_imports: tuple[str, ...] = ()
     wire_child: str | None = None  # how `new` adds it to a service's tree; None: it is not
     wire_when: str | None = None  # a bool option, or `option=value`, that gives it a process
+    # `last = true`: its child stays the last of the tree (the web child: it starts when
+    # everything it reports on runs, and stops first); later modules are wired before it
+    wire_last: bool = False
     # a statement run first in the application's main(), before the tree starts, e.g.
     # `{name}.install()` for a module that sets up the process (tracing hooks)
     wire_setup: str | None = None
     checks: tuple[Check, ...] = ()  # relations between options every render satisfies
     # `[dependencies]`: (option, value, requirements) - what the module imports when the
-    # option has that value, added to a service's pyproject.toml by `otpgen new`; option
-    # ALWAYS (an `always = [...]` entry): whatever the options
+    # option has that value, added to a service's pyproject.toml by `otpgen new`; the
+    # option ALWAYS (`always = [...]` in pattern.toml): what every render imports
     dependencies: tuple[tuple[str, OptionValue, tuple[str, ...]], ...] = ()
     # `[test-dependencies]`: the same for what its test imports, added to the `test` extra
     test_dependencies: tuple[tuple[str, OptionValue, tuple[str, ...]], ...] = ()
@@ -263,6 +272,7 @@ def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
         wire_imports=tuple(data.get("wire", {}).get("imports", ())),
         wire_child=data.get("wire", {}).get("child"),
         wire_when=data.get("wire", {}).get("when"),
+        wire_last=bool(data.get("wire", {}).get("last", False)),
         wire_setup=data.get("wire", {}).get("setup"),
         checks=checks,
         dependencies=tuple(
@@ -281,12 +291,31 @@ def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
     return pattern
 
 
+def _matches(pattern: str, value: str) -> bool:
+    """Whether all of `value` matches the regular expression `pattern`."""
+    import re  # only the options that declare a match pay for it
+
+    return re.fullmatch(pattern, value) is not None
+
+
 def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
     kind = raw.get("type")
     if kind not in _TYPES:
         raise OtpgenError(
             f"{where}: option {key}: type must be one of {', '.join(_TYPES)}, got: {kind!r}"
         )
+    match = raw.get("match")
+    if match is not None:
+        if kind != "str" or not isinstance(match, str) or not raw.get("match_help"):
+            raise OtpgenError(
+                f"{where}: option {key}: `match` is for str options, with `match_help`"
+            )
+        import re  # only the patterns that declare a match pay for it
+
+        try:
+            re.compile(match)
+        except re.error as exc:
+            raise OtpgenError(f"{where}: option {key}: match {match!r}: {exc}") from None
     return Option(
         key=key,
         type=kind,
@@ -294,6 +323,8 @@ def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
         help=str(raw["help"]),
         choices=tuple(raw.get("choices", ())),
         min=raw.get("min"),
+        match=match,
+        match_help=str(raw.get("match_help", "")),
     )
 
 
