@@ -262,7 +262,7 @@ def _wire_application(
     """
     from otpgen._wire import NotWireable, Wiring, instructions, wire  # ast: only when wiring
 
-    spec = Wiring(imports, child, setup, last)
+    spec = Wiring(imports, child, last, setup)
     path = project.package_dir / "application.py"
     try:
         old = read_text(project.root / path, root=project.root)

@@ -241,7 +241,8 @@ def _with_web(
     application = package_dir / "application.py"
     if wiring is not None and application in written:
         try:
-            changed[application] = wire(written[application], Wiring(*wiring))
+            imports, child, setup = wiring
+            changed[application] = wire(written[application], Wiring(imports, child, setup=setup))
         except NotWireable as exc:
             raise OtpgenError(f"--web: could not wire it into {application} ({exc})") from None
     pyproject = PurePosixPath("pyproject.toml")

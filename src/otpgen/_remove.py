@@ -117,7 +117,8 @@ def _unwire(
         old = read_text(project.root / path, root=project.root)
         if old is None:
             return None, []
-        text, left = unwire(old, Wiring(*wiring))
+        imports, child, setup = wiring
+        text, left = unwire(old, Wiring(imports, child, setup=setup))
     except (OSError, NotWireable) as exc:
         return None, [f"could not take {name} out of {path} ({exc}): remove its lines by hand"]
     notes = [f"{path}: {note}" for note in left]

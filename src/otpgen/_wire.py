@@ -52,8 +52,8 @@ class Wiring:
 
     imports: tuple[str, ...]
     child: str | None
-    setup: str | None = None
     last: tuple[str, ...] = ()
+    setup: str | None = None
 
 
 class NotWireable(Exception):

@@ -80,7 +80,8 @@ def wiring(pattern: str, name: str) -> Wiring:
 
     found = load_patterns(templates_dir())[pattern].wiring("shop", name, class_name(name), {})
     assert found is not None
-    return Wiring(*found)
+    imports, child, setup = found
+    return Wiring(imports, child, setup=setup)
 
 
 def test_an_edited_module_is_refused_without_force_and_nothing_is_written(

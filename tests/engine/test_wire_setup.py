@@ -35,7 +35,7 @@ def main() -> int:
     return otp.run(children())
 '''
 
-TRACING = Wiring(("from shop import tracing",), None, "tracing.install()")
+TRACING = Wiring(("from shop import tracing",), None, setup="tracing.install()")
 
 
 def test_the_setup_goes_first_in_main_after_its_docstring_with_its_import() -> None:
@@ -56,13 +56,13 @@ def test_without_a_docstring_it_goes_above_the_first_statement_and_its_comments(
 
 
 def test_a_later_setup_goes_after_the_earlier_ones() -> None:
-    other = Wiring(("from shop import metrics",), None, "metrics.install()")
+    other = Wiring(("from shop import metrics",), None, setup="metrics.install()")
     text = wire(wire(APP, TRACING), other)
     assert '"""Run it."""\n    metrics.install()\n    tracing.install()\n' in text
 
 
 def test_a_child_and_a_setup_go_in_together() -> None:
-    both = Wiring(("from shop import web",), "web.child_spec()", "web.install()")
+    both = Wiring(("from shop import web",), "web.child_spec()", setup="web.install()")
     text = wire(APP, both)
     assert "return [\n        web.child_spec(),\n    ]" in text
     assert '"""Run it."""\n    web.install()\n' in text
