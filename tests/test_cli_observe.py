@@ -441,12 +441,13 @@ def test_human_units() -> None:
         "1.5 KiB",
         "5.0 GiB",
     ]
-    seconds = [None, 0, 0.000_25, 0.0123, 4.2, 12.5, 184, 7380, 93600]
+    seconds = [None, 0, 0.000_25, 0.0123, 0.5, 4.2, 12.5, 184, 7380, 93600]
     assert [_observe.human_seconds(s) for s in seconds] == [
         "-",
         "0s",
         "250us",
         "12.3ms",
+        "500ms",
         "4.20s",
         "12.5s",
         "3m04s",
@@ -567,6 +568,34 @@ def test_live_view_draws_updates_and_quits_on_q(service: Service, screen_of: Any
     assert "error" not in screen.seen
     # the terminal's modes are given back as they were (cbreak undone: echo, line editing)
     assert screen.final_modes[3] == screen.modes[3]
+
+
+def test_keys_change_the_order_at_once(service: Service, screen_of: Any) -> None:
+    screen = screen_of(service.url, "--interval", "60")  # no poll in between: keys redraw
+    screen.expect("tree: q quits, s sorts, f flat/tree")
+    screen.type("s")
+    screen.expect("tree by mailbox: q quits")
+    screen.type("s")
+    screen.expect("tree by handler_time: q quits")
+    screen.type("f")
+    screen.expect("flat by handler_time: q quits")
+    screen.type("Q")
+    assert screen.finish() == 0, screen.seen
+    assert service.requests == 1
+
+
+def test_the_live_view_shows_what_fits_and_counts_the_rest(
+    service: Service, screen_of: Any
+) -> None:
+    workers = [process(f"w{i}", "p1", f"worker-{i}") for i in range(100)]
+    service.serve({**tree(), "processes": [supervisor("p1", None, "app"), *workers]})
+    screen = screen_of(service.url, "--interval", "60")
+    # 40 lines: the header, the column titles, 36 rows, the notes line, one spare
+    screen.expect("tree: q quits, s sorts, f flat/tree; 65 more below, --sort puts the busiest")
+    screen.type("q")
+    assert screen.finish() == 0, screen.seen
+    assert "worker-34" in screen.seen
+    assert "worker-35" not in screen.seen
 
 
 def test_ctrl_c_in_the_live_view_exits_130_without_a_traceback(

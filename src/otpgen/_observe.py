@@ -35,6 +35,7 @@ SORTS: Final = ("mailbox", "handler_time", "restarts", "name")
 # waited this long: either means it falls behind what is sent to it.
 BACKLOG_MESSAGES: Final = 100
 BACKLOG_SECONDS: Final = 1.0
+KEYS: Final = "qsf"  # the live view's keys: quit, next sort order, flat list or tree
 TIMEOUT: Final = 5.0  # seconds one poll may take before the service counts as unreachable
 
 NONE = type(None)
@@ -312,15 +313,17 @@ def human_bytes(size: int) -> str:
 
 def human_seconds(seconds: float | None) -> str:
     """A duration as short as it can be read: ``-`` (none), ``0s``, ``850us``, ``12.3ms``,
-    ``4.20s``, ``12.5s``, ``3m04s``, ``2h03m``, ``1d02h``."""
+    ``500ms``, ``4.20s``, ``12.5s``, ``3m04s``, ``2h03m``, ``1d02h``."""
     if seconds is None:
         return "-"
     if seconds == 0:
         return "0s"
     if seconds < 0.001:
         return f"{seconds * 1e6:.0f}us"
-    if seconds < 1:
+    if seconds < 0.1:
         return f"{seconds * 1e3:.1f}ms"
+    if seconds < 1:
+        return f"{seconds * 1e3:.0f}ms"
     if seconds < 10:
         return f"{seconds:.2f}s"
     if seconds < 60:
@@ -367,7 +370,7 @@ def cells(row: Row) -> list[str]:
     ]
 
 
-def header(url: str, snapshot: dict[str, Any], sort: str | None, flat: bool) -> str:
+def header(url: str, snapshot: dict[str, Any]) -> str:
     """The line above the table: which service, when, how many processes, the totals."""
     from urllib.parse import urlsplit
 
@@ -386,8 +389,12 @@ def header(url: str, snapshot: dict[str, Any], sort: str | None, flat: bool) -> 
         parts.append(f"{totals.restarting} restarting")
     if totals.backlogged:
         parts.append(f"{totals.backlogged} backlogged")
-    parts.append(("flat" if flat else "tree") + (f" by {sort}" if sort else ""))
     return "  ".join(parts)
+
+
+def order(sort: str | None, flat: bool) -> str:
+    """How the rows are ordered, in words: ``tree``, ``flat by mailbox``, ..."""
+    return ("flat" if flat else "tree") + (f" by {sort}" if sort else "")
 
 
 def plain(
@@ -397,7 +404,7 @@ def plain(
     when stdout is not a terminal, one line per process, grep- and diff-friendly."""
     table = [list(COLUMNS), *(cells(row) for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    lines = [header(url, snapshot, sort, flat)]
+    lines = [header(url, snapshot)]
     for line in table:
         padded = [
             cell.rjust(width) if column in RIGHT else cell.ljust(width)
@@ -446,17 +453,18 @@ def styled(
     width: int,
     limit: int | None = None,
     problem: str | None = None,
+    keys: bool = False,
 ) -> "RenderableType":
     """The frame for a terminal `width` columns wide: the header, then a rich table whose
     restarting rows are red and backlogged ones yellow (bold only, under NO_COLOR). Columns
     that do not fit are left out (see `fit`). `limit` caps the rows (a live view shows what
     fits the screen and says how many more there are); `problem` is shown in red under the
-    header (e.g. the service went away)."""
+    header (e.g. the service went away); `keys` adds the live view's keys to the last line."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    parts: list[RenderableType] = [Text(header(url, snapshot, sort, flat), style="bold")]
+    parts: list[RenderableType] = [Text(header(url, snapshot), style="bold")]
     if problem is not None:
         parts.append(Text(problem, style="bold red"))
     shown = rows if limit is None else rows[: max(limit, 0)]
@@ -481,13 +489,14 @@ def styled(
     notes = []
     if len(shown) < len(rows):
         more = len(rows) - len(shown)
-        hint = "" if sort else "; --sort mailbox puts the busiest first"
-        notes.append(f"{more} more below (a taller terminal shows more{hint})")
+        notes.append(f"{more} more below" + ("" if sort else ", --sort puts the busiest first"))
     left_out = [COLUMNS[i] for i in range(len(COLUMNS)) if i not in columns]
     if left_out:
         notes.append(f"a wider terminal shows {', '.join(left_out)}")
+    if keys:
+        notes.insert(0, f"{order(sort, flat)}: q quits, s sorts, f flat/tree")
     if notes:
-        parts.append(Text("... " + "; ".join(notes), style="dim"))
+        parts.append(Text("; ".join(notes), style="dim"))
     return Group(*parts)
 
 
@@ -568,9 +577,11 @@ def once(url: str, *, sort: str | None, flat: bool, json_output: bool) -> None:
 
 def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
     """Poll `url` every `interval` seconds and draw each snapshot, until `q` (exit status 0)
-    or Ctrl-C (a KeyboardInterrupt, for the entry point to turn into 130). While the service
-    cannot be reached the last snapshot stays up under "unreachable, retrying". Raises
-    ObserveError for what retrying cannot mend (not an observer tree, a 4xx answer).
+    or Ctrl-C (a KeyboardInterrupt, for the entry point to turn into 130). `s` moves to the
+    next sort order and `f` switches between the tree and the flat list (redrawn at once).
+    While the service cannot be reached the last snapshot stays up under "unreachable,
+    retrying". Raises ObserveError for what retrying cannot mend (not an observer tree, a
+    4xx answer).
 
     On a terminal the view is drawn in place (rich Live, the alternate screen); otherwise
     each snapshot is printed as plain text, one after the other."""
@@ -581,30 +592,53 @@ def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
     screen = console()
     ascii_only = _ascii_only()
     last: dict[str, Any] | None = None
+    problem: str | None = None
+    due = time.monotonic()
     with Keys() as key_pressed, Live(console=screen, screen=True, auto_refresh=False) as live:
         while True:
-            problem = None
-            try:
-                last = load(url)
-            except ObserveError as error:
-                if not error.retry:
-                    raise
-                problem = f"unreachable, retrying every {interval:g}s: {error}"
+            if time.monotonic() >= due:
+                due = time.monotonic() + interval
+                problem = None
+                try:
+                    last = load(url)
+                except ObserveError as error:
+                    if not error.retry:
+                        raise
+                    problem = f"unreachable, retrying every {interval:g}s: {error}"
             if last is None:
                 live.update(_waiting(url, problem), refresh=True)
             else:
                 rows = arrange(last["processes"], sort, flat, ascii_only=ascii_only)
                 width, height = screen.size
-                title = header(url, last, sort, flat)
-                # Below the table's rows: the header (wrapped), the problem line, the table's
+                title = header(url, last)
+                # Beside the table's rows: the header (wrapped), the problem line, the table's
                 # head, the notes line; and a line spare for the cursor.
                 above = -(-len(title) // width) + (problem is not None) + 3
                 frame = styled(
-                    url, last, rows, flat, sort, width=width, limit=height - above, problem=problem
+                    url,
+                    last,
+                    rows,
+                    flat,
+                    sort,
+                    width=width,
+                    limit=height - above,
+                    problem=problem,
+                    keys=True,
                 )
                 live.update(frame, refresh=True)
-            if key_pressed(interval) == "q":
+            key = key_pressed(due - time.monotonic())
+            if key == "q":
                 return 0
+            if key == "s":
+                sort = next_sort(sort)
+            elif key == "f":
+                flat = not flat
+
+
+def next_sort(sort: str | None) -> str | None:
+    """The order the `s` key moves to: start order, then each of `SORTS`, then around."""
+    orders: list[str | None] = [None, *SORTS]
+    return orders[(orders.index(sort) + 1) % len(orders)]
 
 
 def _waiting(url: str, problem: str | None) -> "Text":
@@ -662,6 +696,7 @@ class Keys:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
 
     def wait(self, timeout: float) -> str | None:
+        """The first of `KEYS` typed within `timeout` seconds (lowercased), or None."""
         import select
 
         deadline = time.monotonic() + timeout
@@ -671,8 +706,9 @@ class Keys:
                 return None
             if select.select([self.fd], [], [], remaining)[0]:
                 typed = os.read(self.fd, 64).decode(errors="replace").lower()
-                if "q" in typed:
-                    return "q"
+                for key in typed:
+                    if key in KEYS:
+                        return key
         return None
 
 
