@@ -336,14 +336,9 @@ def test_json_needs_once(service: Service) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        (
-            "ftp://127.0.0.1/",
-            "expected an http:// or https:// URL, got 'ftp:' in 'ftp://127.0.0.1/'",
-        ),
-        (
-            "127.0.0.1:8000",
-            "expected an http:// or https:// URL, got no scheme in '127.0.0.1:8000'",
-        ),
+        ("ftp://127.0.0.1/", "expected an http:// or https:// URL, got 'ftp://127.0.0.1/'"),
+        ("localhost:8000", "no scheme in 'localhost:8000': did you mean 'http://localhost:8000'?"),
+        ("127.0.0.1", "no scheme in '127.0.0.1': did you mean 'http://127.0.0.1'?"),
         ("http:///observer", "no host in the URL 'http:///observer'"),
         ("http://127.0.0.1:port", "not a URL: 'http://127.0.0.1:port'"),
     ],

@@ -90,9 +90,10 @@ def tree_url(url: str) -> str:
         parts.port  # noqa: B018 (a port that is not a number raises here)
     except ValueError as error:
         raise ObserveError(f"not a URL: {url!r} ({error})", 2) from None
+    if "://" not in url:
+        raise ObserveError(f"no scheme in {url!r}: did you mean 'http://{url.strip()}'?", 2)
     if parts.scheme not in ("http", "https"):
-        got = f"'{parts.scheme}:'" if parts.scheme else "no scheme"
-        raise ObserveError(f"expected an http:// or https:// URL, got {got} in {url!r}", 2)
+        raise ObserveError(f"expected an http:// or https:// URL, got {url!r}", 2)
     if not parts.hostname:
         raise ObserveError(f"no host in the URL {url!r}", 2)
     path = parts.path.rstrip("/")
