@@ -96,10 +96,16 @@ class Service:
         self.documents = list(documents)
         self.status: int | None = None
         self.requests = 0
+        self.hold: threading.Event | None = None  # set: requests wait until it is set
+        self.held = threading.Event()  # a request is being held
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if owner.hold is not None:  # a service that does not answer
+                    owner.held.set()
+                    owner.hold.wait()
+                    return
                 if self.path != "/observer/api/tree" or owner.status is not None:
                     self.send_error(owner.status or 404)
                     return
@@ -127,6 +133,8 @@ class Service:
         self.documents = [document]
 
     def stop(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
@@ -591,6 +599,17 @@ def test_the_live_view_shows_what_fits_and_counts_the_rest(
     assert screen.finish() == 0, screen.seen
     assert "worker-34" in screen.seen
     assert "worker-35" not in screen.seen
+
+
+def test_keys_answer_while_a_poll_waits_for_the_service(service: Service, screen_of: Any) -> None:
+    screen = screen_of(service.url, "--interval", "0.1")
+    screen.expect("job-b")
+    service.hold = threading.Event()
+    assert service.held.wait(20)
+    screen.type("q")
+    assert screen.finish() == 0, screen.seen
+    # q ended the view during the poll: it did not wait for the poll to time out first
+    assert "unreachable" not in screen.seen
 
 
 def test_ctrl_c_in_the_live_view_exits_130_without_a_traceback(

@@ -584,8 +584,9 @@ def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
     retrying". Raises ObserveError for what retrying cannot mend (not an observer tree, a
     4xx answer).
 
-    On a terminal the view is drawn in place (rich Live, the alternate screen); otherwise
-    each snapshot is printed as plain text, one after the other."""
+    On a terminal the view is drawn in place (rich Live, the alternate screen) and polled
+    from a thread (`Poller`), so keys answer at once even while a slow service or a large
+    tree is fetched; otherwise each snapshot is printed as plain text, one after the other."""
     if not sys.stdout.isatty():
         return _print_each(url, interval=interval, sort=sort, flat=flat)
     from rich.live import Live
@@ -594,27 +595,27 @@ def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
     ascii_only = _ascii_only()
     last: dict[str, Any] | None = None
     problem: str | None = None
-    due = time.monotonic()
-    with Keys() as key_pressed, Live(console=screen, screen=True, auto_refresh=False) as live:
+    with (
+        Keys() as keys,
+        Poller(url, interval) as poller,
+        Live(console=screen, screen=True, auto_refresh=False) as live,
+    ):
         while True:
-            if time.monotonic() >= due:
-                due = time.monotonic() + interval
-                problem = None
-                try:
-                    last = load(url)
-                except ObserveError as error:
-                    if not error.retry:
-                        raise
-                    problem = f"unreachable, retrying every {interval:g}s: {error}"
+            polled = poller.take()
+            if isinstance(polled, ObserveError):
+                if not polled.retry:
+                    raise polled
+                problem = f"unreachable, retrying every {interval:g}s: {polled}"
+            elif polled is not None:
+                last, problem = polled, None
             if last is None:
                 live.update(_waiting(url, problem), refresh=True)
             else:
                 rows = arrange(last["processes"], sort, flat, ascii_only=ascii_only)
                 width, height = screen.size
-                title = header(url, last)
                 # Beside the table's rows: the header (wrapped), the problem line, the table's
-                # head, the notes line; and a line spare for the cursor.
-                above = -(-len(title) // width) + (problem is not None) + 3
+                # head, the keys and notes line; and a line spare for the cursor.
+                above = -(-len(header(url, last)) // width) + (problem is not None) + 3
                 frame = styled(
                     url,
                     last,
@@ -627,13 +628,62 @@ def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
                     keys=True,
                 )
                 live.update(frame, refresh=True)
-            key = key_pressed(due - time.monotonic())
+            key = keys.wait(poller.ready)
             if key == "q":
                 return 0
             if key == "s":
                 sort = next_sort(sort)
             elif key == "f":
                 flat = not flat
+
+
+class Poller:
+    """Fetches the snapshot every `interval` seconds in a daemon thread (a context manager).
+
+    `take()` returns what the last poll brought that was not taken yet: a snapshot, an
+    ObserveError, or None. After each poll a byte is written to the pipe whose read end is
+    `ready`, for a `select` to wake on.
+    """
+
+    def __init__(self, url: str, interval: float) -> None:
+        import threading
+
+        self.url = url
+        self.interval = interval
+        self.ready, self._wake = os.pipe()
+        self._lock = threading.Lock()
+        self._result: dict[str, Any] | ObserveError | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="otpgen-observe", daemon=True)
+
+    def __enter__(self) -> "Poller":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # The thread may be inside a fetch (up to TIMEOUT): it is a daemon and is not waited
+        # for; the pipe stays open until the process ends, so it never writes to a closed fd.
+        self._stop.set()
+
+    def take(self) -> "dict[str, Any] | ObserveError | None":
+        with self._lock:
+            result, self._result = self._result, None
+        return result
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            result: dict[str, Any] | ObserveError
+            try:
+                result = load(self.url)
+            except ObserveError as error:
+                result = error
+            with self._lock:
+                self._result = result
+            os.write(self._wake, b".")
+            if not getattr(result, "retry", True):
+                return  # nothing to poll for: the view ends on this error
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
 
 def next_sort(sort: str | None) -> str | None:
@@ -671,16 +721,15 @@ class Keys:
     """Keys typed on stdin while the live view runs (a context manager).
 
     On a terminal, stdin is put in cbreak mode (keys arrive as typed, unechoed; Ctrl-C still
-    sends SIGINT) and given back as it was on the way out. Entering yields a function that
-    waits up to `timeout` seconds and returns the key pressed, lowercased, or None; without
-    a terminal on stdin it only waits.
+    sends SIGINT) and given back as it was on the way out. Without a terminal on stdin there
+    are no keys: `wait` only waits.
     """
 
     def __init__(self) -> None:
         self.fd: int | None = None
         self.saved: list[Any] | None = None
 
-    def __enter__(self) -> Callable[[float], str | None]:
+    def __enter__(self) -> "Keys":
         import termios
         import tty
 
@@ -688,7 +737,7 @@ class Keys:
             self.fd = sys.stdin.fileno()
             self.saved = termios.tcgetattr(self.fd)
             tty.setcbreak(self.fd)
-        return self.wait
+        return self
 
     def __exit__(self, *exc: object) -> None:
         import termios
@@ -696,21 +745,21 @@ class Keys:
         if self.fd is not None and self.saved is not None:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
 
-    def wait(self, timeout: float) -> str | None:
-        """The first of `KEYS` typed within `timeout` seconds (lowercased), or None."""
+    def wait(self, other: int) -> str | None:
+        """Wait until one of `KEYS` is typed (returned, lowercased) or the file descriptor
+        `other` is readable (its bytes are read away; None is returned)."""
         import select
 
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            if self.fd is None:
-                time.sleep(remaining)
+        watched = [other] if self.fd is None else [self.fd, other]
+        while True:
+            ready = select.select(watched, [], [])[0]
+            if other in ready:
+                os.read(other, 4096)
                 return None
-            if select.select([self.fd], [], [], remaining)[0]:
-                typed = os.read(self.fd, 64).decode(errors="replace").lower()
-                for key in typed:
-                    if key in KEYS:
-                        return key
-        return None
+            typed = os.read(ready[0], 64).decode(errors="replace").lower()
+            for key in typed:
+                if key in KEYS:
+                    return key
 
 
 def run(
