@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 from otpgen._version import __version__
 
 if TYPE_CHECKING:
+    import socket
+
     from rich.console import Console, RenderableType
     from rich.text import Text
 
@@ -641,16 +643,17 @@ class Poller:
     """Fetches the snapshot every `interval` seconds in a daemon thread (a context manager).
 
     `take()` returns what the last poll brought that was not taken yet: a snapshot, an
-    ObserveError, or None. After each poll a byte is written to the pipe whose read end is
-    `ready`, for a `select` to wake on.
+    ObserveError, or None. After each poll a byte is sent on a socket pair whose reading end
+    is `ready`, for a `select` to wake on (a socket, as Windows' select takes no pipe).
     """
 
     def __init__(self, url: str, interval: float) -> None:
+        import socket
         import threading
 
         self.url = url
         self.interval = interval
-        self.ready, self._wake = os.pipe()
+        self.ready, self._writer = socket.socketpair()
         self._lock = threading.Lock()
         self._result: dict[str, Any] | ObserveError | None = None
         self._stop = threading.Event()
@@ -662,7 +665,7 @@ class Poller:
 
     def __exit__(self, *exc: object) -> None:
         # The thread may be inside a fetch (up to TIMEOUT): it is a daemon and is not waited
-        # for; the pipe stays open until the process ends, so it never writes to a closed fd.
+        # for; the sockets stay open until the process ends, so it never sends on a closed one.
         self._stop.set()
 
     def take(self) -> "dict[str, Any] | ObserveError | None":
@@ -680,7 +683,7 @@ class Poller:
                 result = error
             with self._lock:
                 self._result = result
-            os.write(self._wake, b".")
+            self._writer.send(b".")
             if not getattr(result, "retry", True):
                 return  # nothing to poll for: the view ends on this error
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
@@ -730,9 +733,11 @@ class Keys:
         self.saved: list[Any] | None = None
 
     def __enter__(self) -> "Keys":
-        import termios
-        import tty
-
+        try:
+            import termios
+            import tty
+        except ImportError:  # Windows: no keys (Ctrl-C still ends the view)
+            return self
         if sys.stdin is not None and sys.stdin.isatty():
             self.fd = sys.stdin.fileno()
             self.saved = termios.tcgetattr(self.fd)
@@ -740,21 +745,21 @@ class Keys:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import termios
-
         if self.fd is not None and self.saved is not None:
+            import termios
+
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
 
-    def wait(self, other: int) -> str | None:
-        """Wait until one of `KEYS` is typed (returned, lowercased) or the file descriptor
-        `other` is readable (its bytes are read away; None is returned)."""
+    def wait(self, other: "socket.socket") -> str | None:
+        """Wait until one of `KEYS` is typed (returned, lowercased) or the socket `other` is
+        readable (its bytes are read away; None is returned)."""
         import select
 
-        watched = [other] if self.fd is None else [self.fd, other]
+        watched: list[Any] = [other] if self.fd is None else [self.fd, other]
         while True:
             ready = select.select(watched, [], [])[0]
             if other in ready:
-                os.read(other, 4096)
+                other.recv(4096)
                 return None
             typed = os.read(ready[0], 64).decode(errors="replace").lower()
             for key in typed:
