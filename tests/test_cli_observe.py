@@ -700,6 +700,25 @@ def test_off_a_terminal_the_watch_prints_a_frame_per_poll(service: Service) -> N
     assert "restarts 6" in headers[1]
 
 
+def test_off_a_terminal_an_unreachable_service_is_a_line_per_poll_on_stderr() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [otpgen_exe(), "observe", f"http://127.0.0.1:{port}", "--interval", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines = [process.stderr.readline() for _ in range(2)]
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert stdout == ""
+    for line in lines:
+        assert line.startswith(f"unreachable, retrying: cannot reach http://127.0.0.1:{port}/")
+    assert stderr.splitlines()[-1] == "error: interrupted"
+
+
 # Import cost
 
 

@@ -670,7 +670,7 @@ def observe(
         ),
     ],
     interval: Annotated[
-        float, typer.Option(min=0.1, help="Seconds between two polls of the live view.")
+        float, typer.Option(min=0.1, help="Seconds between two polls (without --once).")
     ] = 1.0,
     sort: Annotated[
         Sort | None,
