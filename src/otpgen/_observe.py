@@ -400,9 +400,7 @@ def order(sort: str | None, flat: bool) -> str:
     return ("flat" if flat else "tree") + (f" by {sort}" if sort else "")
 
 
-def plain(
-    url: str, snapshot: dict[str, Any], rows: Sequence[Row], flat: bool, sort: str | None
-) -> str:
+def plain(url: str, snapshot: dict[str, Any], rows: Sequence[Row]) -> str:
     """The frame as aligned plain text (no colour, no width limit): what ``--once`` prints
     when stdout is not a terminal, one line per process, grep- and diff-friendly."""
     table = [list(COLUMNS), *(cells(row) for row in rows)]
@@ -574,7 +572,7 @@ def once(url: str, *, sort: str | None, flat: bool, json_output: bool) -> None:
         screen = console()
         screen.print(styled(url, snapshot, rows, flat, sort, width=screen.width))
     else:
-        sys.stdout.write(plain(url, snapshot, rows, flat, sort))
+        sys.stdout.write(plain(url, snapshot, rows))
         sys.stdout.flush()
 
 
@@ -590,7 +588,7 @@ def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
     from a thread (`Poller`), so keys answer at once even while a slow service or a large
     tree is fetched; otherwise each snapshot is printed as plain text, one after the other."""
     if not sys.stdout.isatty():
-        return _print_each(url, interval=interval, sort=sort, flat=flat)
+        _print_each(url, interval=interval, sort=sort, flat=flat)
     from rich.live import Live
 
     screen = console()
@@ -701,7 +699,7 @@ def _waiting(url: str, problem: str | None) -> "Text":
     return Text(problem or f"{url}: waiting for the first snapshot", style="bold red")
 
 
-def _print_each(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
+def _print_each(url: str, *, interval: float, sort: str | None, flat: bool) -> NoReturn:
     """The watch when stdout is not a terminal: a plain frame per poll, a blank line between;
     an unreachable service is one line on stderr per failed poll."""
     while True:
@@ -715,7 +713,7 @@ def _print_each(url: str, *, interval: float, sort: str | None, flat: bool) -> i
             sys.stderr.flush()
         else:
             rows = arrange(snapshot["processes"], sort, flat, ascii_only=_ascii_only())
-            sys.stdout.write(plain(url, snapshot, rows, flat, sort) + "\n")
+            sys.stdout.write(plain(url, snapshot, rows) + "\n")
             sys.stdout.flush()
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
