@@ -19,9 +19,11 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -717,6 +719,80 @@ def test_off_a_terminal_an_unreachable_service_is_a_line_per_poll_on_stderr() ->
     for line in lines:
         assert line.startswith(f"unreachable, retrying: cannot reach http://127.0.0.1:{port}/")
     assert stderr.splitlines()[-1] == "error: interrupted"
+
+
+# Against the kernel's own snapshot
+
+KERNEL_DIR = Path(__file__).resolve().parents[1] / "templates" / "kernel"
+HAS_SNAPSHOT = "snapshot_async" in (KERNEL_DIR / "otp" / "__init__.py").read_text()
+
+
+@pytest.fixture
+def kernel_service() -> Iterator[str]:
+    """tests/observe_service.py on this checkout's kernel: its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("observe_service.py")), str(KERNEL_DIR)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    port = process.stdout.readline().strip()
+    assert port.isdigit(), f"the service did not start (exit status {process.poll()})"
+    yield f"http://127.0.0.1:{port}"
+    process.stdin.close()
+    assert process.wait(timeout=30) == 0
+
+
+def get(url: str) -> None:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+
+
+def observed_until(url: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """`--once --format json` again until `done` holds for the counter's entry."""
+    for _ in range(50):
+        result = otpgen("observe", url, "--once", "--format", "json")
+        assert result.returncode == 0, result.stderr
+        data: dict[str, Any] = json.loads(result.stdout)
+        Draft202012Validator(observe_schema()).validate(data)
+        counter = next(p for p in data["processes"] if p["name"] == "counter")
+        if done(counter):
+            return data
+    pytest.fail(f"the counter never got there: {counter}")
+
+
+@pytest.mark.skipif(not HAS_SNAPSHOT, reason="this kernel has no otp.snapshot_async yet")
+def test_the_kernels_snapshot_is_read_as_the_tree_it_is(kernel_service: str) -> None:
+    result = otpgen("observe", kernel_service, "--once")
+    assert result.returncode == 0, result.stderr
+    assert names(result.stdout) == ["Supervisor", "counter", "users", "Session", "Session"]
+    data = observed_until(kernel_service, lambda counter: True)
+    shown = [(p["name"] or p["class"], p["kind"], p["depth"]) for p in data["processes"]]
+    assert shown == [
+        ("Supervisor", "supervisor", 0),
+        ("counter", "worker", 1),
+        ("users", "dynamic", 1),
+        ("Session", "worker", 2),
+        ("Session", "worker", 2),
+    ]
+
+    get(f"{kernel_service}/crash")
+    data = observed_until(kernel_service, lambda counter: counter["restarts"] == 1)
+    assert data["totals"]["restarts"] == 1
+
+    get(f"{kernel_service}/block")
+    data = observed_until(
+        kernel_service, lambda c: c["current"] == "handle_cast" and c["mailbox"] == 150
+    )
+    counter = next(p for p in data["processes"] if p["name"] == "counter")
+    assert counter["backlogged"] is True
+    assert data["totals"]["backlogged"] == 1
+    text = otpgen("observe", kernel_service, "--once", "--flat", "--sort", "mailbox").stdout
+    assert names(text)[0] == "counter"
+    assert "1 backlogged" in text.splitlines()[0]
+    get(f"{kernel_service}/release")
 
 
 # Import cost
