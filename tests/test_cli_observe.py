@@ -702,6 +702,17 @@ def test_off_a_terminal_the_watch_prints_a_frame_per_poll(service: Service) -> N
     assert "restarts 6" in headers[1]
 
 
+def test_a_dumb_terminal_gets_a_plain_frame_per_poll(service: Service, screen_of: Any) -> None:
+    service.documents = [tree(jobs_restarts=1), tree(jobs_restarts=2)]
+    screen = screen_of(service.url, "--interval", "0.1", env={"TERM": "dumb"})
+    screen.expect("restarts 5")
+    screen.expect("restarts 6")
+    os.kill(screen.process.pid, signal.SIGINT)
+    assert screen.finish() == 130, screen.seen
+    assert "\x1b[" not in screen.seen  # no cursor movement, no colour
+    assert "│  └─ job-b" in screen.seen
+
+
 def test_off_a_terminal_an_unreachable_service_is_a_line_per_poll_on_stderr() -> None:
     port = free_port()
     process = subprocess.Popen(

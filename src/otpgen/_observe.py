@@ -586,12 +586,13 @@ def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
 
     On a terminal the view is drawn in place (rich Live, the alternate screen) and polled
     from a thread (`Poller`), so keys answer at once even while a slow service or a large
-    tree is fetched; otherwise each snapshot is printed as plain text, one after the other."""
-    if not sys.stdout.isatty():
+    tree is fetched; otherwise (stdout piped, or a terminal that cannot move its cursor:
+    TERM=dumb) each snapshot is printed as plain text, one after the other."""
+    screen = console()
+    if not sys.stdout.isatty() or not screen.is_interactive:  # piped, or TERM=dumb
         _print_each(url, interval=interval, sort=sort, flat=flat)
     from rich.live import Live
 
-    screen = console()
     ascii_only = _ascii_only()
     last: dict[str, Any] | None = None
     problem: str | None = None
