@@ -3,6 +3,8 @@
 A stdlib HTTP server on 127.0.0.1 stands in for the service's web child: it serves contract
 documents (docs/cli.md, "otpgen observe") that the tests change between requests. The live
 view runs on a pseudo-terminal, as a user's terminal would drive it: keys typed, SIGINT sent.
+Last, a small service on this checkout's kernel (tests/observe_service.py) serves the
+kernel's own snapshot, so the contract is checked from both ends.
 """
 
 import codecs
