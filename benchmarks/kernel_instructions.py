@@ -12,7 +12,8 @@ interpreter's start-up, the imports and the set-up cancel out.
 
 Workloads: `otp:C` and `floor:C` (C concurrent clients calling an echo server: the
 kernel's GenServer with the default timeout, or `FloorServer` from kernel_call.py),
-`none:C` (the kernel with timeout=None), `step1:C`..`step3:C` (`SteppedFloor`), `start`
+`none:C` (the kernel with timeout=None), `cast:B` (casts to a server that drops
+them, B casts per turn of the loop), `step1:C`..`step3:C` (`SteppedFloor`), `start`
 (DynamicSupervisor.start_child of a via-named GenServer; the processes' teardown by
 asyncio.run is included, so compare it only with itself) and `spec`
 (`Idle.child_spec(name=via(registry, i))` alone). Needs valgrind on PATH.
@@ -50,6 +51,15 @@ async def _workload(name: str, clients: int, n: int) -> None:
     class Idle(otp.GenServer):
         """A process that only waits."""
 
+    class Sink(otp.GenServer):
+        """Takes casts and does nothing with them."""
+
+        async def handle_cast(self, msg: Any) -> None:
+            return None
+
+        async def handle_call(self, request: Any, caller: otp.Caller) -> Any:
+            return None
+
     if name in ("otp", "none"):
         server = await Echo.start()
         if name == "otp":
@@ -61,6 +71,14 @@ async def _workload(name: str, clients: int, n: int) -> None:
         floor = FloorServer() if name == "floor" else SteppedFloor(int(name[4:]))
         await _clients(floor.call, n, clients)
         await floor.stop()
+    elif name == "cast":
+        sink = await Sink.start()
+        for i in range(n):
+            sink.cast(i)
+            if i % clients == clients - 1:
+                await asyncio.sleep(0)  # let the sink drain its mailbox
+        await sink.call(None)  # every cast before it has been handled
+        await sink.stop()
     elif name == "start":
         registry = otp.Registry(otp.UNIQUE, name="workers")
         sup = await otp.DynamicSupervisor.start()

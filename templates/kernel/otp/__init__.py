@@ -58,6 +58,16 @@ from ._messages import (
     Stop,
     is_normal,
 )
+from ._observer import (
+    Hooks,
+    Intensity,
+    ProcessInfo,
+    Snapshot,
+    instrument,
+    observe,
+    snapshot,
+    snapshot_async,
+)
 from ._registry import DUPLICATE, UNIQUE, Keys, Registry, Via, via
 from ._supervisor import MAX_RESTARTS_REACHED, ChildCounts, ChildInfo, Supervisor
 from ._tasks import TIMEOUT, Exit, Ok, TaskHandle, TaskSupervisor
@@ -98,6 +108,8 @@ __all__ = [
     "DynamicSupervisor",
     "Exit",
     "GenServer",
+    "Hooks",
+    "Intensity",
     "JsonFormatter",
     "Keys",
     "MaxChildren",
@@ -106,10 +118,12 @@ __all__ = [
     "NoReply",
     "OTPError",
     "Ok",
+    "ProcessInfo",
     "Registry",
     "Reply",
     "Restart",
     "Shutdown",
+    "Snapshot",
     "StartChildError",
     "Stop",
     "Strategy",
@@ -117,9 +131,13 @@ __all__ = [
     "TaskHandle",
     "TaskSupervisor",
     "Via",
+    "instrument",
     "is_normal",
+    "observe",
     "run",
     "serve",
+    "snapshot",
+    "snapshot_async",
     "via",
     "whereis",
 ]

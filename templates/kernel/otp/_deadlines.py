@@ -19,17 +19,26 @@ if TYPE_CHECKING:
 
 
 class _LoopState:
-    """What the kernel keeps per event loop: its local names and its call deadlines.
+    """What the kernel keeps per event loop: its local names, its call deadlines, its
+    supervisors (to find the roots of its trees) and its observer settings.
 
     It never refers to its loop (nor does anything it holds once the loop's processes
     have exited and its calls have returned), so a closed loop is freed, its table too.
     """
 
-    __slots__ = ("deadlines", "names")
+    __slots__ = ("deadlines", "hooks", "names", "stats", "supervisors")
 
     def __init__(self) -> None:
         self.names: dict[str, GenServer] = {}
         self.deadlines: dict[float, _Deadlines] = {}
+        # Every supervisor started on the loop (a supervisor's start is rare; a
+        # worker's start adds nothing here), held weakly.
+        self.supervisors: weakref.WeakSet[GenServer] = weakref.WeakSet()
+        # `otp.instrument(hooks)` (see _observer)
+        self.hooks: Any = None
+        # While `otp.observe(True)`: each process's message statistics, held by
+        # weak key; None while nobody observes.
+        self.stats: weakref.WeakKeyDictionary[GenServer, Any] | None = None
 
 
 # Keyed by a weak reference to the loop (a plain dict: `whereis` is looked up often, and

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
 
 from ._childspec import SUPERVISOR, ChildSpec, ChildType
+from ._deadlines import _state_of
 from ._errors import (
     AlreadyStarted,
     ChildNotFound,
@@ -37,6 +38,7 @@ _UP: Final = object()  # a call that is answered once init has returned
 class _Restart:
     spec: ChildSpec
     reason: object
+    restarts: int  # how many times this child has been restarted, this one included
 
 
 class DynamicSupervisor(GenServer):
@@ -64,6 +66,7 @@ class DynamicSupervisor(GenServer):
         "_otp_max_children",
         "_otp_restarting",
         "_otp_restarting_supervisors",
+        "_otp_restarts",
         "_otp_settled",
         "_otp_starting",
     )
@@ -117,6 +120,8 @@ class DynamicSupervisor(GenServer):
         spec = self._otp_children.pop(process, None)
         if spec is None:
             raise ChildNotFound(f"{process!r} is not a child of {self!r}")
+        if self._otp_restarts:
+            self._otp_restarts.pop(process, None)
         process._otp_unlink(self)
         await shutdown_process(process, spec.shutdown, spec.id)
 
@@ -168,6 +173,10 @@ class DynamicSupervisor(GenServer):
         self._otp_starting: list[ChildSpec] = []  # specs whose start_child is under way
         # set once none is, when stopping
         self._otp_settled: asyncio.Future[None] | None = None
+        # How many times each child that was ever restarted has been (the observer's;
+        # children never restarted are not in it).
+        self._otp_restarts: dict[GenServer, int] = {}
+        _state_of(self._otp_loop).supervisors.add(self)  # (for the observer's roots)
 
     async def handle_call(self, request: Any, caller: Caller) -> Any:
         if request is _UP:
@@ -199,11 +208,13 @@ class DynamicSupervisor(GenServer):
             return None
         self._otp_restarted(spec)
         self._otp_children[process] = spec
+        self._otp_restarts[process] = msg.restarts
         process._otp_link(self)
         return None
 
     async def terminate(self, reason: object) -> None:
         children, self._otp_children = self._otp_children, {}
+        self._otp_restarts = {}
         budgets: dict[float | None, list[tuple[GenServer, ChildSpec]]] = {}
         for process, spec in children.items():
             process._otp_unlink(self)
@@ -254,6 +265,7 @@ class DynamicSupervisor(GenServer):
         spec = self._otp_children.pop(process, None)
         if spec is None:
             return
+        restarts = self._otp_restarts.pop(process, 0) if self._otp_restarts else 0
         if needs_restart(spec.restart, reason) and self._otp_accepting():
             if not is_normal(reason):
                 log.warning(
@@ -266,7 +278,7 @@ class DynamicSupervisor(GenServer):
             self._otp_restarting += 1
             if spec.type is SUPERVISOR:
                 self._otp_restarting_supervisors += 1
-            self.send(_Restart(spec, reason))
+            self.send(_Restart(spec, reason, restarts + 1))
 
     def _otp_restarted(self, spec: ChildSpec) -> None:
         # The restart of `spec` is over (it runs, or another process holds its name).

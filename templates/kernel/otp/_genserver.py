@@ -32,6 +32,9 @@ from ._deadlines import (
     _loops,
 )
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
+from ._instrument import called as _called
+from ._instrument import handle as _handle_instrumented
+from ._instrument import posted as _posted
 from ._mailbox import _CALL, _CAST, _COMPACT_AT, _INFO, Mailbox, Message
 from ._messages import (
     KILLED,
@@ -51,6 +54,15 @@ if TYPE_CHECKING:
     from ._registry import Via
 
 log = logging.getLogger(__package__ or "otp")
+
+# True while some loop is observed (`otp.observe`) or instrumented (`otp.instrument`):
+# the one check a call, a cast and a message pay for either (see _instrument).
+_instrumented = False
+
+
+def _set_instrumented(on: bool) -> None:
+    global _instrumented
+    _instrumented = on
 
 
 class _State(enum.IntEnum):
@@ -236,6 +248,7 @@ class GenServer(Mailbox):
         "_otp_monitors",
         "_otp_name",
         "_otp_regs",
+        "_otp_started",
         "_otp_state",
         "_otp_task",
         "_otp_timers",
@@ -248,7 +261,9 @@ class GenServer(Mailbox):
 
     def __init__(self) -> None:
         Mailbox.__init__(self)
-        self._otp_loop = asyncio.get_running_loop()
+        loop = self._otp_loop = asyncio.get_running_loop()
+        # when it was made, in its loop's time (for the observer's uptime)
+        self._otp_started = _monotonic() if type(loop) in _STOCK_LOOPS else loop.time()
         self._otp_state = _STARTING
         self._otp_task: asyncio.Task[None] | None = None
         # The reason a stop asked for (once STOPPING), then the reason it exited with.
@@ -436,6 +451,8 @@ class GenServer(Mailbox):
             self._otp_inbox = [(_CALL, request, Caller(future, task))]
         else:
             inbox.append((_CALL, request, Caller(future, task)))
+        if _instrumented:
+            _called(self)
         waiter = self._otp_waiter
         if waiter is not None:
             self._otp_waiter = None
@@ -645,7 +662,11 @@ class GenServer(Mailbox):
                 while action is not None:
                     if type(action) is Continue:
                         self._otp_current = action
-                        action = await self.handle_continue(action.arg)
+                        if _instrumented:
+                            work = self.handle_continue(action.arg)
+                            action = await _handle_instrumented(self, action, work)
+                        else:
+                            action = await self.handle_continue(action.arg)
                     elif type(action) is Stop:
                         reason = action.reason
                         return
@@ -687,7 +708,10 @@ class GenServer(Mailbox):
                 self._otp_head = head
                 assert msg is not None
                 kind, payload, caller = msg
-                if kind == _CALL:
+                if _instrumented:
+                    work = self._otp_handle(kind, payload, caller)
+                    action = await _handle_instrumented(self, msg, work)
+                elif kind == _CALL:
                     assert caller is not None
                     result = await self.handle_call(payload, caller)
                     if type(result) in _STEERING or result is NOREPLY:
@@ -720,6 +744,22 @@ class GenServer(Mailbox):
                 log.error("%r: terminate(%r) raised", self, reason, exc_info=exc)
             self._otp_exit(reason, report=True)
 
+    async def _otp_handle(
+        self, kind: int, payload: object, caller: Caller | None
+    ) -> Continue | Stop | None:
+        """One message's callback, as `_otp_run` inlines it (for the instrumented
+        path). For a cast, `caller` is the token of `Hooks.on_cast`, not a Caller."""
+        if kind == _CALL:
+            assert caller is not None
+            result = await self.handle_call(payload, caller)
+            if type(result) in _STEERING or result is NOREPLY:
+                return self._otp_reply(caller, result)
+            caller.reply(result)
+            return None
+        if kind == _CAST:
+            return await self.handle_cast(payload)
+        return await self.handle_info(payload)
+
     def _otp_reply(self, caller: Caller, result: object) -> Continue | Stop | None:
         kind = type(result)
         if kind is Reply:
@@ -748,6 +788,9 @@ class GenServer(Mailbox):
         if self._otp_state >= _EXITING:
             if msg[2] is not None:
                 msg[2]._fail(NoProcess(f"{self!r} is not alive", self.exit_reason))
+            return
+        if _instrumented:
+            _posted(self, msg)
             return
         self._otp_deliver(msg)
 
@@ -815,10 +858,11 @@ class GenServer(Mailbox):
             )
         current, self._otp_current = self._otp_current, None
         # a call that got no reply
-        if type(current) is tuple and current[2] is not None:
+        # (a cast's third slot may hold an instrumentation token, not a caller)
+        if type(current) is tuple and current[0] == _CALL:
             current[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         for msg in self._otp_close():
-            if msg is not None and msg[2] is not None:
+            if msg is not None and msg[0] == _CALL:
                 msg[2]._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         if self._otp_deferred:
             for caller in list(self._otp_deferred):

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 if TYPE_CHECKING:
     from ._messages import Caller
 
-# Entries are (kind, payload, caller) tuples; caller is None unless kind is _CALL.
+# Entries are (kind, payload, caller) tuples: caller is the Caller when kind is _CALL;
+# else None, or for a cast the token of an instrumentation hook (see _instrument).
 _CALL: Final = 0
 _CAST: Final = 1
 _INFO: Final = 2
 
-Message: TypeAlias = "tuple[int, Any, Caller | None]"
+Message: TypeAlias = "tuple[int, Any, Caller | Any]"
 
 # The consumed prefix is dropped once it is this long and at least half the list.
 _COMPACT_AT: Final = 4096

@@ -21,6 +21,7 @@ from ._childspec import (
     Restart,
     Strategy,
 )
+from ._deadlines import _state_of
 from ._errors import (
     AlreadyPresent,
     AlreadyStarted,
@@ -72,12 +73,13 @@ class _RetryRestart:
 
 
 class _Child:
-    __slots__ = ("pending", "process", "spec")
+    __slots__ = ("pending", "process", "restarts", "spec")
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
         self.process: GenServer | None = None
         self.pending = False  # a restart was attempted and failed; it will be retried
+        self.restarts = 0  # how many times this supervisor restarted it (the observer's)
 
 
 def needs_restart(restart: Restart, reason: object) -> bool:
@@ -103,6 +105,11 @@ class RestartIntensity:
         self.max_seconds = max_seconds
         self._times: deque[float] = deque()
         self._otp_loop = asyncio.get_running_loop()
+
+    def within_window(self) -> int:
+        """How many restarts the current window holds (for the observer)."""
+        now = self._otp_loop.time()
+        return sum(1 for t in self._times if now - t < self.max_seconds)
 
     def add(self) -> bool:
         """Record one restart; False when it is one too many for the window."""
@@ -222,6 +229,7 @@ class Supervisor(GenServer):
         self._otp_strategy = strategy
         self._otp_intensity = RestartIntensity(max_restarts, max_seconds)
         self._otp_children: list[_Child] = []
+        _state_of(self._otp_loop).supervisors.add(self)  # (for the observer's roots)
         self._otp_by_process: dict[GenServer, _Child] = {}
         seen: set[Hashable] = set()
         if not isinstance(children, Iterable):
@@ -333,6 +341,7 @@ class Supervisor(GenServer):
         group = [c for c in group if c in children]
         for c in group:
             c.pending = True
+            c.restarts += 1
         for c in group:
             try:
                 await self._otp_start(c)

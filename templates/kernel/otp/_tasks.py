@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 
 from ._childspec import SUPERVISOR, ChildType
+from ._deadlines import _state_of
 from ._errors import NoProcess
 from ._genserver import GenServer
 from ._messages import task_exit_reason
@@ -124,6 +125,7 @@ class TaskSupervisor(GenServer):
         # Set before init: a TaskSupervisor found by name while it starts takes work at
         # once.
         self._tasks: set[asyncio.Task[Any]] = set()
+        _state_of(self._otp_loop).supervisors.add(self)  # (for the observer's roots)
 
     async def init(self) -> None:
         return None
