@@ -737,7 +737,6 @@ def test_off_a_terminal_an_unreachable_service_is_a_line_per_poll_on_stderr() ->
 # Against the kernel's own snapshot
 
 KERNEL_DIR = Path(__file__).resolve().parents[1] / "templates" / "kernel"
-HAS_SNAPSHOT = "snapshot_async" in (KERNEL_DIR / "otp" / "__init__.py").read_text()
 
 
 @pytest.fixture
@@ -776,7 +775,6 @@ def observed_until(url: str, done: Callable[[dict[str, Any]], bool]) -> dict[str
     pytest.fail(f"the counter never got there: {counter}")
 
 
-@pytest.mark.skipif(not HAS_SNAPSHOT, reason="this kernel has no otp.snapshot_async yet")
 def test_the_kernels_snapshot_is_read_as_the_tree_it_is(kernel_service: str) -> None:
     result = otpgen("observe", kernel_service, "--once")
     assert result.returncode == 0, result.stderr
