@@ -79,7 +79,8 @@ class _Child:
         self.spec = spec
         self.process: GenServer | None = None
         self.pending = False  # a restart was attempted and failed; it will be retried
-        self.restarts = 0  # how many times this supervisor restarted it (the observer's)
+        # how many times this supervisor restarted it (shown by the observer)
+        self.restarts = 0
 
 
 def needs_restart(restart: Restart, reason: object) -> bool:
