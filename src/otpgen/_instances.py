@@ -32,6 +32,7 @@ from otpgen._render import (
     render_pattern,
     render_skeleton,
     skeleton_version,
+    template_sha,
 )
 
 
@@ -67,7 +68,7 @@ def overrides_dir(root: Path) -> Path | None:
 
 
 def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return template_sha(path)
 
 
 def _shadows(prefix: str, shipped: dict[str, Path], effective: dict[str, Path]) -> dict[str, str]:

@@ -8,8 +8,14 @@ configuration is never mistaken for a template change).
 The merge bases live in `.otpgen/bases/`, content-addressed by `sha` and zlib-compressed like
 git's objects: no Python tool (ruff, mypy, pytest, pre-commit's text fixers) ever reads or
 rewrites them, whatever the user's configuration, and identical renders are stored once.
+A command that stores many bases at once (an update changing hundreds of files, a first
+`new` with the kernel) stores them in one pack, `pack-<hash>`, as git packs its objects: one
+file created instead of hundreds, which on a journalled disk is most of what storing them
+costs. A pack stays while every base in it is needed; once one is not, the pack goes and the
+bases still needed move to the next command's own.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -20,7 +26,9 @@ from typing import Any
 from otpgen._errors import OtpgenError
 from otpgen._record import field, frozen
 
-FORMAT = 2
+# 3: merge bases may live in packs (`.otpgen/bases/pack-*`), which otpgen before 3
+# cannot read; a manifest of a newer format is refused rather than half understood.
+FORMAT = 3
 DIRECTORY = PurePosixPath(".otpgen")
 MANIFEST = DIRECTORY / "manifest.json"
 BASES = DIRECTORY / "bases"
@@ -40,9 +48,89 @@ def blob_path(sha: str) -> PurePosixPath:
     return BASES / sha
 
 
+PACK_PREFIX = "pack-"
+PACK_MIN = 16
+"""Bases stored by one command from this many on go into a pack, fewer into files of their
+own (a pack is rewritten once one of its bases is no longer needed: small ones would be
+rewritten often)."""
+
+
+def pack(texts: dict[str, str]) -> tuple[PurePosixPath, bytes]:
+    """A pack of bases (sha -> text): where it is stored, and its bytes.
+
+    One zlib stream: a JSON line indexing each base (`sha: [offset, length]` in the bytes
+    that follow it), then the bases' UTF-8 texts back to back. Named by its own hash, so
+    the same bases make the same pack.
+    """
+    index: dict[str, list[int]] = {}
+    chunks = []
+    offset = 0
+    for sha, text in sorted(texts.items()):
+        data = text.encode("utf-8")
+        index[sha] = [offset, len(data)]
+        chunks.append(data)
+        offset += len(data)
+    head = json.dumps(index, separators=(",", ":")).encode("utf-8") + b"\n"
+    data = zlib.compress(head + b"".join(chunks), 1)
+    return BASES / f"{PACK_PREFIX}{hashlib.sha256(data).hexdigest()}", data
+
+
+def _is_pack(name: str) -> bool:
+    return name.startswith(PACK_PREFIX) and _hash(name.removeprefix(PACK_PREFIX))
+
+
+@functools.lru_cache(maxsize=64)
+def _pack_index(directory: str, name: str) -> frozenset[str]:
+    """The hashes in the pack `name` (empty if it is unreadable), decompressing little more
+    than its index. Cached by name: a pack's name is the hash of its bytes."""
+    try:
+        data = Path(directory, name).read_bytes()
+        stream = zlib.decompressobj()
+        head = stream.decompress(data, 1 << 16)
+        while b"\n" not in head and stream.unconsumed_tail:
+            head += stream.decompress(stream.unconsumed_tail, 1 << 16)
+        if b"\n" not in head:
+            head = zlib.decompress(data)
+        index = json.loads(head.split(b"\n", 1)[0])
+    except (OSError, zlib.error, ValueError):
+        return frozenset()
+    return frozenset(sha for sha in index if _hash(sha)) if isinstance(index, dict) else frozenset()
+
+
+@functools.lru_cache(maxsize=4)
+def _pack_texts(path: str, mtime: int, size: int) -> dict[str, str]:
+    """Every base in the pack at `path` (named by its stat, so a changed file is read
+    again); a base whose bytes are not UTF-8 is left out."""
+    try:
+        raw = zlib.decompress(Path(path).read_bytes())
+        head, body = raw.split(b"\n", 1)
+        index = json.loads(head)
+    except (OSError, zlib.error, ValueError):
+        return {}
+    texts = {}
+    for sha, where in index.items() if isinstance(index, dict) else ():
+        try:
+            offset, length = where
+            texts[sha] = body[offset : offset + length].decode("utf-8")
+        except (TypeError, ValueError):
+            continue
+    return texts
+
+
+def pack_texts(path: Path) -> dict[str, str]:
+    """Every base in the pack at `path`, by sha ({} if it is unreadable)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return {}
+    return _pack_texts(str(path), status.st_mtime_ns, status.st_size)
+
+
 def blob(text: str) -> bytes:
-    """A base's stored bytes."""
-    return zlib.compress(text.encode("utf-8"), 6)
+    """A base's stored bytes: zlib's fastest level (an update that changes hundreds of
+    files stores as many bases, and level 6 took three times as long to save a tenth of
+    the bytes; any level reads back the same)."""
+    return zlib.compress(text.encode("utf-8"), 1)
 
 
 @frozen
@@ -236,6 +324,12 @@ def load(root: Path, otpgen_version: str) -> Manifest:
             f"{MANIFEST} is damaged: expected an object with `renders`; restore it from "
             "version control"
         )
+    written = data.get("format", 1)
+    if type(written) is int and written > FORMAT:
+        raise OtpgenError(
+            f"{MANIFEST} was written by a newer otpgen (manifest format {written}; this "
+            f"otpgen reads up to {FORMAT}): upgrade otpgen, e.g. `pipx upgrade otpgen`"
+        )
     renders = {str(key): _render_record(str(key), raw) for key, raw in data["renders"].items()}
     return Manifest(
         otpgen=str(data.get("otpgen", otpgen_version)),
@@ -251,6 +345,12 @@ def base_text(root: Path, path: str, record: FileRecord) -> str | None:
         text = zlib.decompress((root / blob_path(record.sha)).read_bytes()).decode("utf-8")
     except (OSError, zlib.error, UnicodeDecodeError):
         text = None
+    if text is None:
+        for name, shas in stored_packs(root).items():
+            if record.sha in shas:
+                text = pack_texts(root / name).get(record.sha)
+                if text is not None:
+                    break
     if text is None:  # otpgen 0.1's plain-text base, if a tool has not rewritten it
         try:
             text = (root / LEGACY_BASES / path).read_bytes().decode("utf-8")
@@ -260,12 +360,22 @@ def base_text(root: Path, path: str, record: FileRecord) -> str | None:
 
 
 def stored_blobs(root: Path) -> set[str]:
-    """The hashes of every base stored under .otpgen/bases."""
+    """The hashes of every base stored under .otpgen/bases in a file of its own."""
     try:
         names = os.listdir(root / BASES)
     except (FileNotFoundError, NotADirectoryError):
         return set()
     return {name for name in names if len(name) == 64 and not name.startswith(".")}
+
+
+def stored_packs(root: Path) -> dict[PurePosixPath, frozenset[str]]:
+    """Every pack under .otpgen/bases (its path from the root) with the hashes it holds."""
+    directory = root / BASES
+    try:
+        names = sorted(os.listdir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    return {BASES / name: _pack_index(str(directory), name) for name in names if _is_pack(name)}
 
 
 def legacy_bases(root: Path) -> list[PurePosixPath]:

@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -113,6 +110,12 @@ def git_merge_file(base: str, ours: str, theirs: str) -> str | None:
     None also when git is not on PATH, fails (binary input) or takes too long. The user's
     and the system's git configuration are left out, so the result is the same everywhere.
     """
+    # Imported here: git settles conflicts only, and tempfile (with shutil, and the
+    # archive modules shutil loads) would cost every update's start otherwise.
+    import shutil
+    import subprocess
+    import tempfile
+
     git = shutil.which("git")
     if git is None:
         return None

@@ -318,6 +318,19 @@ def load_patterns(templates: Path) -> dict[str, Pattern]:
     return {directory.name: _load(directory) for directory in found}
 
 
+def load_named(templates: Path, names: set[str]) -> dict[str, Pattern]:
+    """The patterns among `names` that exist, by name (`update` reads only the ones its
+    project uses; a name with no pattern is left out, for the caller to report)."""
+    root = templates / "patterns"
+    return {
+        name: _load(root / name)
+        for name in sorted(names)
+        if "/" not in name
+        and name not in ("", ".", "..")
+        and (root / name / "pattern.toml").is_file()
+    }
+
+
 def load_pattern(templates: Path, name: str) -> Pattern:
     """The pattern called `name` (reading its pattern.toml alone), or an error suggesting
     the closest one."""

@@ -116,15 +116,31 @@ class Plan:
             for c in self.changes
             if c.reject is not None
         ]
-        stored = set() if self.fresh else _manifest.stored_blobs(self.root)
+        changed = self.fresh or not self.manifest.same_as(self.previous)
+        if not changed and not self.bases:
+            return writes  # nothing recorded changes: no base to store or drop
+        loose = set() if self.fresh else _manifest.stored_blobs(self.root)
+        packs = {} if self.fresh else _manifest.stored_packs(self.root)
         needed = self.manifest.shas()
-        writes += [
-            Write(_manifest.blob_path(sha), _manifest.blob(text))
-            for sha, text in sorted(self.bases.items())
-            if sha in needed and sha not in stored
-        ]
-        if self.fresh or not self.manifest.same_as(self.previous):
-            writes += [Write(_manifest.blob_path(sha), None) for sha in sorted(stored - needed)]
+        # A pack goes once one of its bases is not needed (or it is unreadable); the ones
+        # still needed are stored again with this command's new bases.
+        dropped = [p for p, shas in packs.items() if changed and not (shas and shas <= needed)]
+        kept = loose.union(*(shas for p, shas in packs.items() if p not in dropped))
+        texts = {sha: text for sha, text in self.bases.items() if sha in needed and sha not in kept}
+        for path in dropped:
+            for sha, text in _manifest.pack_texts(self.root / path).items():
+                if sha in needed and sha not in kept:
+                    texts.setdefault(sha, text)
+        if len(texts) >= _manifest.PACK_MIN:
+            writes.append(Write(*_manifest.pack(texts)))
+        else:
+            writes += [
+                Write(_manifest.blob_path(sha), _manifest.blob(text))
+                for sha, text in sorted(texts.items())
+            ]
+        if changed:
+            writes += [Write(_manifest.blob_path(sha), None) for sha in sorted(loose - needed)]
+            writes += [Write(path, None) for path in dropped]
             writes += [Write(p, None) for p in _manifest.legacy_bases(self.root)]
             previous = self.previous.raw
             writes.append(

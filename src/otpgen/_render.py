@@ -2,7 +2,7 @@
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -75,6 +75,15 @@ PATTERN_TEMPLATES = {
 
 def pattern_sources(pattern: Pattern, overrides: Path | None) -> dict[str, Path]:
     """The effective file of each template: the user's override if there is one."""
+    if _bundle is not None:  # looked for once per run, not once per render
+        memo = _bundle.effective
+        if (pattern.directory, overrides) not in memo:
+            memo[pattern.directory, overrides] = _pattern_sources(pattern, overrides)
+        return dict(memo[pattern.directory, overrides])
+    return _pattern_sources(pattern, overrides)
+
+
+def _pattern_sources(pattern: Pattern, overrides: Path | None) -> dict[str, Path]:
     found = {}
     for name in PATTERN_TEMPLATES:
         override = overrides / "patterns" / pattern.name / name if overrides else None
@@ -93,8 +102,12 @@ def render_files(
     texts_in = {t: _source(path) for t, path in sources.items()}
     key = _cache.key(json.dumps(context, sort_keys=True), *texts_in.values())
     cached = _cache.read("render", key)
-    if cached is not None:
-        texts = json.loads(cached)
+    texts: dict[str, str] | None = json.loads(cached) if cached is not None else None
+    if texts is None and _bundle is not None:
+        texts = _bundle.get(key)
+    if texts is not None:
+        if _bundle is not None:
+            _bundle.keep(key, texts)
     else:
         directories = tuple(dict.fromkeys(path.parent for path in sources.values()))
         texts = {}
@@ -107,8 +120,73 @@ def render_files(
                 if compiled is not None
                 else _render_one(_environment((path.parent, *directories)), t, path, context)
             )
-        _cache.write("render", key, json.dumps(texts))
+        if _bundle is not None:
+            _bundle.add(key, texts)
+        else:
+            _cache.write("render", key, json.dumps(texts))
     return {targets[t]: texts[t] for t in sources}
+
+
+class _Bundle:
+    """The renders of one `update` or `check` run, cached as one entry for the project.
+
+    An update after a template change renders hundreds of files afresh; cached one entry
+    each, that is hundreds of files created in the cache, which on a journalled disk costs
+    more than rendering them. The bundle is one file, keyed by the project's directory and
+    holding every render of the run by its content key, so a lookup in it is exactly a
+    lookup in the per-render entries (a stale bundle only misses). It is read only when a
+    per-render entry misses, and written only when a render missed both. The run also
+    reads (and hashes) each template file once, not once for every render using it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.loaded: dict[str, object] | None = None
+        self.entries: dict[str, dict[str, str]] = {}
+        self.missed = False
+        self.sources: dict[Path, str] = {}  # template files read in this run
+        self.shas: dict[Path, str] = {}  # and hashed
+        self.effective: dict[tuple[Path, Path | None], dict[str, Path]] = {}  # and found
+
+    def get(self, key: str) -> dict[str, str] | None:
+        if self.loaded is None:
+            raw = _cache.read("render-bundle", self.name)
+            try:
+                data = json.loads(raw) if raw is not None else {}
+            except ValueError:  # a damaged entry: render again
+                data = {}
+            self.loaded = data if isinstance(data, dict) else {}
+        found = self.loaded.get(key)
+        if not isinstance(found, dict) or not all(isinstance(t, str) for t in found.values()):
+            return None
+        return found
+
+    def keep(self, key: str, texts: dict[str, str]) -> None:
+        self.entries[key] = texts
+
+    def add(self, key: str, texts: dict[str, str]) -> None:
+        self.entries[key] = texts
+        self.missed = True
+
+    def save(self) -> None:
+        if self.missed:
+            _cache.write("render-bundle", self.name, json.dumps(self.entries))
+
+
+_bundle: _Bundle | None = None
+
+
+@contextlib.contextmanager
+def bundled(root: Path) -> Iterator[None]:
+    """Cache the renders made inside the block as one entry for the project at `root`
+    (see `_Bundle`), written when the block ends without an error."""
+    global _bundle
+    outer, _bundle = _bundle, _Bundle(_cache.key("render-bundle", str(root.resolve())))
+    try:
+        yield
+        _bundle.save()
+    finally:
+        _bundle = outer
 
 
 def template_name(path: Path) -> str:
@@ -131,10 +209,26 @@ def _project_root(path: Path) -> Path | None:
 
 
 def _source(path: Path) -> str:
+    if _bundle is not None and path in _bundle.sources:
+        return _bundle.sources[path]  # read once per run, not once per render
     text = read_text(path, root=_project_root(path))
     if text is None:
         raise OtpgenError(f"the template {template_name(path)} is missing")
+    if _bundle is not None:
+        _bundle.sources[path] = text
     return text
+
+
+def template_sha(path: Path) -> str:
+    """The SHA-256 of a template file's bytes (read once per `update` or `check` run)."""
+    import hashlib
+
+    if _bundle is not None and path in _bundle.shas:
+        return _bundle.shas[path]
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    if _bundle is not None:
+        _bundle.shas[path] = sha
+    return sha
 
 
 def _one_line(message: str, limit: int = 200) -> str:

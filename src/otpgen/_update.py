@@ -20,11 +20,11 @@ from otpgen._format import formatter_fingerprint
 from otpgen._instances import Instance, format_renders, overrides_dir, render_recorded
 from otpgen._manifest import FileRecord, Manifest, RenderRecord, base_text, digest
 from otpgen._merge import has_conflict_markers, merge
-from otpgen._patterns import load_patterns
+from otpgen._patterns import load_named
 from otpgen._plan import DELETED, EDITED, Action, Change, Finding, Plan, rej_path
 from otpgen._project import find_root, open_project
 from otpgen._record import frozen
-from otpgen._render import FileTree
+from otpgen._render import FileTree, bundled
 from otpgen._templates import templates_dir
 from otpgen._version import __version__
 
@@ -71,17 +71,18 @@ def _selected(path: str, root: Path, chosen: list[Path]) -> bool:
 
 def _render_all(root: Path, manifest: Manifest, templates: Path) -> dict[str, Instance]:
     """Every recorded render, rendered again (not formatted)."""
-    patterns = load_patterns(templates)
+    patterns = load_named(templates, {r.template for r in manifest.renders.values()})
     overrides = overrides_dir(root)
     rendered: dict[str, Instance] = {}
     package_dirs: dict[str, PurePosixPath] = {}
-    for key, render in manifest.renders.items():
-        package = str(render.answers.get("package", ""))
-        if package not in package_dirs:
-            package_dirs[package] = open_project(root, package or None).package_dir
-        rendered[key] = render_recorded(
-            key, render, patterns, templates, package_dirs[package], overrides
-        )
+    with bundled(root):  # one cache entry for all of them, not one for each
+        for key, render in manifest.renders.items():
+            package = str(render.answers.get("package", ""))
+            if package not in package_dirs:
+                package_dirs[package] = open_project(root, package or None).package_dir
+            rendered[key] = render_recorded(
+                key, render, patterns, templates, package_dirs[package], overrides
+            )
     return rendered
 
 

@@ -169,3 +169,42 @@ def test_ruff_is_found_on_the_path_without_importing_it(
         assert _format._ruff_version() == "9.9.9"
     finally:
         _format._ruff_version.cache_clear()
+
+
+def test_the_scratch_copy_goes_to_tmpdir_when_it_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(_format, "MEMORY_DIR", tmp_path / "memory")
+    (tmp_path / "memory").mkdir()
+    assert _format.scratch_parent(1000) == str(tmp_path)
+
+
+def test_the_scratch_copy_goes_to_memory_when_tmpdir_is_unset_and_there_is_room(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = tmp_path / "memory"
+    memory.mkdir()
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr(_format, "MEMORY_DIR", memory)
+    assert _format.scratch_parent(1000) == str(memory)
+    assert _format.scratch_parent(1 << 62) == "/tmp"  # no room for that much
+    monkeypatch.setattr(_format, "MEMORY_DIR", tmp_path / "absent")
+    assert _format.scratch_parent(1000) == "/tmp"
+
+    places: list[str] = []
+    real = subprocess.run
+
+    def recording(command: list[str], **kwargs: Any) -> Any:
+        places.append(str(kwargs.get("cwd")))
+        return real(command, **kwargs)
+
+    monkeypatch.setattr(_format, "MEMORY_DIR", memory)
+    monkeypatch.setattr(subprocess, "run", recording)
+    fresh = {PurePosixPath("src/demo/memory.py"): "in_memory=[3,\n4]\n"}  # not cached yet
+    assert (
+        format_tree(fresh, project)[PurePosixPath("src/demo/memory.py")] == "in_memory = [3, 4]\n"
+    )
+    assert places
+    assert all(Path(place).parent == memory for place in places)
+    assert list(memory.iterdir()) == []  # removed after

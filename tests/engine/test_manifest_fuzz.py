@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otpgen._errors import OtpgenError
+from otpgen._manifest import FORMAT
 from otpgen._update import check, plan_update
 
 json_values = st.recursive(
@@ -61,3 +63,17 @@ def test_any_damaged_manifest_is_an_error_line_or_works(
                 command(generated, v1)
     finally:
         path.write_text(json.dumps(original))
+
+
+def test_a_manifest_of_a_newer_format_is_refused_not_half_read(generated: Path, v1: Path) -> None:
+    path = generated / ".otpgen/manifest.json"
+    original = json.loads(path.read_text())
+    assert original["format"] == FORMAT
+    path.write_text(json.dumps({**original, "format": FORMAT + 1}))
+    try:
+        for command in (check, plan_update):
+            with pytest.raises(OtpgenError, match=r"newer otpgen .*upgrade otpgen"):
+                command(generated, v1)
+    finally:
+        path.write_text(json.dumps(original))
+    assert check(generated, v1) == []

@@ -135,13 +135,17 @@ def test_an_interrupted_update_is_finished_by_the_next_command(
 ) -> None:
     edit(generated, MODULE, "LIMIT = 3\n", "LIMIT = 3\nMINE = 1\n")
     plan = plan_update(generated, v2)
+    staged = [w for w in plan.writes() if w.data is not None]
+    assert len(staged) >= 3
+    # The journal's commit is the first replace, then each staged file's.
+    midway = 2 + len(staged) // 2
     real_replace = os.replace
     calls = 0
 
     def interrupted(src: str, dst: str) -> None:
         nonlocal calls
         calls += 1
-        if calls == 7:
+        if calls == midway:
             raise SystemExit("killed")  # the process dies midway through the commit
         real_replace(src, dst)
 

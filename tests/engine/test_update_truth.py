@@ -213,3 +213,89 @@ def test_a_manifest_of_otpgen_0_1_is_read_and_migrated(generated: Path, v1: Path
     assert migrated["format"] == 2
     assert not (generated / ".otpgen/base").exists()
     assert plan_update(generated, v1).writes() == []
+
+
+def stored_shas(project: Path) -> set[str]:
+    """Every base stored, loose or packed."""
+    from otpgen._manifest import stored_blobs, stored_packs
+
+    return stored_blobs(project).union(*stored_packs(project).values())
+
+
+def recorded(project: Path) -> dict[str, str]:
+    """Every recorded file's base hash."""
+    data = json.loads((project / ".otpgen/manifest.json").read_text())
+    return {
+        path: r["sha"] for render in data["renders"].values() for path, r in render["files"].items()
+    }
+
+
+def test_many_bases_stored_at_once_go_into_one_pack(generated: Path) -> None:
+    from otpgen._manifest import PACK_MIN, FileRecord, base_text, stored_packs
+
+    files = recorded(generated)
+    assert len(files) >= PACK_MIN  # the worker, its test and the kernel
+    names = sorted(p.name for p in (generated / BASES).iterdir())
+    assert len(names) == 1
+    assert names[0].startswith("pack-")
+    assert set(next(iter(stored_packs(generated).values()))) == set(files.values())
+    for path, sha in files.items():
+        assert base_text(generated, path, FileRecord(sha)) == (generated / path).read_text()
+
+
+def test_a_merge_takes_its_base_from_the_pack(generated: Path, v2: Path) -> None:
+    edit(generated, MODULE, "LIMIT = 3\n", "LIMIT = 3\nMINE = 1\n")
+    assert update(generated, v2)[MODULE] is Action.MERGE
+    text = (generated / MODULE).read_text()
+    assert "MINE = 1" in text
+    assert "version two of the docstring" in text
+
+
+def test_a_pack_goes_once_a_base_in_it_is_not_needed_and_the_rest_move(
+    generated: Path, v2: Path
+) -> None:
+    from otpgen._manifest import FileRecord, base_text, stored_packs
+
+    before = set(stored_packs(generated))
+    update(generated, v2)  # drops the kernel's _legacy.py: its base is no longer needed
+    assert not before & set(stored_packs(generated))
+    files = recorded(generated)
+    assert stored_shas(generated) == set(files.values())  # nothing lost, nothing left over
+    for path, sha in files.items():
+        assert base_text(generated, path, FileRecord(sha)) == (generated / path).read_text()
+
+
+def test_a_few_bases_stored_at_once_are_files_of_their_own(generated: Path, v1: Path) -> None:
+    packs = sorted((generated / BASES).glob("pack-*"))
+    apply_plan(plan_new(NewRequest(pattern="worker", name="other", cwd=generated), v1))
+    assert sorted((generated / BASES).glob("pack-*")) == packs  # the kernel's, untouched
+    loose = [p for p in (generated / BASES).iterdir() if not p.name.startswith("pack-")]
+    assert len(loose) == 2  # the new module and its test
+    assert stored_shas(generated) == set(recorded(generated).values())
+
+
+def test_a_damaged_pack_is_dropped_and_unedited_files_still_update(
+    generated: Path, v2: Path
+) -> None:
+    (pack,) = (generated / BASES).glob("pack-*")
+    pack.write_bytes(b"not zlib")
+    assert update(generated, v2)[MODULE] is Action.UPDATE  # the recorded hash proves it unedited
+    assert not pack.exists()
+    assert "version two of the docstring" in (generated / MODULE).read_text()
+
+
+@pytest.mark.parametrize("template", ["gone", "../patterns/worker", "."])
+def test_a_render_of_a_pattern_otpgen_no_longer_has_is_named(
+    generated: Path, v2: Path, template: str
+) -> None:
+    path = generated / ".otpgen/manifest.json"
+    data = json.loads(path.read_text())
+    data["renders"]["worker:job"]["template"] = template
+    path.write_text(json.dumps(data))
+    before = snapshot(generated)
+    for command in (plan_update, check):
+        with pytest.raises(
+            OtpgenError, match=r"worker:job was generated from the pattern .*no longer has"
+        ):
+            command(generated, v2)
+    assert snapshot(generated) == before
