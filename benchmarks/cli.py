@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import itertools
+import json
 import os
 import platform
 import shutil
@@ -330,6 +331,9 @@ def _version(distribution: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=15, help="timed runs per command")
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write the medians and samples here"
+    )
     args = parser.parse_args(argv)
     if args.rounds < 2:
         parser.error("--rounds must be at least 2")
@@ -385,6 +389,20 @@ def main(argv: list[str] | None = None) -> int:
         met = value >= bound if op == ">=" else value <= bound
         print(f"  {label:42} {value:6.2f}x  {op} {bound:g}  {'met' if met else 'MISSED'}")
     load_after = os.getloadavg()
+    if args.json is not None:  # read by benchmarks/plots.py
+        document = {
+            "date": time.strftime("%Y-%m-%d"),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "versions": {d: _version(d) for d in ("otpgen", "cookiecutter", "copier", "typer")},
+            "rounds": args.rounds,
+            "load_average": {"before": list(load_before), "after": list(load_after)},
+            "medians_ms": {name: value * 1e3 for name, value in medians.items()},
+            "samples_ms": {name: [v * 1e3 for v in values] for name, values in samples.items()},
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"wrote {args.json}")
     print(
         f"{time.perf_counter() - started:.0f} s; load average (1, 5, 15 min) before "
         f"{', '.join(f'{x:.2f}' for x in load_before)}; after "

@@ -14,9 +14,15 @@ Workloads: `otp:C` and `floor:C` (C concurrent clients calling an echo server: t
 kernel's GenServer with the default timeout, or `FloorServer` from kernel_call.py),
 `none:C` (the kernel with timeout=None), `cast:B` (casts to a server that drops
 them, B casts per turn of the loop), `step1:C`..`step3:C` (`SteppedFloor`), `start`
-(DynamicSupervisor.start_child of a via-named GenServer; the processes' teardown by
-asyncio.run is included, so compare it only with itself) and `spec`
-(`Idle.child_spec(name=via(registry, i))` alone). Needs valgrind on PATH.
+(DynamicSupervisor.start_child of a via-named GenServer, the target's workload),
+`vstart` (`GenServer.start(name=via(registry, i))`, no supervisor), `gstart` (a bare
+`GenServer.start()`), `tasks` (the start floor of kernel_memory.py: `loop.create_task()`
+of a task awaiting a future, all of them run to their first await by one
+`asyncio.sleep(0)`), `turn` (a task yielding its turn of the loop with a bare `yield`,
+as a start does: what one loop iteration costs) and `spec`
+(`Idle.child_spec(name=via(registry, i))` alone). The start workloads and `tasks` end
+the process as soon as they are done (`os._exit`): as in kernel_memory.py, only the
+starting is counted, not the teardown by asyncio.run. Needs valgrind on PATH.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import os
 import re
 import subprocess
 import sys
+import types
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +92,39 @@ async def _workload(name: str, clients: int, n: int) -> None:
         sup = await otp.DynamicSupervisor.start()
         for i in range(n):
             await sup.start_child(Idle.child_spec(name=otp.via(registry, i)))
+        os._exit(0)  # (not the teardown)
+    elif name in ("vstart", "gstart"):
+        registry = otp.Registry(otp.UNIQUE, name="workers")
+        keep: list[object] = [None] * n  # (a pending task no one refers to would be collected)
+        for i in range(n):
+            keep[i] = await (
+                Idle.start(name=otp.via(registry, i)) if name == "vstart" else Idle.start()
+            )
+        os._exit(0)
+    elif name == "tasks":
+        loop = asyncio.get_running_loop()
+        keep = [loop.create_task(_idle(loop.create_future())) for _ in range(n)]
+        await asyncio.sleep(0)  # every task runs to its first await
+        del keep
+        os._exit(0)
+    elif name == "turn":
+        for _ in range(n):
+            await _next_turn()
     elif name == "spec":
         registry = otp.Registry(otp.UNIQUE, name="workers")
         for i in range(n):
             Idle.child_spec(name=otp.via(registry, i))
     else:
         raise SystemExit(f"unknown workload: {name}")
+
+
+@types.coroutine
+def _next_turn() -> Generator[None, None, None]:
+    yield
+
+
+async def _idle(future: asyncio.Future[None]) -> None:
+    await future
 
 
 def _child(workload: str, n: int) -> None:
@@ -132,7 +167,7 @@ def main() -> None:
         _child(args.workloads[0], int(args.workloads[1]))
         return
     for workload in args.workloads:
-        n = STARTS if workload in ("start", "spec") else CALLS
+        n = CALLS if workload.partition(":")[2] else STARTS
         low = _instructions(args.kernel, workload, n)
         high = _instructions(args.kernel, workload, 4 * n)
         print(f"{workload:>12}  {(high - low) // (3 * n):>9,} instructions per operation")

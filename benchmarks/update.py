@@ -797,6 +797,33 @@ def report(
             )
 
 
+def write_json(path: Path, tools: list[Tool], rounds: int, load_before: float) -> None:
+    """Every measured case's medians (wall and CPU, ms) by tool, for benchmarks/plots.py."""
+    wall: dict[str, dict[str, float]] = {case: {} for case in CASES}
+    cpu: dict[str, dict[str, float]] = {case: {} for case in CASES}
+    for tool in tools:
+        if tool.unavailable is not None:
+            continue
+        for case in CASES:
+            for label, samples in tool.samples[case].items():
+                wall[case][label] = samples.median * 1e3
+                cpu[case][label] = statistics.median(t.cpu for t in samples.values) * 1e3
+    document = {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "versions": {name: version(name) for name in ("otpgen", "copier", "cruft")},
+        "files": GENERATED_FILES,
+        "rounds": rounds,
+        "load_average": {"before": load_before, "after": os.getloadavg()[0]},
+        "medians_ms": wall,
+        "cpu_medians_ms": cpu,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 def marginal(small: Otpgen, large: Otpgen, case: str) -> float:
     """Seconds per file added from the project of `small` to that of `large`."""
     grow = large.samples[case][large.name].median - small.samples[case][small.name].median
@@ -810,6 +837,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--ref", help="measure otpgen as committed at this git ref (default: the working tree)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write every case's medians here"
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -857,6 +887,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report(
             [tool for tool in tools if tool not in sweep], subject, sweep, args.rounds, python_start
         )
+        if args.json is not None:
+            write_json(args.json, tools, args.rounds, load_before)
         load = (
             f"load average (1 min) at the start {load_before:.2f}, "
             f"at the end {os.getloadavg()[0]:.2f} (this run's own processes included)"

@@ -922,7 +922,7 @@ async def test_messages_are_handled_one_at_a_time_in_arrival_order() -> None:
 
 
 class Sink(GenServer):
-    """Counts casts; samples the mailbox list's length as it goes."""
+    """Counts casts; samples the mailbox's length as it goes."""
 
     async def init(self) -> None:
         self.seen: list[int] = []
@@ -937,15 +937,16 @@ class Sink(GenServer):
         return len(self.seen)
 
 
-async def test_a_huge_mailbox_is_processed_in_order_and_compacted_as_it_drains() -> None:
+async def test_a_huge_mailbox_is_processed_in_order_and_shrinks_as_it_drains() -> None:
     total = 200_000
     server = await Sink.start()
     for n in range(total):
         server.cast(n)
     assert await server.call("count", timeout=120) == total
     assert server.seen == list(range(total))
-    # When n=190,000 is handled 10,001 messages are left. An uncompacted list would
-    # still hold all 200,001 entries; a compacted one holds a small multiple of the rest.
+    # When n=190,000 is handled 10,001 messages are left. A mailbox that kept the handled
+    # entries (a list read from an index) would still hold all 200,001; this one holds
+    # no more than a small multiple of the rest.
     assert server.sizes[0] >= total
     assert server.sizes[-1] <= 4 * 10_001
     assert server.sizes == sorted(server.sizes, reverse=True)
@@ -977,7 +978,7 @@ async def test_a_mailbox_that_never_empties_does_not_keep_growing() -> None:
     await asyncio.sleep(0)
     handled, largest = await server.call("stats", timeout=120)
     assert handled >= 200_000
-    assert largest < 20_000  # uncompacted, the list would reach ~200,000 entries
+    assert largest < 20_000  # keeping handled entries, it would reach ~200,000
     await server.stop()
 
 

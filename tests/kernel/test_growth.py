@@ -27,6 +27,7 @@ from otp import (
     CallTimeout,
     Down,
     GenServer,
+    NoProcess,
     NoReply,
     Reply,
     Stop,
@@ -156,9 +157,9 @@ async def test_a_long_lived_watcher_holds_no_monitor_of_targets_that_exited() ->
         await target.stop()
     await watcher.call("sync")  # the Downs are handled by now
     assert len(watcher.downs) == 100
-    assert watcher._otp_monitors == {watcher.ref}  # only the monitor still watching
+    assert watcher._otp_held == {watcher.ref}  # only the monitor still watching
     watcher.demonitor(watcher.ref)
-    assert watcher._otp_monitors is None
+    assert watcher._otp_held is None
     assert anchor._otp_links is None
     await watcher.stop()
     await anchor.stop()
@@ -168,7 +169,7 @@ async def test_demonitor_forgets_the_ref_in_the_process_that_holds_it() -> None:
     target = await Echo.start()
     watcher = await Watcher.start(target)
     target.demonitor(watcher.ref)  # through another process: the ref says whose it is
-    assert watcher._otp_monitors is None
+    assert watcher._otp_held is None
     assert target._otp_links is None
     await watcher.stop()
     await target.stop()
@@ -194,11 +195,16 @@ async def test_monitor_from_an_exited_process_holds_nothing() -> None:
     await watcher.stop()
     watcher.monitor(target)
     assert target._otp_links is None
-    assert watcher._otp_monitors is None
+    assert watcher._otp_held is None
     await target.stop()
 
 
-# 2. Call timeouts: a queue per timeout length, but not one per length ever used.
+# 2. Call timeouts: nothing kept per call, nor per timeout length ever used.
+
+
+def watched() -> dict[int, GenServer]:
+    """The processes the loop's deadline sweep visits (see _deadlines)."""
+    return _deadlines._state_of(asyncio.get_running_loop()).deadlines.processes
 
 
 @pytest.mark.usefixtures("traced")
@@ -208,17 +214,32 @@ async def test_calls_with_ever_different_timeouts_leave_nothing_behind() -> None
     memory = Traced()
     for i in range(20_000):  # the time left of a request's budget, say
         assert await server.call(i, timeout=1.0 + i / 1_000) == i
-    assert memory.growth() < 64 * 1024  # was ~28 MB: a queue per length, kept forever
-    table = _deadlines._state_of(asyncio.get_running_loop()).deadlines
-    assert len(table) <= _deadlines._MAX_QUEUES
-    await asyncio.sleep(25)  # the longest timeout passes
-    assert not table  # the queues of lengths no longer used are gone
+    assert memory.growth() < 64 * 1024  # was ~28 MB once: a queue per length, kept forever
+    assert list(watched().values()) == [server]
+    await asyncio.sleep(25)  # the longest timeout passes: a sweep finds nothing pending
+    assert not watched()
+    assert server._otp_deadlines is None
     await server.stop()
+
+
+async def test_a_process_leaves_the_deadline_sweep_when_it_exits() -> None:
+    server = await Silent.start()
+    pending = asyncio.create_task(server.call("never answered", timeout=60))
+    await asyncio.sleep(0)
+    assert list(watched().values()) == [server]
+    ref = weakref.ref(server)
+    await server.stop()
+    with pytest.raises(NoProcess):
+        await pending  # at once, not at its deadline
+    assert now() == 0
+    assert not watched()
+    del server, pending  # (the task's exception holds the call's frame, and the server)
+    assert dead([ref])
 
 
 async def test_every_timeout_length_still_times_out_on_time() -> None:
     server = await Silent.start()
-    lengths = [0.5 + i / 10 for i in range(2 * _deadlines._MAX_QUEUES)]  # some get no queue
+    lengths = [0.5 + i / 10 for i in range(16)]
     started = now()
 
     async def timed_call(length: float) -> float:
@@ -230,14 +251,14 @@ async def test_every_timeout_length_still_times_out_on_time() -> None:
     await server.stop()
 
 
-async def test_a_reply_that_comes_after_the_timeout_is_dropped_on_both_paths() -> None:
+async def test_a_reply_that_comes_after_the_timeout_is_dropped() -> None:
     class Late(GenServer):
         async def handle_call(self, request: Any, caller: Caller) -> Any:
             await asyncio.sleep(request)
             return request
 
     server = await Late.start()
-    lengths = [0.5 + i / 10 for i in range(_deadlines._MAX_QUEUES + 1)]
+    lengths = [0.5 + i / 10 for i in range(9)]
     for timeout in lengths:
         with pytest.raises(CallTimeout):
             await server.call(timeout + 0.05, timeout)
@@ -338,16 +359,11 @@ class Replies(GenServer):
 
 
 @pytest.mark.parametrize("how", ["plain", "reply", "later"])
-@pytest.mark.parametrize("deadline", ["shared queue", "none", "own timer"])
+@pytest.mark.parametrize("seconds", [5.0, None])
 async def test_an_idle_process_keeps_no_request_reply_or_calling_task(
-    how: str, deadline: str
+    how: str, seconds: float | None
 ) -> None:
     server = await Replies.start()
-    seconds = {"shared queue": 5.0, "none": None, "own timer": 7.0}[deadline]
-    if deadline == "own timer":  # the shared queues are all taken: a timer for this call
-        table = _deadlines._state_of(asyncio.get_running_loop()).deadlines
-        for i in range(_deadlines._MAX_QUEUES):
-            table.setdefault(100.0 + i, _deadlines._Deadlines(100.0 + i))
     refs: list[weakref.ref[Any]] = []
 
     async def client() -> None:

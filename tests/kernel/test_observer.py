@@ -493,6 +493,24 @@ async def test_a_crashing_cast_with_a_token_fails_no_caller(stopping: list[GenSe
     assert isinstance(hooks.errors[-1], RuntimeError)
 
 
+async def test_a_hooked_call_still_times_out_at_its_deadline(
+    stopping: list[GenServer],
+) -> None:
+    # The hooks swap a queued call's Caller for one that carries the token: it must keep
+    # the call's deadline, which the loop's sweep reads.
+    otp.instrument(Recorder())
+    server = await Gate.start()
+    stopping.append(server)
+    blocked = asyncio.create_task(server.call("block", timeout=None))
+    await server.entered.wait()
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(otp.CallTimeout):
+        await server.call("queued", timeout=3)
+    assert asyncio.get_running_loop().time() - started == 3
+    server.gate.set()
+    assert await blocked == "block"
+
+
 async def test_a_raising_hook_is_logged_and_the_message_handled(
     stopping: list[GenServer], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,9 +1,11 @@
-"""Per-loop kernel tables and call deadlines: a timer per timeout length, not per call.
+"""Per-loop kernel tables, and call deadlines with no bookkeeping per call.
 
 A call with a timeout needs a deadline, and asyncio's way (a TimerHandle per call, or
-`asyncio.timeout`) costs a heap push and a cancellation per call. Calls with the same
-timeout expire in the order they were made, so one FIFO per timeout length is already
-sorted and one timer, armed for its oldest call, serves it.
+`asyncio.timeout`) costs a heap push and a cancellation per call; so does any table of
+pending calls that each call must join and leave. Here a call writes its deadline into
+its Caller, which the process holds anyway (in its mailbox, as its current message, or
+among its deferred callers) until the call is answered, and one timer per loop visits
+the processes that may have calls pending when the earliest deadline comes.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections import deque
+from math import inf
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from ._genserver import GenServer
+
+# The deadline of a call that waits forever.
+NEVER: Final = inf
 
 
 class _LoopState:
@@ -30,7 +35,7 @@ class _LoopState:
 
     def __init__(self) -> None:
         self.names: dict[str, GenServer] = {}
-        self.deadlines: dict[float, _Deadlines] = {}
+        self.deadlines = _Deadlines()
         # Every supervisor started on the loop (a supervisor's start is rare; a
         # worker's start adds nothing here), held weakly.
         self.supervisors: weakref.WeakSet[GenServer] = weakref.WeakSet()
@@ -74,67 +79,60 @@ class _Expired(Exception):
 
 
 class _Deadlines:
-    """Call timeouts of one length on one loop, without a timer per call.
+    """The call deadlines of one loop: one timer, and the processes it visits.
 
-    Calls with the same timeout expire in the order they were made, so a FIFO of
-    (deadline, future) pairs is already sorted: one timer armed for the oldest pending
-    call serves them all. A call drops the answered calls at the front of the queue when
-    it returns (in `GenServer.call`), so an idle queue is empty: it keeps no reply (nor
-    its loop) alive.
+    A call with a timeout stores its deadline in its Caller, adds its process to
+    `processes` if it is not there yet, and arms the timer if its deadline is earlier
+    than `due`: a few attribute reads per call, and nothing to undo when it returns.
+    When the timer fires, `_sweep` asks each of these processes to fail its overdue
+    calls (`GenServer._otp_expire_calls`), drops the ones with no timed call pending,
+    and arms the timer for the earliest deadline left.
+
+    So an answered call leaves nothing here (its Caller goes with its message), and a
+    process stays in `processes` at most until the next sweep after its last timed call
+    was answered; a process that exits leaves at once (`GenServer._otp_exit`). A sweep
+    visits every process with timed calls pending: cheap when their mailboxes are short,
+    and it comes about once per timeout length when calls are answered in time.
     """
 
-    __slots__ = ("_armed", "_queue", "timeout")
+    __slots__ = ("due", "processes")
 
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._queue: deque[tuple[float, asyncio.Future[Any]]] = deque()
-        # a flag, not the TimerHandle, which would refer to the loop
-        self._armed = False
+    def __init__(self) -> None:
+        # Keyed by id(): a subclass may define __eq__ (and so be unhashable).
+        self.processes: dict[int, GenServer] = {}
+        # When the armed sweep fires (NEVER: none is armed). No TimerHandle is kept: it
+        # refers to the loop, and this table must not (see _LoopState).
+        self.due = NEVER
 
-    # `GenServer.call` appends (deadline, future) to `_queue` itself, and calls `_arm`
-    # when the queue has no timer: that is on every call's path.
+    def watch(self, process: GenServer) -> None:
+        """Visit `process` at the sweeps from now on (it has a timed call pending)."""
+        self.processes[id(process)] = process
+        process._otp_deadlines = self
 
-    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-        """Fire `_expire` at `deadline`, the oldest pending call's."""
-        self._armed = True
-        loop.call_at(deadline, self._expire, loop)
+    def arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Sweep at `deadline`, earlier than `due`. (A sweep armed before, for later,
+        still fires: it sees that it is not the one `due` is for and does nothing.)"""
+        self.due = deadline
+        loop.call_at(deadline, self._sweep, loop, deadline)
 
-    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._armed = False
-        queue = self._queue
+    def _sweep(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if when != self.due:
+            return  # superseded by a sweep armed for earlier
+        self.due = NEVER
         now = loop.time()
-        while queue:
-            deadline, future = queue[0]
-            if not future.done():
-                if deadline > now:
-                    self._armed = True
-                    loop.call_at(deadline, self._expire, loop)
-                    return
-                future.set_exception(_Expired())
-            queue.popleft()
-        # Empty: leave the loop's table, so that a timeout used once is not kept
-        # forever. (A process may still hold this queue as its last one: it keeps
-        # working alone.)
-        table = _state_of(loop).deadlines
-        if table.get(self.timeout) is self:
-            del table[self.timeout]
+        earliest = NEVER
+        processes = self.processes
+        for key, process in list(processes.items()):
+            next_deadline = process._otp_expire_calls(now)
+            if next_deadline == NEVER:
+                del processes[key]
+                process._otp_deadlines = None
+            elif next_deadline < earliest:
+                earliest = next_deadline
+        if earliest < self.due:  # (a call may have armed one meanwhile)
+            self.arm(loop, earliest)
 
 
-# How many timeout lengths get a shared queue per loop. Calls with yet other lengths (a
-# request's remaining time budget, say) get a timer each, which asyncio frees as it
-# goes.
-_MAX_QUEUES: Final = 8
-
-
-def _deadlines_for(loop: asyncio.AbstractEventLoop, timeout: float) -> _Deadlines | None:
-    """The shared queue for `timeout` on `loop`, or None if there are too many."""
-    table = _state_of(loop).deadlines
-    found = table.get(timeout)
-    if found is None and len(table) < _MAX_QUEUES:
-        found = table[timeout] = _Deadlines(timeout)
-    return found
-
-
-def _expire_call(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(_Expired())
+def _deadlines_of(loop: asyncio.AbstractEventLoop) -> _Deadlines:
+    """The call deadlines of `loop`."""
+    return _state_of(loop).deadlines

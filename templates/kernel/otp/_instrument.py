@@ -49,13 +49,13 @@ class _TracedCaller(Caller):
     __slots__ = ("token",)
 
     def __init__(self, caller: Caller, token: object) -> None:
-        Caller.__init__(self, caller._future, caller.task)
+        Caller.__init__(self, caller._future, caller.task, caller._deadline, caller._request)
         self.token = token
 
 
 def _queued(process: GenServer) -> int:
     inbox = process._otp_inbox
-    return len(inbox) - process._otp_head if inbox else 0
+    return len(inbox) if inbox else 0
 
 
 def _stamp(table: weakref.WeakKeyDictionary[GenServer, Any], process: GenServer) -> None:
@@ -85,15 +85,15 @@ def called(process: GenServer) -> None:
     if hooks is not None:
         inbox = process._otp_inbox
         assert inbox
-        message = inbox[-1]
-        assert message is not None
-        token = _run_hook(hooks.on_call, process, message[1])
-        inbox[-1] = (_CALL, message[1], _TracedCaller(message[2], token))
+        caller = inbox[-1]  # (a call's message is its Caller: see _mailbox)
+        assert isinstance(caller, Caller)
+        token = _run_hook(hooks.on_call, process, caller._request)
+        inbox[-1] = _TracedCaller(caller, token)
     if state.stats is not None:
         _stamp(state.stats, process)
 
 
-def posted(process: GenServer, msg: Message) -> None:
+def posted(process: GenServer, msg: tuple[int, Any, Any]) -> None:
     """Queue a cast or a plain message for `process`: carry the caster's token (in the
     cast's free third slot), stamp it."""
     state = _loops.get(weakref.ref(process._otp_loop))
@@ -111,7 +111,7 @@ async def handle(
     state = _loops.get(weakref.ref(process._otp_loop))
     if state is None:
         return await work
-    taken = type(msg) is tuple
+    taken = type(msg) is not Continue  # (a message, not a continuation)
     stats: _Stats | None = None
     started = 0.0
     table = state.stats
@@ -128,11 +128,12 @@ async def handle(
     hooks = state.hooks if taken else None
     hook_state: object = None
     if hooks is not None:
-        assert type(msg) is tuple
-        kind, payload, extra = msg
-        if kind == _CALL:
-            token = extra.token if type(extra) is _TracedCaller else None
+        assert not isinstance(msg, Continue)
+        if isinstance(msg, Caller):
+            kind, payload = _CALL, msg._request
+            token = msg.token if type(msg) is _TracedCaller else None
         else:
+            kind, payload, extra = msg
             token = extra if kind == _CAST else None
         hook_state = _run_hook(hooks.on_handle, process, _KIND_NAMES[kind], payload, token)
     error: BaseException | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from math import inf
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -88,11 +89,23 @@ class Caller:
     caller that holds a resource dies.
     """
 
-    __slots__ = ("_future", "task")
+    # `GenServer.call` fills these slots itself, without running `__init__` (a Python
+    # frame less on every call): a slot added here must be filled there too.
+    __slots__ = ("_deadline", "_future", "_request", "task")
 
-    def __init__(self, future: asyncio.Future[Any], task: asyncio.Task[Any] | None) -> None:
+    def __init__(
+        self,
+        future: asyncio.Future[Any],
+        task: asyncio.Task[Any] | None,
+        deadline: float = inf,
+        request: object = None,
+    ) -> None:
         self._future = future
         self.task = task
+        # when the call times out, in the loop's time (see _deadlines)
+        self._deadline = deadline
+        # (the Caller is the call's message in the mailbox: see _mailbox)
+        self._request = request
 
     def reply(self, value: object) -> None:
         """Answer the call. A caller that timed out or was cancelled gets nothing."""

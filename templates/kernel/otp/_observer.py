@@ -38,7 +38,7 @@ from ._genserver import (
 )
 from ._instrument import _Stats
 from ._mailbox import _INFO
-from ._messages import Continue
+from ._messages import Caller, Continue
 from ._supervisor import RestartIntensity, Supervisor, needs_restart
 from ._tasks import TaskSupervisor
 
@@ -362,8 +362,7 @@ def _children(process: GenServer, pid: str) -> Iterator[_Entry]:
         if running is None:
             return
         processes, specs = list(running), list(running.values())
-        inbox = process._otp_inbox
-        waiting = inbox[process._otp_head :] if inbox else []
+        waiting = list(process._otp_inbox or ())
         restarting = [
             msg[1]
             for msg in [process._otp_current, *waiting]
@@ -409,6 +408,8 @@ def _info(
         message = process._otp_current
         if state is _EXITING:
             current = "terminate"
+        elif isinstance(message, Caller):
+            current = "handle_call"
         elif type(message) is tuple:
             current = _CALLBACKS[message[0]]
         elif type(message) is Continue:
@@ -427,7 +428,7 @@ def _info(
             strategy = "one_for_one"
             intensity = _intensity(getattr(process, "_otp_intensity", None))
     inbox = process._otp_inbox
-    mailbox = len(inbox) - process._otp_head if inbox else 0
+    mailbox = len(inbox) if inbox else 0
     oldest_age: float | None = None
     handler_time = 0.0
     table = walk.table
@@ -445,9 +446,8 @@ def _info(
     for value in (
         inbox,
         process._otp_links,
-        process._otp_monitors,
+        process._otp_held,
         process._otp_regs,
-        process._otp_deferred,
     ):
         if value is not None and type(value) in _CONTAINERS:
             memory += _getsizeof(value)
