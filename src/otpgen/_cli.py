@@ -166,7 +166,7 @@ def show(
 
     Example: otpgen show supervisor
     """
-    from otpgen._patterns import find_pattern, load_patterns
+    from otpgen._patterns import ALWAYS, find_pattern, load_patterns
     from otpgen._templates import templates_dir
 
     found = _engine(lambda: find_pattern(load_patterns(templates_dir()), pattern))
@@ -196,7 +196,10 @@ def show(
                 ],
                 "checks": [{"rule": c.rule, "why": c.why} for c in found.checks],
                 "dependencies": [
-                    {"when": f"{key}={value}", "requires": list(requirements)}
+                    {
+                        "when": ALWAYS if key == ALWAYS else f"{key}={value}",
+                        "requires": list(requirements),
+                    }
                     for key, value, requirements in found.dependencies
                 ],
                 "renders": renders,
@@ -218,6 +221,9 @@ def show(
             if key == o.key:
                 needs = ", ".join(requirements)
                 typer.echo(f"      {key}={value} adds to your dependencies: {needs}")
+    for key, _, requirements in found.dependencies:
+        if key == ALWAYS:
+            typer.echo(f"dependencies (always added): {', '.join(requirements)}")
     typer.echo("renders:")
     for line in renders:
         typer.echo(f"  {line}")
@@ -286,9 +292,11 @@ def _pick_pattern() -> str:
 
     patterns = list(load_patterns(templates_dir()).values())
     width = max(len(p.name) for p in patterns)
+    digits = len(str(len(patterns)))
     typer.echo("Which pattern? (`otpgen show PATTERN` says more about one)", err=True)
     for number, found in enumerate(patterns, 1):
-        typer.echo(f"  {number}  {found.name:<{width}}  {_first_sentence(found.summary)}", err=True)
+        summary = _first_sentence(found.summary)
+        typer.echo(f"  {number:>{digits}}  {found.name:<{width}}  {summary}", err=True)
     names = tuple(p.name for p in patterns)
     return _chosen(_ask(f"pattern (1-{len(names)} or a name)", names[0]), names)
 
@@ -404,6 +412,13 @@ def init(
             help="List the files it would create; write nothing (a template's hooks never run).",
         ),
     ] = False,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web",
+            help="Add the web child (`otpgen new web`): /healthz, /readyz, /metrics, /observer/.",
+        ),
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
     """Bootstrap a service repository around an application supervision tree.
@@ -423,6 +438,7 @@ def init(
         template=template,
         trust=trust and not dry_run,
         force=force,
+        web=web,
     )
     if not no_input and sys.stdin.isatty():
         request = _engine(lambda: _prompt_init(request))
@@ -649,6 +665,70 @@ def advise(
         typer.echo(f"the {advice.pattern} pattern is not in this otpgen release yet")
     else:
         typer.echo(f"run: {command}")
+
+
+class Sort(StrEnum):
+    """What `observe --sort` orders by."""
+
+    mailbox = "mailbox"
+    handler_time = "handler_time"
+    restarts = "restarts"
+    name = "name"
+
+
+@app.command()
+def observe(
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="The service's base URL (e.g. http://127.0.0.1:8000) or its full "
+            "/observer/api/tree URL."
+        ),
+    ],
+    interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two polls (without --once).")
+    ] = 1.0,
+    sort: Annotated[
+        Sort | None,
+        typer.Option(
+            help="Order siblings (the tree is kept) by it: the busiest first, names A to Z; "
+            "with --flat, the whole list."
+        ),
+    ] = None,
+    flat: Annotated[
+        bool, typer.Option("--flat", help="One list instead of the tree (see --sort).")
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Print one snapshot and exit (for scripts).")
+    ] = False,
+    format: Annotated[
+        Format, typer.Option("--format", help="text or json (json with --once).")
+    ] = Format.text,
+) -> None:
+    """Watch a running service's supervision tree: per process its status, restarts, mailbox,
+    time in callbacks and memory; restarting and backlogged processes highlighted.
+
+    Polls the observer JSON the service's web child serves. Live on a terminal: `q` quits,
+    Ctrl-C exits 130; while the service is unreachable the view says so and keeps polling.
+    Exit status: 0 done, 1 the service unreachable (--once) or not answering an observer
+    tree, 2 a bad URL.
+    Example: otpgen observe http://127.0.0.1:8000 --sort mailbox
+    """
+    from otpgen import _observe
+
+    try:
+        code = _observe.run(
+            url,
+            interval=interval,
+            sort=sort.value if sort is not None else None,
+            flat=flat,
+            once_only=once,
+            json_output=format is Format.json,
+        )
+    except _observe.ObserveError as error:
+        _fail(str(error), error.code)
+    if code:
+        raise typer.Exit(code)
 
 
 cache_app = typer.Typer(

@@ -197,7 +197,8 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     test = f"tests/test_{answers.name}.py"
     next_step = f"run `pytest {test}`"
     if wiring is not None and request.wire and APPLICATION_TEMPLATE in manifest.renders:
-        change, unwired = _wire_application(project, *wiring)
+        last = _kept_last(templates, manifest, project.package)
+        change, unwired = _wire_application(project, *wiring, last)
         changes += [change] if change else []
         notes += [unwired] if unwired else []
     elif wiring is not None:
@@ -225,16 +226,34 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     )
 
 
+def _kept_last(templates: Path, manifest: Manifest, package: str) -> tuple[str, ...]:
+    """The child specs of the project's modules whose pattern stays last in the tree
+    (`last = true` in its `[wire]`, such as web)."""
+    found: list[str] = []
+    for record in manifest.renders.values():
+        directory = templates / "patterns" / record.template
+        name = record.answers.get("name")
+        if not isinstance(name, str) or not (directory / "pattern.toml").is_file():
+            continue
+        pattern = load_pattern(templates, record.template)
+        if pattern.wire_last:
+            options = {o.key: record.answers.get(o.key, o.default) for o in pattern.options}
+            wiring = pattern.wiring(package, name, class_name(name), options)
+            found += [wiring[1]] if wiring else []
+    return tuple(found)
+
+
 def _wire_application(
-    project: Project, imports: tuple[str, ...], child: str
+    project: Project, imports: tuple[str, ...], child: str, last: tuple[str, ...] = ()
 ) -> tuple[Change | None, str | None]:
     """The change that adds the new module to application.py, or the lines to add by hand.
 
     Only the inserted lines are new: the rest of the user's file is kept byte for byte.
+    A child in `last` that ends the list stays at its end: the new one goes before it.
     """
     from otpgen._wire import NotWireable, Wiring, instructions, wire  # ast: only when wiring
 
-    spec = Wiring(imports, child)
+    spec = Wiring(imports, child, last)
     path = project.package_dir / "application.py"
     try:
         old = read_text(project.root / path, root=project.root)

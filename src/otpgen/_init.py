@@ -22,6 +22,7 @@ from otpgen._instances import (
     Instance,
     format_renders,
     overrides_dir,
+    render_answers,
     render_application_record,
     render_kernel_record,
 )
@@ -55,6 +56,7 @@ class InitRequest:
     template: Path | None = None
     trust: bool = False
     force: bool = False  # allow a non-empty directory (existing files are never overwritten)
+    web: bool = False  # add the web child with its defaults, as `otpgen new web` does
 
 
 def template_variables(template: Path) -> dict[str, Any]:
@@ -182,16 +184,75 @@ def _check_pyproject(tree: FileTree) -> None:
         ) from None
 
 
-def _already(target: Path, formatted: dict[str, FileTree]) -> bool:
+def _already(target: Path, written: FileTree) -> bool:
     """Whether `target` holds what an earlier, finished `init` with the same answers wrote."""
     try:
         return all(
-            (target / path).read_text(encoding="utf-8") == text
-            for tree in formatted.values()
-            for path, text in tree.items()
+            (target / path).read_text(encoding="utf-8") == text for path, text in written.items()
         )
     except (OSError, UnicodeDecodeError):
         return False
+
+
+WEB = "web"
+"""The pattern `otpgen init --web` adds, under its own name."""
+
+
+def _web_instance(
+    request: InitRequest,
+    templates: Path,
+    package: str,
+    package_dir: PurePosixPath,
+    overrides: Path | None,
+) -> tuple[str, Instance] | None:
+    """The web pattern's render for `init --web` (its manifest key and instance), or None."""
+    if not request.web:
+        return None
+    from otpgen._names import class_name
+    from otpgen._patterns import load_pattern
+    from otpgen._render import Answers
+
+    pattern = load_pattern(templates, WEB)
+    options = pattern.resolve({})
+    answers = Answers(
+        pattern=WEB, name=WEB, class_name=class_name(WEB), package=package, options=options
+    )
+    return f"{WEB}:{WEB}", render_answers(pattern, answers, package_dir, templates, overrides)
+
+
+def _with_web(
+    templates: Path,
+    web: Instance,
+    written: dict[PurePosixPath, str],
+    package: str,
+    package_dir: PurePosixPath,
+) -> dict[PurePosixPath, str]:
+    """application.py with the web child wired in, pyproject.toml with its requirements:
+    the files `otpgen new web` would change, changed the same way."""
+    from otpgen._names import class_name
+    from otpgen._patterns import load_pattern
+    from otpgen._requires import NotAddable, add_requirements
+    from otpgen._wire import NotWireable, Wiring, wire
+
+    pattern = load_pattern(templates, WEB)
+    options = {o.key: web.answers[o.key] for o in pattern.options}
+    changed: dict[PurePosixPath, str] = {}
+    wiring = pattern.wiring(package, WEB, class_name(WEB), options)
+    application = package_dir / "application.py"
+    if wiring is not None and application in written:
+        try:
+            changed[application] = wire(written[application], Wiring(*wiring))
+        except NotWireable as exc:
+            raise OtpgenError(f"--web: could not wire it into {application} ({exc})") from None
+    pyproject = PurePosixPath("pyproject.toml")
+    if requirements := pattern.requirements(options):
+        try:
+            changed[pyproject] = add_requirements(written[pyproject], requirements)
+        except (KeyError, NotAddable) as exc:
+            raise OtpgenError(
+                f"--web: could not add {', '.join(requirements)} to pyproject.toml ({exc})"
+            ) from None
+    return changed
 
 
 def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
@@ -240,6 +301,9 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
                 templates, package, context.get("project_name", package), package_dir, overrides
             ),
         }
+        web = _web_instance(request, templates, package, package_dir, overrides)
+        if web is not None:
+            rendered[web[0]] = web[1]
         if request.template is None:  # the built-in skeleton is upgraded by `update` too
             rendered[SERVICE_TEMPLATE] = Instance(
                 tree, SERVICE_TEMPLATE, skeleton_version(source), dict(context), {}
@@ -249,11 +313,10 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
         formatted = format_renders(rendered, staging)
         formatter = formatter_fingerprint(staging)
     renders = {key: r.record(formatted[key]) for key, r in rendered.items() if key != "skeleton"}
-    changes = [
-        Change(path, Action.CREATE, None, text)
-        for tree_ in formatted.values()
-        for path, text in tree_.items()
-    ]
+    written = {path: text for tree_ in formatted.values() for path, text in tree_.items()}
+    if web is not None:  # as `otpgen new web` would change them
+        written.update(_with_web(templates, web[1], written, package, package_dir))
+    changes = [Change(path, Action.CREATE, None, text) for path, text in written.items()]
     bases = {
         digest(text): text
         for key, tree_ in formatted.items()
@@ -265,7 +328,7 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
     if not fresh and (target / _manifest.MANIFEST).is_file():
         # Only the very same init, run to its end before (its output lost to a crash, say),
         # may be run again: it writes nothing. Anything else in a generated project is refused.
-        if not _already(target, formatted):
+        if not _already(target, written):
             raise OtpgenError(
                 f"{target} already holds a project made by otpgen; use `otpgen update` there, "
                 "or choose a new directory"

@@ -31,11 +31,25 @@ _SHADOWING = {
     "param_spec",
     "pub_sub",
     "async_iterator",
+    "iterator",
     "traceback_type",
     # redis-py, imported by the redis backends
     "redis",
     "redis_error",
     "blocking_connection_pool",
+    # starlette and prometheus-client, imported by the web pattern
+    "starlette",
+    "request",
+    "response",
+    "h_t_m_l_response",
+    "j_s_o_n_response",
+    "route",
+    "base_route",
+    "counter_metric_family",
+    "gauge_metric_family",
+    "histogram_metric_family",
+    "metric",
+    "collector",
 }
 
 
@@ -72,7 +86,8 @@ def module_name(raw: str) -> str:
     if name in _SHADOWING:
         raise OtpgenError(
             f"{name!r} would name its class {class_name(name)}, which the generated code "
-            "imports (from typing, collections.abc, types or redis); choose another name"
+            "imports (from typing, collections.abc, types, redis, starlette or prometheus-client); "
+            "choose another name"
         )
     if name in _RESERVED or name.startswith("test_"):
         raise OtpgenError(f"{name!r} is reserved (kernel, tests or app files); choose another name")

@@ -12,6 +12,9 @@ from otpgen._record import frozen
 
 OptionValue = str | int | float | bool
 
+ALWAYS = "always"
+"""The `[dependencies]` key of the requirements every render of a pattern imports."""
+
 _TYPES = ("str", "int", "float", "bool", "choice")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -36,6 +39,10 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()
     min: float | None = None
+    # str options: a regular expression the whole value must match, and what it means
+    # in words for the error ("a host name or an IP address")
+    match: str | None = None
+    match_help: str = ""
 
     def describe_type(self) -> str:
         """The type as `otpgen show` prints it."""
@@ -76,6 +83,8 @@ class Option:
         else:
             if not raw.isprintable() or not raw.strip():
                 raise OtpgenError(f"expected {self.key} to be printable text, got: {raw!r}")
+            if self.match is not None and not _matches(self.match, raw):
+                raise OtpgenError(f"expected {self.key} to be {self.match_help}, got: {raw!r}")
             return raw
         if self.min is not None and value < self.min:
             raise OtpgenError(f"expected {self.key} to be >= {self.min:g}, got: {raw!r}")
@@ -147,9 +156,13 @@ class Pattern:
     wire_imports: tuple[str, ...] = ()
     wire_child: str | None = None  # how `new` adds it to a service's tree; None: it is not
     wire_when: str | None = None  # a bool option, or `option=value`, that gives it a process
+    # `last = true`: its child stays the last of the tree (the web child: it starts when
+    # everything it reports on runs, and stops first); later modules are wired before it
+    wire_last: bool = False
     checks: tuple[Check, ...] = ()  # relations between options every render satisfies
     # `[dependencies]`: (option, value, requirements) - what the module imports when the
-    # option has that value, added to a service's pyproject.toml by `otpgen new`
+    # option has that value, added to a service's pyproject.toml by `otpgen new`; the
+    # option ALWAYS (`always = [...]` in pattern.toml): what every render imports
     dependencies: tuple[tuple[str, OptionValue, tuple[str, ...]], ...] = ()
 
     def wiring(
@@ -178,8 +191,7 @@ class Pattern:
         `("redis>=5",)` for `backend=redis`; options not given take their defaults."""
         found: list[str] = []
         for key, value, requirements in self.dependencies:
-            chosen = options.get(key, self.option(key).default)
-            if chosen == value:
+            if key == ALWAYS or options.get(key, self.option(key).default) == value:
                 found += [r for r in requirements if r not in found]
         return tuple(found)
 
@@ -240,6 +252,7 @@ def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
         wire_imports=tuple(data.get("wire", {}).get("imports", ())),
         wire_child=data.get("wire", {}).get("child"),
         wire_when=data.get("wire", {}).get("when"),
+        wire_last=bool(data.get("wire", {}).get("last", False)),
         checks=checks,
         dependencies=tuple(
             _load_dependency(when, raw, options, where)
@@ -253,12 +266,31 @@ def _pattern(directory: Path, where: Path, data: dict[str, Any]) -> Pattern:
     return pattern
 
 
+def _matches(pattern: str, value: str) -> bool:
+    """Whether all of `value` matches the regular expression `pattern`."""
+    import re  # only the options that declare a match pay for it
+
+    return re.fullmatch(pattern, value) is not None
+
+
 def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
     kind = raw.get("type")
     if kind not in _TYPES:
         raise OtpgenError(
             f"{where}: option {key}: type must be one of {', '.join(_TYPES)}, got: {kind!r}"
         )
+    match = raw.get("match")
+    if match is not None:
+        if kind != "str" or not isinstance(match, str) or not raw.get("match_help"):
+            raise OtpgenError(
+                f"{where}: option {key}: `match` is for str options, with `match_help`"
+            )
+        import re  # only the patterns that declare a match pay for it
+
+        try:
+            re.compile(match)
+        except re.error as exc:
+            raise OtpgenError(f"{where}: option {key}: match {match!r}: {exc}") from None
     return Option(
         key=key,
         type=kind,
@@ -266,6 +298,8 @@ def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
         help=str(raw["help"]),
         choices=tuple(raw.get("choices", ())),
         min=raw.get("min"),
+        match=match,
+        match_help=str(raw.get("match_help", "")),
     )
 
 
@@ -290,17 +324,23 @@ def _load_check(raw: dict[str, Any], options: tuple[Option, ...], where: Path) -
 def _load_dependency(
     when: str, raw: Any, options: tuple[Option, ...], where: Path
 ) -> tuple[str, OptionValue, tuple[str, ...]]:
-    """A `[dependencies]` entry: `"<option>=<value>" = ["requirement", ...]`."""
+    """A `[dependencies]` entry: `"<option>=<value>" = ["requirement", ...]`, or
+    `always = [...]` for what every render imports."""
     from otpgen._requires import distribution
 
     key, sep, text = when.partition("=")
     found = [o for o in options if o.key == key.strip()]
-    if not sep or not found:
-        raise OtpgenError(f"{where}: dependencies {when!r}: expected `<option>=<value>`")
-    try:
-        value = found[0].parse(text.strip())
-    except OtpgenError as exc:
-        raise OtpgenError(f"{where}: dependencies {when!r}: {exc}") from None
+    if when == ALWAYS:
+        chosen: tuple[str, OptionValue] = (ALWAYS, True)
+    elif not sep or not found:
+        raise OtpgenError(
+            f"{where}: dependencies {when!r}: expected `<option>=<value>` or `{ALWAYS}`"
+        )
+    else:
+        try:
+            chosen = (found[0].key, found[0].parse(text.strip()))
+        except OtpgenError as exc:
+            raise OtpgenError(f"{where}: dependencies {when!r}: {exc}") from None
     if not isinstance(raw, list) or not raw or not all(isinstance(r, str) for r in raw):
         raise OtpgenError(f"{where}: dependencies {when!r}: expected a list of requirements")
     for requirement in raw:
@@ -308,7 +348,7 @@ def _load_dependency(
             distribution(requirement)
         except ValueError as exc:
             raise OtpgenError(f"{where}: dependencies {when!r}: {exc}") from None
-    return found[0].key, value, tuple(raw)
+    return *chosen, tuple(raw)
 
 
 def load_patterns(templates: Path) -> dict[str, Pattern]:

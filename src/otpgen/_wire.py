@@ -41,11 +41,14 @@ class Wiring:
 
     Each import is one statement importing from the service's own package, e.g.
     `from shop.inventory import Inventory`: the package (`shop`) is the part of its module
-    before the first dot.
+    before the first dot. `last` holds the child specs that stay at the end of the list
+    (a pattern wired with `last = true`, such as web): when the list ends with them, the
+    new child goes in before them.
     """
 
     imports: tuple[str, ...]
     child: str
+    last: tuple[str, ...] = ()
 
 
 class NotWireable(Exception):
@@ -59,7 +62,7 @@ def wire(text: str, wiring: Wiring) -> str:
     for line in wiring.imports:
         for wanted in _wanted(line):
             text = _add_import(text, wanted)
-    return _add_child(text, wiring.child)
+    return _add_child(text, wiring.child, wiring.last)
 
 
 def instructions(wiring: Wiring) -> str:
@@ -142,8 +145,12 @@ def _children_list(tree: ast.Module) -> ast.List:
     raise NotWireable("no function children() at the top level")
 
 
+def _expression(source: str) -> ast.expr:
+    return ast.parse(source.strip(), mode="eval").body
+
+
 def _same(expression: str, node: ast.expr) -> bool:
-    return ast.dump(ast.parse(expression, mode="eval").body) == ast.dump(node)
+    return ast.dump(_expression(expression)) == ast.dump(node)
 
 
 def _item(child: str, indent: str, newline: str) -> list[str]:
@@ -164,8 +171,18 @@ def _item(child: str, indent: str, newline: str) -> list[str]:
     ]
 
 
-def _add_child(text: str, child: str) -> str:
-    """`text` with `child` the last element of the children list, in the list's own layout."""
+def _pinned(elements: list[ast.expr], last: tuple[str, ...]) -> int:
+    """The index of the first of the trailing elements that are among `last` (the
+    children kept at the end); len(elements) when the list does not end with one."""
+    index = len(elements)
+    while index and any(_same(pinned, elements[index - 1]) for pinned in last):
+        index -= 1
+    return index
+
+
+def _add_child(text: str, child: str, kept_last: tuple[str, ...] = ()) -> str:
+    """`text` with `child` appended to the children list, in the list's own layout:
+    before the trailing elements that are in `kept_last`, if any, so those stay last."""
     lines = _lines(text)
     children = _children_list(_parse(text))
     if any(_same(child, element) for element in children.elts):
@@ -173,10 +190,12 @@ def _add_child(text: str, child: str) -> str:
     newline = _newline(text)
     (first, opening), (end, past) = _start(lines, children), _end(lines, children)
     bracket = past - 1  # the column of the closing `]`
+    at = _pinned(children.elts, tuple(p for p in kept_last if not _same(p, _expression(child))))
     if first == end:  # `[]` or `[a, b]`: open it up, one element a line
         row = lines[end]
         indent = _indent(row)
-        items = [_source(lines, element) for element in children.elts] + [child]
+        items = [_source(lines, element) for element in children.elts]
+        items.insert(at, child)
         inner = [line for item in items for line in _item(item, indent + "    ", newline)]
         lines[end : end + 1] = [
             f"{row[:opening]}[{newline}",
@@ -184,6 +203,12 @@ def _add_child(text: str, child: str) -> str:
             f"{indent}]{row[bracket + 1 :]}",
         ]
         return "".join(lines)
+    if at < len(children.elts):
+        above, column = _start(lines, children.elts[at])
+        if not lines[above][:column].strip():
+            # the first kept-last element starts its own line: the new one goes above it
+            lines[above:above] = _item(child, lines[above][:column], newline)
+            return "".join(lines)
     item_indent = _indent(lines[first]) + "    "
     if children.elts:
         last = children.elts[-1]

@@ -133,3 +133,50 @@ def test_the_connection_pool_declares_min_size_at_most_max_size() -> None:
     assert [c.rule for c in pool.checks] == ["min_size <= max_size"]
     assert [c.rule for c in pool.checks_of("max_size")] == ["min_size <= max_size"]
     assert pool.checks_of("checkout_timeout") == ()
+
+
+STR_OPTION = """
+[options.host]
+type = "str"
+default = "127.0.0.1"
+help = "Where."
+"""
+
+
+def pattern_with_option(tmp_path: Path, extra: str) -> Pattern:
+    directory = tmp_path / "patterns" / "pool"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "pattern.toml").write_text(HEAD + STR_OPTION + extra)
+    return load_pattern(tmp_path, "pool")
+
+
+@pytest.mark.parametrize("value", ['a"b', "x y", "x\\n", "127.0.0.1'", "{{ x }}"])
+def test_a_str_option_with_a_match_refuses_other_text_in_words(tmp_path: Path, value: str) -> None:
+    pattern = pattern_with_option(
+        tmp_path, "match = '[A-Za-z0-9.:-]+'\nmatch_help = \"a host name or an IP address\"\n"
+    )
+    assert refusal(pattern, host=value) == (
+        f"expected host to be a host name or an IP address, got: {value!r}"
+    )
+    assert pattern.resolve({"host": "::1"})["host"] == "::1"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "match = '[a-z'\nmatch_help = \"letters\"\n",  # not a regular expression
+        "match = '[a-z]+'\n",  # no words for the error
+    ],
+)
+def test_a_bad_match_is_an_invalid_pattern(tmp_path: Path, extra: str) -> None:
+    with pytest.raises(OtpgenError, match="option host"):
+        pattern_with_option(tmp_path, extra)
+
+
+def test_the_web_host_option_takes_only_host_names_and_addresses() -> None:
+    web = load_patterns(templates_dir())["web"]
+    for good in ("127.0.0.1", "0.0.0.0", "::1", "api.internal", "my-host"):
+        assert web.resolve({"host": good})["host"] == good
+    for bad in ('a"b', "a b", "a\\b", "h'"):
+        with pytest.raises(OtpgenError, match="host name or an IP address"):
+            web.resolve({"host": bad})

@@ -48,6 +48,15 @@ def test_the_pattern_lists_requirements_only_for_the_value_that_needs_them(backe
     assert pattern.requirements({"backend": "redis"}) == ("redis>=5", "hiredis>=2")
 
 
+def test_always_requirements_come_with_every_render_before_an_options(templates: Path) -> None:
+    toml = templates / "patterns/demo/pattern.toml"
+    always = DEPENDENCIES.replace("[dependencies]\n", '[dependencies]\nalways = ["attrs>=23"]\n')
+    toml.write_text(toml.read_text() + always)
+    pattern = load_pattern(templates, "demo")
+    assert pattern.requirements({}) == ("attrs>=23",)
+    assert pattern.requirements({"backend": "redis"}) == ("attrs>=23", "redis>=5", "hiredis>=2")
+
+
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [

@@ -87,6 +87,7 @@ def test_wiring_is_idempotent_and_check_is_clean(service: Path) -> None:
 
 def start(root: Path) -> tuple[subprocess.Popen[str], list[str]]:
     env = {**os.environ, "PYTHONPATH": str(root / "src"), "OTP_LOG_LEVEL": "DEBUG"}
+    env["OTP_WEB_PORT"] = "0"  # the web child on a free port: tests may run side by side
     process = subprocess.Popen(
         [sys.executable, "-m", "billing"], cwd=root, env=env, stderr=subprocess.PIPE, text=True
     )

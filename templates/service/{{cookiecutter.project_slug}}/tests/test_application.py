@@ -14,7 +14,10 @@ from {{ cookiecutter.package_name }}.application import children
 
 
 @pytest.mark.asyncio
-async def test_the_tree_starts_every_child_and_stops_cleanly() -> None:
+async def test_the_tree_starts_every_child_and_stops_cleanly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTP_WEB_PORT", "0")  # a web child, if any, on a free port
     specs = children()
     root = await otp.Supervisor.start(specs)
     try:
@@ -28,6 +31,7 @@ async def test_the_tree_starts_every_child_and_stops_cleanly() -> None:
 def test_python_dash_m_runs_until_sigterm_and_exits_0() -> None:
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    env["OTP_WEB_PORT"] = "0"  # a web child, if any, on a free port
     process = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}"],
         env=env,
