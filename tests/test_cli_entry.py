@@ -18,7 +18,7 @@ from test_cli_prompts import Terminal
 
 from otpgen import _entry
 
-COMMANDS = ["list", "show", "new", "init", "update", "check", "advise"]
+COMMANDS = ["list", "show", "new", "init", "update", "check", "advise", "observe"]
 
 
 # Usage errors

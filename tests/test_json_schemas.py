@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from otpgen._patterns import load_patterns
 from otpgen._templates import templates_dir
 
-NAMES = ("report", "check", "list", "show", "advise")
+NAMES = ("report", "check", "list", "show", "advise", "observe")
 
 
 def schema(name: str) -> dict[str, Any]:

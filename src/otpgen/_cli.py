@@ -682,6 +682,70 @@ def advise(
         typer.echo(f"run: {command}")
 
 
+class Sort(StrEnum):
+    """What `observe --sort` orders by."""
+
+    mailbox = "mailbox"
+    handler_time = "handler_time"
+    restarts = "restarts"
+    name = "name"
+
+
+@app.command()
+def observe(
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="The service's base URL (e.g. http://127.0.0.1:8000) or its full "
+            "/observer/api/tree URL."
+        ),
+    ],
+    interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two polls (without --once).")
+    ] = 1.0,
+    sort: Annotated[
+        Sort | None,
+        typer.Option(
+            help="Order siblings (the tree is kept) by it: the busiest first, names A to Z; "
+            "with --flat, the whole list."
+        ),
+    ] = None,
+    flat: Annotated[
+        bool, typer.Option("--flat", help="One list instead of the tree (see --sort).")
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Print one snapshot and exit (for scripts).")
+    ] = False,
+    format: Annotated[
+        Format, typer.Option("--format", help="text or json (json with --once).")
+    ] = Format.text,
+) -> None:
+    """Watch a running service's supervision tree: per process its status, restarts, mailbox,
+    time in callbacks and memory; restarting and backlogged processes highlighted.
+
+    Polls the observer JSON the service's web child serves. Live on a terminal: `q` quits,
+    Ctrl-C exits 130; while the service is unreachable the view says so and keeps polling.
+    Exit status: 0 done, 1 the service unreachable (--once) or not answering an observer
+    tree, 2 a bad URL.
+    Example: otpgen observe http://127.0.0.1:8000 --sort mailbox
+    """
+    from otpgen import _observe
+
+    try:
+        code = _observe.run(
+            url,
+            interval=interval,
+            sort=sort.value if sort is not None else None,
+            flat=flat,
+            once_only=once,
+            json_output=format is Format.json,
+        )
+    except _observe.ObserveError as error:
+        _fail(str(error), error.code)
+    if code:
+        raise typer.Exit(code)
+
+
 cache_app = typer.Typer(
     help="otpgen's cache of compiled templates and formatted renders: where it is, its "
     "size, and emptying it. Everything in it is rebuilt on demand.",

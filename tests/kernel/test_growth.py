@@ -560,3 +560,15 @@ async def test_a_process_object_stays_within_its_memory_budget() -> None:
     # everything included). A new field must pay for itself: update this with the reason.
     # 168: `_otp_started` (the observer's uptime; no per-loop table could be smaller).
     assert sys.getsizeof(GenServer()) <= 168
+
+
+async def test_processes_started_in_a_burst_share_one_start_time_but_later_ones_do_not() -> None:
+    # Each start time would be a float of its own (32 bytes a process at 100k); a burst
+    # shares one, and a process started later still gets its own time.
+    burst = [await Echo.start() for _ in range(50)]
+    assert len({id(p._otp_started) for p in burst}) == 1
+    await asyncio.sleep(0.5)  # loop time (looptime): half a second later
+    later = await Echo.start()
+    assert later._otp_started == pytest.approx(burst[0]._otp_started + 0.5, abs=0.002)
+    for process in [*burst, later]:
+        await process.stop()

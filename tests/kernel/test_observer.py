@@ -617,3 +617,32 @@ async def test_handle_continue_shows_as_current_and_counts_as_handler_time(
     (info,) = otp.snapshot(server).processes
     assert info.current is None
     assert info.handler_time == pytest.approx(1.5)
+
+
+async def test_depth_stops_the_walk_that_many_levels_down(stopping: list[GenServer]) -> None:
+    registry = Registry(name="depth-users")
+    top = await Supervisor.start(
+        [
+            Idle.child_spec(name="d-first"),
+            DynamicSupervisor.child_spec(name="d-sessions"),
+            Supervisor.child_spec([Idle.child_spec(name="d-leaf")], name="d-inner"),
+        ],
+        name="d-top",
+    )
+    stopping.append(top)
+    sessions = otp.whereis("d-sessions")
+    assert isinstance(sessions, DynamicSupervisor)
+    await sessions.start_child(Idle.child_spec(name=via(registry, "ann")))
+
+    def names(snap: otp.Snapshot) -> list[str | None]:
+        return [p.name for p in snap.processes]
+
+    assert names(otp.snapshot(top, depth=1)) == ["d-top"]
+    assert names(otp.snapshot(top, depth=2)) == ["d-top", "d-first", "d-sessions", "d-inner"]
+    assert names(await otp.snapshot_async(top, depth=2)) == names(otp.snapshot(top, depth=2))
+    whole = ["d-top", "d-first", "d-sessions", "depth-users:ann", "d-inner", "d-leaf"]
+    assert names(otp.snapshot(top, depth=3)) == whole
+    assert names(otp.snapshot(top)) == whole
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="depth must be an int >= 1 or None"):
+            otp.snapshot(top, depth=bad)  # type: ignore[arg-type]
