@@ -13,7 +13,7 @@ from enginekit import MODULE, edit, failing, snapshot, update
 from otpgen import _generate, _update
 from otpgen._errors import OtpgenError
 from otpgen._generate import NewRequest, plan_new
-from otpgen._manifest import BASES
+from otpgen._manifest import BASES, FORMAT
 from otpgen._plan import Action, apply_plan
 from otpgen._update import check, plan_update
 
@@ -210,7 +210,7 @@ def test_a_manifest_of_otpgen_0_1_is_read_and_migrated(generated: Path, v1: Path
     update(generated, v1)
     assert {p: p.read_bytes() for p in (generated / "src").rglob("*.py")} == files
     migrated = json.loads(path.read_text())
-    assert migrated["format"] == 2
+    assert migrated["format"] == FORMAT
     assert not (generated / ".otpgen/base").exists()
     assert plan_update(generated, v1).writes() == []
 
