@@ -22,7 +22,7 @@ import sys
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Final, NamedTuple, Protocol, TypeAlias
@@ -375,25 +375,38 @@ class _Walk:
         self.table = state.stats if state is not None else None
         # class -> (its name, its kind, the size of one of its objects)
         self.classes: dict[type, tuple[str, str, int]] = {}
-        self.busy: dict[GenServer, float] | None = None
 
-    def handler_times(self) -> dict[GenServer, float] | None:
-        """The processes that spent time in callbacks while observed, and how much;
-        None while not observed. Read once per walk, when a `limit` first chooses."""
+    def handler_times(self, processes: Iterable[GenServer]) -> list[float]:
+        """Seconds each of `processes` spent in callbacks while observed (0.0 for one
+        that did not)."""
         table = self.table
         if table is None:
-            return None
-        busy = self.busy
-        if busy is None:
-            now = self.now
-            busy = self.busy = {}
-            for process, stats in list(table.items()):
-                spent = stats.handler_time
-                if stats.busy_since is not None:
-                    spent += now - stats.busy_since
-                if spent > 0:
-                    busy[process] = spent
-        return busy
+            return [0.0 for _ in processes]
+        now = self.now
+        # The dictionary's own (weak reference -> stats): its `get` is Python code.
+        raw = getattr(table, "data", None)
+        get = raw.get if isinstance(raw, dict) else None
+        if get is None:
+            return [self.spent(p) for p in processes]
+        ref = weakref.ref
+        return [
+            0.0
+            if (s := get(ref(p))) is None
+            else s.handler_time
+            if s.busy_since is None
+            else s.handler_time + now - s.busy_since
+            for p in processes
+        ]
+
+    def spent(self, process: GenServer) -> float:
+        """Seconds `process` has spent in callbacks while observed (0.0 when not)."""
+        table = self.table
+        stats: _Stats | None = table.get(process) if table is not None else None
+        if stats is None:
+            return 0.0
+        if stats.busy_since is not None:
+            return stats.handler_time + self.now - stats.busy_since
+        return stats.handler_time
 
     def facts(self, cls: type, process: GenServer) -> tuple[str, str, int]:
         if issubclass(cls, Supervisor):
@@ -544,7 +557,6 @@ def _choose_entries(
     entries: list[_Entry], limit: int, walk: _Walk
 ) -> tuple[Iterator[_Entry], ChildrenSummary | None]:
     """`_choose` for a list of entries (a Supervisor's children: seldom many)."""
-    busy = walk.handler_times()
     candidates: list[_Candidate] = []
     mailbox = backlogged = largest = restarting = starting = stopping = restarts = 0
     supervisors = 0
@@ -567,7 +579,7 @@ def _choose_entries(
             starting += 1
         elif state >= _STOPPING:
             stopping += 1
-        spent = busy.get(child, 0.0) if busy else 0.0
+        spent = walk.spent(child)
         if state is not _RUNNING or size or count or spent:
             key = (False, state is not _RUNNING, size, count, spent, -index)
             candidates.append((key, entry))
@@ -592,16 +604,16 @@ def _choose_dynamic(
 
     Reading a child costs a cache miss or two (100,000 processes do not fit in a
     cache): the pass reads each child's class, mailbox and state once, and nothing
-    else of the children with nothing to show (not even their specs)."""
-    busy = walk.handler_times()
+    else of the children with nothing to show (not even their specs). Handler time
+    (while observed) ranks last: it is read only when the others leave room, and then
+    only the busiest that fit become candidates (a candidate per child would be
+    100,000 tuples for the garbage collector to scan, again and again)."""
     restarted = process._otp_restarts
     candidates: list[_Candidate] = []
     mailbox = backlogged = largest = starting = stopping = restarts = exited = 0
     parents = 0
     plain: type = GenServer  # the last class seen that has no children of its own
     up = _RUNNING
-    # (None or empty when no child was restarted, or nobody observes)
-    marked = restarted if not busy else busy if not restarted else {**busy, **restarted}
     for index, child in enumerate(running):
         if type(child) is not plain:
             if isinstance(child, _PARENTS):
@@ -609,7 +621,7 @@ def _choose_dynamic(
             else:
                 plain = type(child)
         inbox = child._otp_inbox
-        if child._otp_state is up and not inbox and not (marked and child in marked):
+        if child._otp_state is up and not inbox and not (restarted and child in restarted):
             continue  # (most children: running, idle, never restarted)
         state = child._otp_state
         if state is _EXITED:
@@ -628,9 +640,27 @@ def _choose_dynamic(
             stopping += 1
         count = restarted.get(child, 0) if restarted else 0
         restarts += count
-        spent = busy.get(child, 0.0) if busy else 0.0
+        spent = walk.spent(child)
         key = (False, state is not _RUNNING, size, count, spent, -index)
         candidates.append((key, (pid, running[child], count, child)))
+    need = limit - len(candidates)
+    if need > 0 and walk.table:
+        # Room left: the busiest of the others (start order breaks ties), found with
+        # a sort of their handler times rather than a tuple for each of them.
+        times = walk.handler_times(running)
+        for key, _ in candidates:
+            times[-key[-1]] = 0.0  # (chosen before any of these)
+        floor = sorted(times, reverse=True)[min(need, len(times)) - 1]
+        busiest = [index for index, spent in enumerate(times) if spent > floor]
+        if floor:
+            ties = [index for index, spent in enumerate(times) if spent == floor]
+            busiest += ties[: need - len(busiest)]
+        started = list(running) if busiest else []
+        for index in busiest:
+            child = started[index]
+            if child._otp_state is not _EXITED:
+                key = (False, False, 0, 0, times[index], -index)
+                candidates.append((key, (pid, running[child], 0, child)))
     end = len(running)
     restarting = 0
     current = process._otp_current
