@@ -255,7 +255,8 @@ async def test_killing_the_process_during_init_makes_start_raise_no_process_kill
     assert terminated == []  # init never returned
 
 
-async def test_start_takes_one_turn_of_the_loop_when_init_does_not_suspend() -> None:
+async def turns_to_start() -> int:
+    """How many turns of the loop a start of a process whose init does not suspend takes."""
     loop = asyncio.get_running_loop()
     turns = 0
 
@@ -267,10 +268,20 @@ async def test_start_takes_one_turn_of_the_loop_when_init_does_not_suspend() -> 
     ticker = [loop.call_soon(count_turns)]
     try:
         server = await GenServer.start()
-        assert turns == 1
+        taken = turns
     finally:
         ticker[0].cancel()
     await server.stop()
+    return taken
+
+
+async def test_start_takes_no_turn_of_the_loop_when_init_does_not_suspend() -> None:
+    assert await turns_to_start() == 0
+
+
+@pytest.mark.usefixtures("queued_starts")
+async def test_start_takes_one_turn_of_the_loop_when_its_first_step_is_queued() -> None:
+    assert await turns_to_start() == 1
 
 
 async def test_cancelling_start_kills_the_half_started_process() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from helpers import Attempts, Events, Worker, child, crash, worker_spec
 from otp import (
+    KILLED,
     ChildNotFound,
     ChildSpec,
     DynamicSupervisor,
@@ -46,6 +47,7 @@ def kill_before_first_step(name: str) -> None:
 # 1. A process cancelled before its task first runs
 
 
+@pytest.mark.usefixtures("queued_starts")
 async def test_a_process_killed_before_its_first_step_fails_its_start_and_frees_its_name() -> None:
     kill_before_first_step("early")
     with pytest.raises(NoProcess):
@@ -53,6 +55,20 @@ async def test_a_process_killed_before_its_first_step_fails_its_start_and_frees_
     assert whereis("early") is None
     again = await Worker.start("again", name="early")  # the name is free
     assert again.alive
+    await again.stop()
+
+
+async def test_a_process_killed_in_the_step_that_started_it_terminates_and_frees_its_name() -> None:
+    # asyncio's own loop: `start` took the process's first step, so init has returned and
+    # the kill lands on a running process.
+    kill_before_first_step("early")
+    early = await Worker.start("early", name="early")
+    assert early.ready
+    await early.wait_exit()
+    assert early.exit_reason == KILLED
+    assert early.terminated_with == KILLED
+    assert whereis("early") is None
+    again = await Worker.start("again", name="early")  # the name is free
     await again.stop()
 
 
@@ -68,6 +84,7 @@ def killed_on_attempt(n: int, name: str, attempts: Attempts) -> ChildSpec:
     return ChildSpec(name, start)
 
 
+@pytest.mark.usefixtures("queued_starts")
 async def test_a_supervisor_whose_restarted_child_is_killed_before_its_first_step_goes_on() -> None:
     attempts = Attempts()
     sup = await Supervisor.start([killed_on_attempt(2, "w", attempts)], max_restarts=5)
@@ -81,6 +98,7 @@ async def test_a_supervisor_whose_restarted_child_is_killed_before_its_first_ste
     await sup.stop()
 
 
+@pytest.mark.usefixtures("queued_starts")
 async def test_a_dynamic_supervisor_whose_restarted_child_is_killed_early_goes_on() -> None:
     attempts = Attempts()
     sup = await DynamicSupervisor.start(max_restarts=5)
