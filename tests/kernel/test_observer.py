@@ -979,3 +979,17 @@ async def test_a_limited_snapshot_shows_or_counts_every_child_of_a_random_tree(
             limit - min(limit, backlogged), restarted
         )
     assert set(limited.summaries) <= shown_ids
+
+
+async def test_a_pool_with_no_children_and_a_long_mailbox_has_nothing_to_sum_up(
+    stopping: list[GenServer],
+) -> None:
+    # (Its messages could be restarts: choosing looks at them, and finds none.)
+    otp.observe(True)
+    pool = await DynamicSupervisor.start(name="pool")
+    stopping.append(pool)
+    for _ in range(3):
+        pool.send("noise")
+    snap = otp.snapshot(pool, limit=1)
+    assert [(p.name, p.mailbox) for p in snap.processes] == [("pool", 3)]
+    assert snap.summaries == {}

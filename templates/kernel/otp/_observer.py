@@ -644,7 +644,7 @@ def _choose_dynamic(
         key = (False, state is not _RUNNING, size, count, spent, -index)
         candidates.append((key, (pid, running[child], count, child)))
     need = limit - len(candidates)
-    if need > 0 and walk.table:
+    if need > 0 and running and walk.table:
         # Room left: the busiest of the others (start order breaks ties), found with
         # a sort of their handler times rather than a tuple for each of them.
         times = walk.handler_times(running)
