@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clikit import otpgen
@@ -133,3 +134,61 @@ def test_text_and_json_report_the_same_wiring_failure(service: Path) -> None:
         {"path": "src/shop/tally.py", "action": "create", "why": ""},
         {"path": "tests/test_tally.py", "action": "create", "why": ""},
     ]
+
+
+# What otpgen itself adds to a generated file (a module wired into application.py, its
+# requirements in pyproject.toml) is recorded as otpgen's, not reported as the user's edit.
+
+
+def findings(root: Path) -> list[dict[str, Any]]:
+    """What `otpgen check --format json` finds (it must pass)."""
+    result = otpgen("check", "--format", "json", cwd=root)
+    assert result.returncode == 0, result.stderr
+    found: list[dict[str, Any]] = json.loads(result.stdout)["findings"]
+    return found
+
+
+def test_a_service_with_wired_modules_has_no_edits_of_the_users(service: Path) -> None:
+    assert findings(service) == []
+    assert otpgen("check", cwd=service).stdout.strip() == "up to date"
+
+
+def test_init_with_web_has_no_edits_of_the_users(tmp_path: Path) -> None:
+    assert otpgen("init", "shop", "--web", "--no-input", cwd=tmp_path).returncode == 0
+    assert findings(tmp_path / "shop") == []
+
+
+def test_an_edit_after_the_wiring_is_the_users_and_is_kept(service: Path) -> None:
+    app = service / "src/shop/application.py"
+    app.write_text(app.read_text() + "# mine\n")
+    assert findings(service) == [
+        {
+            "path": "src/shop/application.py",
+            "cause": "edited by you",
+            "fix": "nothing: update keeps it",
+            "failing": False,
+        }
+    ]
+    # wiring another module into the edited file does not make the edit otpgen's
+    assert otpgen("new", "agent", "tally", "--no-input", cwd=service).returncode == 0
+    assert [f["path"] for f in findings(service)] == ["src/shop/application.py"]
+    assert app.read_text().endswith("# mine\n")
+
+
+def test_removing_a_module_keeps_the_file_otpgens(service: Path) -> None:
+    assert otpgen("remove", "cache", "prices", cwd=service).returncode == 0
+    assert "prices" not in (service / "src/shop/application.py").read_text()
+    assert findings(service) == []
+
+
+def test_a_template_change_merges_into_a_wired_file_which_stays_otpgens(service: Path) -> None:
+    override_application(service)
+    result = otpgen("update", cwd=service)
+    assert result.returncode == 0, result.stderr
+    assert "the lines otpgen added kept" in result.stdout
+    after = (service / "src/shop/application.py").read_text()
+    assert "Plain functions still need" in after
+    assert "Inventory.child_spec()" in after
+    # the override itself may be reported (it shadows a shipped template); no edit of the user's
+    assert all(f["cause"] != "edited by you" for f in findings(service))
+    assert otpgen("update", cwd=service).stdout.startswith("nothing to do")

@@ -15,7 +15,7 @@ from otpgen._instances import (
     render_answers,
     render_kernel_record,
 )
-from otpgen._manifest import Manifest, RenderRecord, digest
+from otpgen._manifest import Manifest, RenderRecord, digest, record_wired
 from otpgen._names import clash_message, class_clash, class_name, module_name
 from otpgen._patterns import Pattern, load_pattern
 from otpgen._plan import Action, Change, Plan
@@ -199,7 +199,9 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     if wiring is not None and request.wire and APPLICATION_TEMPLATE in manifest.renders:
         last = _kept_last(templates, manifest, project.package)
         change, unwired = _wire_application(project, *wiring, last)
-        changes += [change] if change else []
+        if change is not None and change.new is not None:
+            changes.append(change)
+            renders = record_wired(renders, change.path, change.old, change.new)
         notes += [unwired] if unwired else []
     elif wiring is not None:
         _, child, setup = wiring
@@ -210,7 +212,9 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     test_requirements = pattern.test_requirements(answers.options)
     if requirements or test_requirements:
         change, unadded = _add_requirements(project, requirements, test_requirements)
-        changes += [change] if change else []
+        if change is not None and change.new is not None:
+            changes.append(change)
+            renders = record_wired(renders, change.path, change.old, change.new)
         notes += unadded
     return Plan(
         command="new",

@@ -315,8 +315,10 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
         formatter = formatter_fingerprint(staging)
     renders = {key: r.record(formatted[key]) for key, r in rendered.items() if key != "skeleton"}
     written = {path: text for tree_ in formatted.values() for path, text in tree_.items()}
-    if web is not None:  # as `otpgen new web` would change them
-        written.update(_with_web(templates, web[1], written, package, package_dir))
+    if web is not None:  # as `otpgen new web` would change them, and recorded so
+        for path, text in _with_web(templates, web[1], written, package, package_dir).items():
+            renders = _manifest.record_wired(renders, path, written[path], text)
+            written[path] = text
     changes = [Change(path, Action.CREATE, None, text) for path, text in written.items()]
     bases = {
         digest(text): text

@@ -143,6 +143,25 @@ class FileRecord:
     """After `update --conflict rej`: the record of the new render, which becomes the base
     once the user has merged the `.rej` by hand (until then the old base stays)."""
     held: str | None = None  # the hash of the user's file when the `.rej` was written
+    wired: str | None = None
+    """The hash of the file as otpgen last wrote it when that was not the render alone: the
+    render plus what `new` adds to a file of the user's project (a module wired into
+    application.py, requirements added to pyproject.toml). A file with this hash holds no
+    edit of the user's."""
+
+    def as_written(self, disk: str) -> bool:
+        """Whether `disk` is the file as otpgen wrote it: the render, or the render and
+        what otpgen added to it (see `wired`)."""
+        found = digest(disk)
+        return found == self.sha or found == self.wired
+
+    def with_wired(self, before: str | None, after: str) -> "FileRecord":
+        """This record once otpgen has changed the file from `before` to `after` (adding
+        lines of its own): `after` is as written if `before` was."""
+        wired = digest(after) if before is not None and self.as_written(before) else None
+        if wired == self.sha:
+            wired = None
+        return FileRecord(self.sha, self.source, self.pending, self.held, wired)
 
     def resolved(self, disk: str | None, rej_exists: bool) -> "FileRecord":
         """The record in force now: the pending one once its `.rej` is merged and gone.
@@ -154,7 +173,7 @@ class FileRecord:
             return self
         if disk is not None and digest(disk) != self.held:
             return self.pending
-        return FileRecord(self.sha, self.source)
+        return FileRecord(self.sha, self.source, wired=self.wired)
 
     def to_json(self) -> dict[str, Any]:
         """The record as the manifest stores it."""
@@ -162,6 +181,8 @@ class FileRecord:
         if self.pending is not None:
             data["pending"] = self.pending.to_json()
             data["held"] = self.held
+        if self.wired is not None:
+            data["wired"] = self.wired
         return data
 
 
@@ -253,6 +274,22 @@ def project_path(name: object, where: str) -> PurePosixPath:
     return path
 
 
+def record_wired(
+    renders: dict[str, RenderRecord], path: PurePosixPath, before: str | None, after: str
+) -> dict[str, RenderRecord]:
+    """`renders` once otpgen has changed `path` from `before` to `after` with lines of its
+    own (see `FileRecord.wired`); as they were if no render wrote `path`."""
+    key = path.as_posix()
+    for name, render in renders.items():
+        if key in render.files:
+            files = {**render.files, key: render.files[key].with_wired(before, after)}
+            fresh = RenderRecord(
+                render.template, render.version, render.answers, files, render.shadows
+            )
+            return {**renders, name: fresh}
+    return renders
+
+
 def _hash(value: object) -> bool:
     """Whether `value` is a hash as otpgen writes them (lowercase hex): a `sha` names a
     file under .otpgen/bases/, so anything else would be a path."""
@@ -267,10 +304,14 @@ def _record(raw: object, where: str) -> FileRecord:
         assert isinstance(raw, str)
         return FileRecord(raw)
     if isinstance(raw, dict) and _hash(raw.get("sha")):
-        source, held = raw.get("source"), raw.get("held")
+        source, held, wired = raw.get("source"), raw.get("held"), raw.get("wired")
         pending = _record(raw["pending"], where) if raw.get("pending") is not None else None
-        if (source is None or isinstance(source, str)) and (held is None or _hash(held)):
-            return FileRecord(raw["sha"], source, pending, held)
+        if (
+            (source is None or isinstance(source, str))
+            and (held is None or _hash(held))
+            and (wired is None or _hash(wired))
+        ):
+            return FileRecord(raw["sha"], source, pending, held, wired)
     raise OtpgenError(
         f"{MANIFEST} is damaged: {where} should be a hash, got {raw!r}; restore the file "
         "from version control"

@@ -12,7 +12,7 @@ from otpgen import _manifest
 from otpgen._apply import recover
 from otpgen._errors import OtpgenError
 from otpgen._files import read_text
-from otpgen._manifest import Manifest, digest
+from otpgen._manifest import Manifest, digest, record_wired
 from otpgen._names import class_name
 from otpgen._patterns import Pattern, load_pattern
 from otpgen._plan import Action, Change, Plan
@@ -75,9 +75,12 @@ def plan_remove(request: RemoveRequest, templates: Path | None = None) -> Plan:
             f"{', '.join(edited)} edited since otpgen wrote it: pass --force to remove "
             "your edits too, or delete what you want gone by hand"
         )
+    renders = {key: r for key, r in manifest.renders.items() if key != owner}
     if APPLICATION_TEMPLATE in manifest.renders:
         change, left = _unwire(project, pattern, request.name, record.answers)
-        changes += [change] if change else []
+        if change is not None and change.new is not None:
+            changes.append(change)
+            renders = record_wired(renders, change.path, change.old, change.new)
         notes += left
     options = {k: v for k, v in record.answers.items() if k not in ("name", "package")}
     if needs := pattern.requirements(options):
@@ -90,7 +93,6 @@ def plan_remove(request: RemoveRequest, templates: Path | None = None) -> Plan:
             f"pyproject.toml's test extra still names {', '.join(needs)}: remove it if no "
             "other test imports it"
         )
-    renders = {key: r for key, r in manifest.renders.items() if key != owner}
     return Plan(
         command="remove",
         root=project.root,

@@ -165,10 +165,18 @@ def _decide(
         return _Decision(Change(path, Action.CONFLICT, disk, disk, why, reject=new), fresh)
     if disk == base:
         return _Decision(Change(path, Action.UPDATE, disk, new, "template changed"), fresh)
+    # Only lines otpgen added (a module wired in, requirements): not an edit of the user's.
+    added = old is not None and old.as_written(disk)
     if new == base:
-        return _Decision(Change(path, Action.KEEP, disk, disk, EDITED), fresh)
+        kept = FileRecord(fresh.sha, source, wired=old.wired if added and old else None)
+        return _Decision(Change(path, Action.KEEP, disk, disk, "" if added else EDITED), kept)
     merged, conflicted = merge(base, disk, new, label)
     if not conflicted:
+        if added:
+            why = "template changed; the lines otpgen added kept"
+            return _Decision(
+                Change(path, Action.MERGE, disk, merged, why), fresh.with_wired(new, merged)
+            )
         why = "template changed; your edits kept"
         return _Decision(Change(path, Action.MERGE, disk, merged, why), fresh)
     if rej and old is not None:  # the old base stays until the .rej is merged by hand
@@ -246,7 +254,7 @@ def plan_update(
             new = formatted.get(key, {}).get(path)
             if new is None:  # the same render as last time: nothing to take from it
                 assert record is not None
-                why = "" if disk is None or digest(disk) == record.sha else EDITED
+                why = "" if disk is None or record.as_written(disk) else EDITED
                 if disk is None:
                     why = DELETED
                 changes.append(Change(path, Action.KEEP, disk, disk, why))
@@ -379,6 +387,6 @@ def _file_state(
         found.append(
             Finding(name, "conflict markers left", "edit the file to resolve them (that is all)")
         )
-    elif record is not None and disk is not None and digest(disk) != record.sha:
+    elif record is not None and disk is not None and not record.as_written(disk):
         found.append(Finding(name, EDITED, "nothing: update keeps it", failing=False))
     return found

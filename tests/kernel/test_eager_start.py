@@ -230,3 +230,18 @@ async def test_a_kill_before_the_first_step_of_a_queued_start_fails_it() -> None
     finally:
         del _genserver._EAGER_LOOPS[type(loop)]
     assert whereis("early") is None
+
+
+async def test_a_thousand_inits_each_starting_the_next_do_not_exhaust_the_stack() -> None:
+    started: list[GenServer] = []
+
+    class Link(GenServer):
+        async def init(self, left: int) -> None:
+            started.append(self)
+            if left:
+                await Link.start(left - 1)
+
+    await Link.start(1000)
+    assert len(started) == 1001
+    for process in reversed(started):
+        await process.stop()

@@ -157,18 +157,32 @@ def _step_now(loop: asyncio.AbstractEventLoop, queued: int) -> bool:
         or leave is None
     ):
         return False
+    global _nesting
+    if _nesting >= _MAX_NESTING:
+        # An `init` that starts a process whose `init` starts one... runs each step on
+        # the stack of the one before: past this depth, let the loop take the step, on
+        # a fresh stack.
+        return False
     handle = ready.pop()
     # The step runs as the new task (`current_task()` in `init` is the process), so
     # the starting task steps aside for it.
     current = _task_of(loop)
     if current is not None:
         leave(loop, current)
+    _nesting += 1
     try:
         handle._run()
     finally:
+        _nesting -= 1
         if current is not None:
             enter(loop, current)
     return True
+
+
+# How many first steps `_step_now` is running inside one another now, and how many it
+# may (each holds a few frames of the stack).
+_nesting = 0
+_MAX_NESTING: Final = 20
 
 
 def _steps_like_asyncio(cls: type[asyncio.AbstractEventLoop]) -> bool:
