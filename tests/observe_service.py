@@ -1,8 +1,9 @@
 """A small service on the kernel that serves its observer JSON, for `otpgen observe` tests.
 
 Run as `python observe_service.py KERNEL_DIR`: it imports the kernel from KERNEL_DIR as `otp`,
-starts a tree, and serves `otp.snapshot_async()` at GET /observer/api/tree on 127.0.0.1 (a
-port of the system's choosing, printed as the first line of stdout). GET /crash makes the
+starts a tree, and serves `otp.snapshot_async(limit=N)` at GET /observer/api/tree?limit=N
+(`all`: no limit; 200 without one) on 127.0.0.1 (a port of the system's choosing, printed as
+the first line of stdout). GET /crash makes the
 "counter" worker crash (its supervisor restarts it); GET /block makes it wait in a callback
 until GET /release, with 150 messages cast behind (its mailbox backs up). It stops when stdin
 closes.
@@ -13,12 +14,14 @@ The tree:
     ├── Counter "counter"
     └── DynamicSupervisor "users"
         ├── Session (alice)
-        └── Session (bob)
+        ├── Session (bob)
+        └── Session (carol)
 """
 
 import asyncio
 import json
 import sys
+import urllib.parse
 from typing import Any
 
 sys.path.insert(0, sys.argv[1])
@@ -49,11 +52,13 @@ async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     request = await reader.readline()
     while (await reader.readline()).strip():
         pass
-    path = request.split()[1].decode() if len(request.split()) > 1 else "/"
+    target = request.split()[1].decode() if len(request.split()) > 1 else "/"
+    path, _, query = target.partition("?")
     status, body = "200 OK", b"{}"
     counter = otp.whereis("counter")
     if path == "/observer/api/tree":
-        snapshot = await otp.snapshot_async()
+        asked = dict(urllib.parse.parse_qsl(query)).get("limit", "200")
+        snapshot = await otp.snapshot_async(limit=None if asked == "all" else int(asked))
         body = json.dumps(snapshot.as_dict()).encode()
     elif path == "/crash" and isinstance(counter, Counter):
         counter.cast("crash")
@@ -83,7 +88,7 @@ async def main() -> None:
     )
     users = otp.whereis("users")
     assert isinstance(users, otp.DynamicSupervisor)
-    for user in ("alice", "bob"):
+    for user in ("alice", "bob", "carol"):
         await users.start_child(Session.child_spec(user))
     server = await asyncio.start_server(respond, "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)

@@ -100,6 +100,7 @@ class Service:
         self.documents = list(documents)
         self.status: int | None = None
         self.requests = 0
+        self.queries: list[str] = []  # the query string of each request for the tree
         self.hold: threading.Event | None = None  # set: requests wait until it is set
         self.held = threading.Event()  # a request is being held
         owner = self
@@ -110,10 +111,12 @@ class Service:
                     owner.held.set()
                     owner.hold.wait()
                     return
-                if self.path != "/observer/api/tree" or owner.status is not None:
+                path, _, query = self.path.partition("?")
+                if path != "/observer/api/tree" or owner.status is not None:
                     self.send_error(owner.status or 404)
                     return
                 owner.requests += 1
+                owner.queries.append(query)
                 document = owner.documents[0]
                 if len(owner.documents) > 1:
                     owner.documents.pop(0)
@@ -285,9 +288,104 @@ def test_the_url_may_be_the_base_the_page_or_the_json(service: Service, suffix: 
 def test_a_path_prefix_is_kept() -> None:
     assert (
         _observe.tree_url("https://example.org/shop/")
-        == "https://example.org/shop/observer/api/tree"
+        == "https://example.org/shop/observer/api/tree?limit=200"
     )
-    assert _observe.tree_url("http://[::1]:8000?x=1") == "http://[::1]:8000/observer/api/tree?x=1"
+    assert (
+        _observe.tree_url("http://[::1]:8000?x=1")
+        == "http://[::1]:8000/observer/api/tree?x=1&limit=200"
+    )
+
+
+def test_limit_is_asked_of_the_service(service: Service) -> None:
+    for given, asked in [
+        ((), "limit=200"),
+        (("--limit", "7"), "limit=7"),
+        (("--limit", "all"), "limit=all"),
+    ]:
+        result = otpgen("observe", service.url + "/observer/api/tree?limit=3", "--once", *given)
+        assert result.returncode == 0, result.stderr
+        assert service.queries[-1] == asked  # (--limit wins over the URL's)
+    for bad in ("-1", "x", "1.5", ""):
+        result = otpgen("observe", service.url, "--once", "--limit", bad)
+        assert result.returncode == 2
+        assert result.stderr == (
+            f"error: expected --limit to be a number >= 0 or 'all', got: {bad!r}\n"
+        )
+
+
+def summarised() -> dict[str, Any]:
+    """What a service asked for 1 or 2 children of each supervisor may answer: app shows 2
+    of its 3 (cache, restarting, is left out), workers 1 of its 11."""
+    return {
+        "version": 1,
+        "taken_at": TAKEN_AT,
+        "processes": [
+            supervisor("p1", None, "app", memory=4096),
+            process("p2", "p1", "inventory", mailbox=3, handler_time=0.5),
+            process("p3", "p1", "workers", kind="dynamic", handler_time=0.01),
+            process("p5", "p3", "job-b", mailbox=250, oldest_age=3.0, current="handle_cast"),
+            process("p9", None, "loner", handler_time=0.2, memory=3 * 1024 * 1024),
+        ],
+        "summaries": {
+            "p1": {
+                "children": 3, "shown": 2, "mailbox": 3, "backlogged": 1, "restarting": 1,
+                "restarts": 4, "largest_mailbox": 3, "starting": 0, "stopping": 0,
+                "supervisors": 0, "newer": 1,
+            },
+            "p3": {
+                "children": 11, "shown": 1, "mailbox": 1262, "backlogged": 4,
+                "restarting": 0, "restarts": 2,
+            },
+        },
+    }  # fmt: skip
+
+
+def test_summaries_are_rows_under_their_supervisor_and_count_in_the_totals(
+    service: Service,
+) -> None:
+    service.serve(summarised())
+    result = otpgen("observe", service.url, "--once", "--limit", "2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "16 processes (5 shown)" in lines[0]  # and 1 + 10 left out
+    assert "mailbox 1265" in lines[0]
+    assert "restarts 6" in lines[0]
+    assert "1 restarting" in lines[0]
+    width = lines[1].index("kind")  # the process column
+    rows = [line[:width].rstrip() for line in lines[2:]]
+    assert rows == [
+        "app",
+        "├─ inventory",
+        "├─ workers",
+        "│  ├─ job-b",
+        "│  └─ + 10 more: 1,012 messages waiting in 3, 0 restarting",
+        "└─ + 1 more: 0 messages waiting in 0, 1 restarting",
+        "loner",
+    ]
+    flat = otpgen("observe", service.url, "--once", "--flat", "--sort", "mailbox").stdout
+    assert [line.rstrip() for line in flat.splitlines()[-2:]] == [
+        "+ 1 more: 0 messages waiting in 0, 1 restarting",
+        "+ 10 more: 1,012 messages waiting in 3, 0 restarting",
+    ]
+    data = json.loads(otpgen("observe", service.url, "--once", "--format", "json").stdout)
+    Draft202012Validator(observe_schema()).validate(data)
+    assert data["summaries"]["p3"]["children"] == 11
+    assert "newer" not in data["summaries"]["p1"]  # keys it does not know are dropped
+    assert (data["totals"]["processes"], data["totals"]["hidden"]) == (16, 11)
+    assert [p["name"] for p in data["processes"]] == [
+        "app",
+        "inventory",
+        "workers",
+        "job-b",
+        "loner",
+    ]
+
+
+def test_a_service_without_summaries_reads_as_one_with_none(service: Service) -> None:
+    data = json.loads(otpgen("observe", service.url, "--once", "--format", "json").stdout)
+    assert "summaries" not in tree()
+    assert data["summaries"] == {}
+    assert data["totals"]["hidden"] == 0
 
 
 # --format json
@@ -304,10 +402,11 @@ def test_json_follows_its_schema_in_the_order_shown(service: Service) -> None:
     assert (result.returncode, result.stderr) == (0, "")
     data = json.loads(result.stdout)
     Draft202012Validator(observe_schema()).validate(data)
-    assert data["url"] == f"{service.url}/observer/api/tree"
+    assert data["url"] == f"{service.url}/observer/api/tree?limit=200"
     assert data["taken_at"] == TAKEN_AT
     assert data["totals"] == {
         "processes": 7,
+        "hidden": 0,
         "mailbox": 254,
         "restarts": 4,
         "memory": 4096 + 3 * 1024 * 1024 + 5 * 1480,
@@ -369,7 +468,7 @@ def test_an_unreachable_service_is_one_line_and_exit_1_with_once() -> None:
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith(
-        f"error: cannot reach http://127.0.0.1:{port}/observer/api/tree: "
+        f"error: cannot reach http://127.0.0.1:{port}/observer/api/tree?limit=200: "
     )
     assert result.stderr.count("\n") == 1
 
@@ -378,7 +477,9 @@ def test_a_service_without_the_observer_is_exit_1_naming_the_status(service: Ser
     service.status = 404
     result = otpgen("observe", service.url, "--once")
     assert result.returncode == 1
-    assert result.stderr.startswith(f"error: {service.url}/observer/api/tree answered 404 ")
+    assert result.stderr.startswith(
+        f"error: {service.url}/observer/api/tree?limit=200 answered 404 "
+    )
     assert "is the observer mounted?" in result.stderr
     assert result.stderr.count("\n") == 1
 
@@ -423,7 +524,9 @@ def test_a_document_not_of_the_contracts_shape_is_one_line_and_exit_1(
     result = otpgen("observe", service.url, "--once")
     assert result.returncode == 1
     assert result.stdout == ""
-    prefix = f"error: {service.url}/observer/api/tree did not answer an observer tree: {what}"
+    prefix = (
+        f"error: {service.url}/observer/api/tree?limit=200 did not answer an observer tree: {what}"
+    )
     assert result.stderr.startswith(prefix), result.stderr
     assert result.stderr.count("\n") == 1
 
@@ -778,7 +881,14 @@ def observed_until(url: str, done: Callable[[dict[str, Any]], bool]) -> dict[str
 def test_the_kernels_snapshot_is_read_as_the_tree_it_is(kernel_service: str) -> None:
     result = otpgen("observe", kernel_service, "--once")
     assert result.returncode == 0, result.stderr
-    assert names(result.stdout) == ["Supervisor", "counter", "users", "Session", "Session"]
+    assert names(result.stdout) == [
+        "Supervisor",
+        "counter",
+        "users",
+        "Session",
+        "Session",
+        "Session",
+    ]
     data = observed_until(kernel_service, lambda counter: True)
     shown = [(p["name"] or p["class"], p["kind"], p["depth"]) for p in data["processes"]]
     assert shown == [
@@ -787,7 +897,24 @@ def test_the_kernels_snapshot_is_read_as_the_tree_it_is(kernel_service: str) -> 
         ("users", "dynamic", 1),
         ("Session", "worker", 2),
         ("Session", "worker", 2),
+        ("Session", "worker", 2),
     ]
+    assert data["summaries"] == {}
+
+    # Two children of each supervisor: the third session is a summary row.
+    result = otpgen("observe", kernel_service, "--once", "--limit", "2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "6 processes (5 shown)" in lines[0]
+    assert lines[-1].strip() == "└─ + 1 more: 0 messages waiting in 0, 0 restarting"
+    data = json.loads(
+        otpgen("observe", kernel_service, "--once", "--limit", "2", "--format", "json").stdout
+    )
+    Draft202012Validator(observe_schema()).validate(data)
+    users = next(p for p in data["processes"] if p["name"] == "users")
+    assert data["summaries"][users["id"]]["children"] == 3
+    assert data["summaries"][users["id"]]["shown"] == 2
+    assert data["totals"]["processes"] == 6
 
     get(f"{kernel_service}/crash")
     data = observed_until(kernel_service, lambda counter: counter["restarts"] == 1)

@@ -41,22 +41,49 @@ class Flaky(otp.GenServer):
 '''
 
 
+# A DynamicSupervisor with more children than the observer page is asked to show.
+POOL = '''\
+"""A DynamicSupervisor started with six idle workers."""
+
+from shop import otp
+
+
+class Idle(otp.GenServer):
+    """Waits."""
+
+
+async def start_pool() -> otp.DynamicSupervisor:
+    pool = await otp.DynamicSupervisor.start(name="pool")
+    for _ in range(6):
+        await pool.start_child(Idle.child_spec())
+    return pool
+'''
+
+
 def web_service(base: Path) -> Path:
-    """`otpgen init shop --web`, then a genserver and the Flaky worker wired in: a service
-    whose tree is inventory, flaky, web (web kept last)."""
+    """`otpgen init shop --web`, then a genserver, the Flaky worker and a pool of six
+    wired in: a service whose tree is inventory, flaky, pool, web (web kept last)."""
     result = otpgen("init", "shop", "--no-input", "--web", cwd=base)
     assert result.returncode == 0, result.stderr
     root = base / "shop"
     result = otpgen("new", "genserver", "inventory", "--no-input", cwd=root)
     assert result.returncode == 0, result.stderr
     (root / "src/shop/flaky.py").write_text(FLAKY)
+    (root / "src/shop/pool.py").write_text(POOL)
     application = root / "src/shop/application.py"
-    spec = Wiring(
-        ("from shop.flaky import Flaky",),
-        'otp.ChildSpec("flaky", Flaky.start)',
-        ("Web.child_spec()",),
-    )
-    application.write_text(wire(application.read_text(), spec))
+    for spec in (
+        Wiring(
+            ("from shop.flaky import Flaky",),
+            'otp.ChildSpec("flaky", Flaky.start)',
+            ("Web.child_spec()",),
+        ),
+        Wiring(
+            ("from shop.pool import start_pool",),
+            'otp.ChildSpec("pool", start_pool, type=otp.SUPERVISOR)',
+            ("Web.child_spec()",),
+        ),
+    ):
+        application.write_text(wire(application.read_text(), spec))
     return root
 
 
@@ -216,7 +243,7 @@ def test_the_service_answers_its_probes_and_stops_web_first_on_sigterm(service: 
         for line in service.lines
         if (found := re.search(r"stopping child '([\w.]+)'", line))
     ]
-    assert stopping == ["shop.web", "flaky", "shop.inventory"], "".join(service.lines)
+    assert stopping == ["shop.web", "pool", "flaky", "shop.inventory"], "".join(service.lines)
     assert took < 5.0 + 5.0, f"took {took:.2f} s, over the web child's budget and a margin"
     with pytest.raises(urllib.error.URLError):
         service.get("/healthz")
@@ -231,6 +258,13 @@ for (const tr of document.querySelectorAll("#rows tr")) {
   }
 }
 return "";
+"""
+
+
+# The summary row of the children a limit left out: "class|text", or "".
+SUMMARY = """
+const tr = document.querySelector("#rows tr.summary");
+return tr ? tr.className + "|" + tr.cells[0].textContent.trim() : "";
 """
 
 
@@ -288,5 +322,14 @@ def test_the_observer_page_draws_the_tree_and_shows_a_restart_without_reloading(
         assert "restarted" in row("flaky")
         assert driver.execute_script("return window.notReloaded === true;")
         driver.save_screenshot("/tmp/otpgen-observer-after.png")
+
+        # Four children of each supervisor: the pool's other two are one summary row.
+        driver.get(service.url + "/observer/?limit=4")
+        wait.until(lambda _: driver.execute_script(SUMMARY))
+        found = driver.execute_script(SUMMARY)
+        assert found == "more summary|+ 2 more: 0 messages waiting in 0, 0 restarting", found
+        assert row("web")
+        assert row("pool")
+        driver.save_screenshot("/tmp/otpgen-observer-summary.png")
     finally:
         driver.quit()

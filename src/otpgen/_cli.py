@@ -719,6 +719,16 @@ def observe(
     format: Annotated[
         Format, typer.Option("--format", help="text or json (json with --once).")
     ] = Format.text,
+    limit: Annotated[
+        str,
+        typer.Option(
+            "--limit",
+            metavar="N|all",
+            help="Children of each supervisor to show, those that need attention first "
+            "(restarting, backlogged, restarted); the others are one summary row. "
+            "'all' shows every process.",
+        ),
+    ] = "200",
 ) -> None:
     """Watch a running service's supervision tree: per process its status, restarts, mailbox,
     time in callbacks and memory; restarting and backlogged processes highlighted.
@@ -739,6 +749,7 @@ def observe(
             flat=flat,
             once_only=once,
             json_output=format is Format.json,
+            limit=limit,
         )
     except _observe.ObserveError as error:
         _fail(str(error), error.code)

@@ -1,7 +1,9 @@
 """`otpgen observe URL`: a running service's supervision tree, in the terminal.
 
 The service's web child serves its tree as JSON at ``GET /observer/api/tree`` (the observer
-contract: ``version`` 1, ``taken_at``, and ``processes`` listed parents before children).
+contract: ``version`` 1, ``taken_at``, ``processes`` listed parents before children, and
+``summaries``: for each supervisor some of whose children a ``?limit=N`` left out, what they
+add up to; older services send no ``summaries``, which reads as none).
 This module fetches that document with urllib, checks its shape, arranges the processes
 (a tree indented by parent, or a flat list) and draws them: with rich on a terminal (a live
 view that polls until `q` or Ctrl-C, or one frame with ``--once``), as plain aligned text
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 TREE_PATH: Final = "/observer/api/tree"
+LIMIT: Final = 200  # children of each supervisor asked for (`--limit`): the busiest first
 SORTS: Final = ("mailbox", "handler_time", "restarts", "name")
 # A process is "backlogged" from this many waiting messages, or once its oldest message has
 # waited this long: either means it falls behind what is sent to it.
@@ -62,6 +65,10 @@ FIELDS: Final[dict[str, tuple[type, ...]]] = {
     "memory": (int,),
 }
 TYPE_NAMES: Final = {str: "a string", int: "an integer", float: "a number", dict: "an object"}
+# A supervisor's summary (`summaries`): the keys it must have, then those it may have (all
+# integers), as the kernel's ChildrenSummary names them.
+SUMMARY_FIELDS: Final = ("children", "shown", "mailbox", "backlogged", "restarting", "restarts")
+SUMMARY_EXTRAS: Final = ("largest_mailbox", "starting", "stopping", "supervisors")
 
 
 class ObserveError(Exception):
@@ -80,12 +87,22 @@ class ObserveError(Exception):
 # The URL
 
 
-def tree_url(url: str) -> str:
+def parse_limit(text: str) -> int | None:
+    """``--limit``: a number >= 0, or ``all`` (None). Raises ObserveError (exit 2)."""
+    text = text.strip()
+    if text == "all":
+        return None
+    if not text.isdigit():
+        raise ObserveError(f"expected --limit to be a number >= 0 or 'all', got: {text!r}", 2)
+    return int(text)
+
+
+def tree_url(url: str, limit: int | None = LIMIT) -> str:
     """The observer JSON's URL from what the user typed: the service's base URL
     (``http://127.0.0.1:8000``, a path prefix kept), its ``/observer/`` page, or the full
-    ``/observer/api/tree`` URL. Raises ObserveError (exit 2) for anything but http(s) with a
-    host."""
-    from urllib.parse import urlsplit, urlunsplit
+    ``/observer/api/tree`` URL; with ``limit=N`` (or ``limit=all``) in its query, in place of
+    any the URL had. Raises ObserveError (exit 2) for anything but http(s) with a host."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     try:
         parts = urlsplit(url.strip())
@@ -103,7 +120,9 @@ def tree_url(url: str) -> str:
         path = path.removesuffix("/observer")
     if not path.endswith(TREE_PATH):
         path += TREE_PATH
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "limit"]
+    query.append(("limit", "all" if limit is None else str(limit)))
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
 
 
 # Fetching and checking
@@ -178,7 +197,35 @@ def parse(body: bytes, url: str) -> dict[str, Any]:
         if process["parent"] is not None and process["parent"] not in seen:
             _malformed(url, f"{where}: its parent {process['parent']!r} is not an earlier process")
         seen.add(process["id"])
+    data["summaries"] = _summaries(data.get("summaries", {}), seen, url)
     return data
+
+
+def _summaries(found: object, ids: set[str], url: str) -> dict[str, dict[str, int]]:
+    """The document's `summaries`, checked: each the summary of a process it lists, with
+    `SUMMARY_FIELDS` (and any of `SUMMARY_EXTRAS`) as integers >= 0; other keys dropped."""
+    if not isinstance(found, dict):
+        _malformed(url, f"'summaries' is {_json_type(found)}, expected an object")
+    summaries: dict[str, dict[str, int]] = {}
+    for pid, summary in found.items():
+        where = f"summaries[{pid!r}]"
+        if pid not in ids:
+            _malformed(url, f"{where}: no process has that id")
+        if not isinstance(summary, dict):
+            _malformed(url, f"{where} is {_json_type(summary)}, expected an object")
+        for key in (*SUMMARY_FIELDS, *SUMMARY_EXTRAS):
+            if key not in summary:
+                if key in SUMMARY_FIELDS:
+                    _malformed(url, f"{where} has no {key!r}")
+                continue
+            value = summary[key]
+            if not _is(value, (int,)) or value < 0:
+                got = str(value) if _is(value, (int,)) else _json_type(value)
+                _malformed(url, f"{where}.{key} is {got}, expected an integer >= 0")
+        summaries[pid] = {
+            key: summary[key] for key in (*SUMMARY_FIELDS, *SUMMARY_EXTRAS) if key in summary
+        }
+    return summaries
 
 
 def _is(value: object, types: tuple[type, ...]) -> bool:
@@ -208,13 +255,45 @@ def load(url: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class Hidden:
+    """The children of one supervisor that the snapshot left out (its summary, less the
+    children it shows)."""
+
+    count: int
+    mailbox: int
+    backlogged: int
+    restarting: int
+    restarts: int
+
+    @classmethod
+    def of(cls, summary: dict[str, int], shown: Iterable[dict[str, Any]]) -> "Hidden":
+        listed = list(shown)
+        return cls(
+            count=summary["children"] - summary["shown"],
+            mailbox=summary["mailbox"] - sum(p["mailbox"] for p in listed),
+            backlogged=summary["backlogged"] - sum(p["mailbox"] > 0 for p in listed),
+            restarting=summary["restarting"] - sum(p["status"] == "restarting" for p in listed),
+            restarts=summary["restarts"] - sum(p["restarts"] for p in listed),
+        )
+
+    def text(self) -> str:
+        """``+ 99,800 more: 12 messages waiting in 3, 0 restarting``."""
+        return (
+            f"+ {self.count:,} more: {self.mailbox:,} messages waiting in {self.backlogged:,}, "
+            f"{self.restarting:,} restarting"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One process as shown: its entry, its depth in the tree and the guide drawn before its
-    label (``├─ ``, ``└─ `` and the lines of its ancestors; empty in a flat list)."""
+    label (``├─ ``, ``└─ `` and the lines of its ancestors; empty in a flat list). A summary
+    row (`more` set) stands for the children of `process` the snapshot left out."""
 
     process: dict[str, Any]
     depth: int
     guide: str
+    more: Hidden | None = None
 
 
 def label(process: dict[str, Any]) -> str:
@@ -237,33 +316,53 @@ def sort_key(sort: str) -> Callable[[dict[str, Any]], Any]:
 
 
 def arrange(
-    processes: Sequence[dict[str, Any]], sort: str | None, flat: bool, *, ascii_only: bool = False
+    processes: Sequence[dict[str, Any]],
+    sort: str | None,
+    flat: bool,
+    *,
+    ascii_only: bool = False,
+    summaries: dict[str, dict[str, int]] | None = None,
 ) -> list[Row]:
     """The processes in the order shown. As a tree (the default) each one under its parent,
-    siblings in start order or by `sort`; flat, one list in snapshot order or by `sort`."""
+    siblings in start order or by `sort`, and after the children of a supervisor that has a
+    summary, a summary row for those left out; flat, one list in snapshot order or by
+    `sort`, the summary rows at the end."""
     key = sort_key(sort) if sort is not None else None
-    if flat:
-        ordered = sorted(processes, key=key) if key is not None else list(processes)
-        return [Row(p, 0, "") for p in ordered]
-    tee, last, bar = ("|- ", "`- ", "|  ") if ascii_only else ("├─ ", "└─ ", "│  ")
+    summaries = summaries or {}
     children: dict[str | None, list[dict[str, Any]]] = {}
     for process in processes:
         children.setdefault(process["parent"], []).append(process)
+    by_id = {p["id"]: p for p in processes} if summaries else {}
+    more = {pid: Hidden.of(summary, children.get(pid, [])) for pid, summary in summaries.items()}
+    if flat:
+        ordered = sorted(processes, key=key) if key is not None else list(processes)
+        return [Row(p, 0, "") for p in ordered] + [
+            Row(by_id[pid], 0, "", hidden) for pid, hidden in more.items()
+        ]
+    tee, last, bar = ("|- ", "`- ", "|  ") if ascii_only else ("├─ ", "└─ ", "│  ")
     if key is not None:
         for siblings in children.values():
             siblings.sort(key=key)
     rows: list[Row] = []
-    # Depth first without recursion: a stack of (process, depth, prefix, is-last-sibling).
-    stack = [(p, 0, "", False) for p in reversed(children.get(None, []))]
+    # Depth first without recursion: a stack of (process, depth, prefix, is-last-sibling,
+    # and for a summary row what it stands for).
+    Item = tuple[dict[str, Any], int, str, bool, Hidden | None]
+    stack: list[Item] = [(p, 0, "", False, None) for p in reversed(children.get(None, []))]
     while stack:
-        process, depth, prefix, is_last = stack.pop()
+        process, depth, prefix, is_last, hidden = stack.pop()
         guide = "" if depth == 0 else prefix + (last if is_last else tee)
-        rows.append(Row(process, depth, guide))
-        below = children.get(process["id"], [])
+        rows.append(Row(process, depth, guide, hidden))
+        if hidden is not None:
+            continue
+        below: list[tuple[dict[str, Any], Hidden | None]] = [
+            (child, None) for child in children.get(process["id"], [])
+        ]
+        if process["id"] in more:
+            below.append((process, more[process["id"]]))
         inner = "" if depth == 0 else prefix + ("   " if is_last else bar)
         stack.extend(
-            (child, depth + 1, inner, i == len(below) - 1)
-            for i, child in reversed([*enumerate(below)])
+            (child, depth + 1, inner, i == len(below) - 1, summary)
+            for i, (child, summary) in reversed([*enumerate(below)])
         )
     return rows
 
@@ -277,7 +376,9 @@ def backlogged(process: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """The header's figures over every process of a snapshot."""
+    """The header's figures over every process of a snapshot: `processes`, `mailbox`,
+    `restarts` and `restarting` count the children its summaries stand for too (`hidden` of
+    them), `memory` and `backlogged` only the processes it describes."""
 
     processes: int
     mailbox: int
@@ -285,17 +386,28 @@ class Totals:
     memory: int
     restarting: int
     backlogged: int
+    hidden: int = 0
 
     @classmethod
-    def of(cls, processes: Iterable[dict[str, Any]]) -> "Totals":
+    def of(
+        cls, processes: Iterable[dict[str, Any]], summaries: dict[str, dict[str, int]] | None = None
+    ) -> "Totals":
         listed = list(processes)
+        children: dict[str, list[dict[str, Any]]] = {}
+        if summaries:
+            for p in listed:
+                if p["parent"] in summaries:
+                    children.setdefault(p["parent"], []).append(p)
+        more = [Hidden.of(s, children.get(pid, [])) for pid, s in (summaries or {}).items()]
         return cls(
-            processes=len(listed),
-            mailbox=sum(p["mailbox"] for p in listed),
-            restarts=sum(p["restarts"] for p in listed),
+            processes=len(listed) + sum(h.count for h in more),
+            mailbox=sum(p["mailbox"] for p in listed) + sum(h.mailbox for h in more),
+            restarts=sum(p["restarts"] for p in listed) + sum(h.restarts for h in more),
             memory=sum(p["memory"] for p in listed),
-            restarting=sum(p["status"] == "restarting" for p in listed),
+            restarting=sum(p["status"] == "restarting" for p in listed)
+            + sum(h.restarting for h in more),
             backlogged=sum(backlogged(p) for p in listed),
+            hidden=sum(h.count for h in more),
         )
 
 
@@ -357,7 +469,9 @@ RIGHT: Final = frozenset({"restarts", "mailbox", "oldest", "handler", "uptime", 
 
 
 def cells(row: Row) -> list[str]:
-    """A row's cells, in `COLUMNS` order."""
+    """A row's cells, in `COLUMNS` order (a summary row: its text, then blanks)."""
+    if row.more is not None:
+        return [row.guide + row.more.text(), *[""] * (len(COLUMNS) - 1)]
     p = row.process
     return [
         row.guide + label(p),
@@ -377,13 +491,14 @@ def header(url: str, snapshot: dict[str, Any]) -> str:
     """The line above the table: which service, when, how many processes, the totals."""
     from urllib.parse import urlsplit
 
-    totals = Totals.of(snapshot["processes"])
+    totals = Totals.of(snapshot["processes"], snapshot.get("summaries"))
     when = time.strftime("%H:%M:%S", time.localtime(snapshot["taken_at"]))
     noun = "process" if totals.processes == 1 else "processes"
+    shown = f" ({totals.processes - totals.hidden} shown)" if totals.hidden else ""
     parts = [
         urlsplit(url).netloc,
         when,
-        f"{totals.processes} {noun}",
+        f"{totals.processes} {noun}{shown}",
         f"mailbox {totals.mailbox}",
         f"restarts {totals.restarts}",
         f"memory {human_bytes(totals.memory)}",
@@ -485,7 +600,7 @@ def styled(
         )
     for row, line in zip(shown, texts, strict=True):
         values: list[RenderableType] = [_styled_name(row), *(line[i] for i in columns[1:])]
-        table.add_row(*values, style=_row_style(row.process))
+        table.add_row(*values, style=_row_style(row))
     parts.append(table)
     notes = []
     if len(shown) < len(rows):
@@ -507,11 +622,17 @@ def _styled_name(row: Row) -> "Text":
 
     name = Text()
     name.append(row.guide, style="dim")
+    if row.more is not None:
+        name.append(row.more.text(), style="italic")
+        return name
     name.append(label(row.process), style="bold" if row.process["kind"] != "worker" else "")
     return name
 
 
-def _row_style(process: dict[str, Any]) -> str:
+def _row_style(row: Row) -> str:
+    process = row.process
+    if row.more is not None:
+        return "bold red" if row.more.restarting else "dim"
     if process["status"] == "restarting":
         return "bold red"
     if backlogged(process):
@@ -523,13 +644,16 @@ def _row_style(process: dict[str, Any]) -> str:
 
 def as_json(url: str, snapshot: dict[str, Any], rows: Sequence[Row]) -> dict[str, Any]:
     """``--once --format json``: the snapshot's processes in the order shown, each with its
-    depth and whether it is backlogged, and the totals (schema: observe.schema.json)."""
-    totals = Totals.of(snapshot["processes"])
+    depth and whether it is backlogged, the summaries of the supervisors whose children were
+    left out, and the totals (schema: observe.schema.json)."""
+    summaries = snapshot.get("summaries", {})
+    totals = Totals.of(snapshot["processes"], summaries)
     return {
         "url": url,
         "taken_at": snapshot["taken_at"],
         "totals": {
             "processes": totals.processes,
+            "hidden": totals.hidden,
             "mailbox": totals.mailbox,
             "restarts": totals.restarts,
             "memory": totals.memory,
@@ -543,7 +667,9 @@ def as_json(url: str, snapshot: dict[str, Any], rows: Sequence[Row]) -> dict[str
                 "backlogged": backlogged(row.process),
             }
             for row in rows
+            if row.more is None
         ],
+        "summaries": summaries,
     }
 
 
@@ -562,10 +688,21 @@ def _ascii_only() -> bool:
     return encoding not in ("utf8", "utf16", "utf32")
 
 
+def rows_of(snapshot: dict[str, Any], sort: str | None, flat: bool) -> list[Row]:
+    """`arrange` for a checked snapshot, its summaries' rows included."""
+    return arrange(
+        snapshot["processes"],
+        sort,
+        flat,
+        ascii_only=_ascii_only(),
+        summaries=snapshot.get("summaries"),
+    )
+
+
 def once(url: str, *, sort: str | None, flat: bool, json_output: bool) -> None:
     """Print one frame of the tree at `url` (the observer JSON's URL). Raises ObserveError."""
     snapshot = load(url)
-    rows = arrange(snapshot["processes"], sort, flat, ascii_only=_ascii_only())
+    rows = rows_of(snapshot, sort, flat)
     if json_output:
         sys.stdout.write(json.dumps(as_json(url, snapshot, rows), indent=2) + "\n")
     elif sys.stdout.isatty():
@@ -593,7 +730,6 @@ def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
         _print_each(url, interval=interval, sort=sort, flat=flat)
     from rich.live import Live
 
-    ascii_only = _ascii_only()
     last: dict[str, Any] | None = None
     problem: str | None = None
     with (
@@ -612,7 +748,7 @@ def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
             if last is None:
                 live.update(_waiting(url, problem), refresh=True)
             else:
-                rows = arrange(last["processes"], sort, flat, ascii_only=ascii_only)
+                rows = rows_of(last, sort, flat)
                 width, height = screen.size
                 # Beside the table's rows: the header (wrapped), the problem line, the table's
                 # head, the keys and notes line; and a line spare for the cursor.
@@ -713,7 +849,7 @@ def _print_each(url: str, *, interval: float, sort: str | None, flat: bool) -> N
             sys.stderr.write(f"unreachable, retrying: {error}\n")
             sys.stderr.flush()
         else:
-            rows = arrange(snapshot["processes"], sort, flat, ascii_only=_ascii_only())
+            rows = rows_of(snapshot, sort, flat)
             sys.stdout.write(plain(url, snapshot, rows) + "\n")
             sys.stdout.flush()
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
@@ -774,12 +910,15 @@ def run(
     flat: bool,
     once_only: bool,
     json_output: bool,
+    limit: str = str(LIMIT),
 ) -> int:
     """The ``observe`` command: check the URL, then one frame or the watch. Returns the exit
-    status; raises ObserveError (one line, its code) for a bad URL or a failed ``--once``."""
+    status; raises ObserveError (one line, its code) for a bad URL or limit or a failed
+    ``--once``. `limit` is ``--limit``: how many children of each supervisor to ask for (a
+    number, or ``all``); the service sums up the others."""
     if json_output and not once_only:
         raise ObserveError("--format json prints one snapshot: add --once", 2)
-    target = tree_url(url)
+    target = tree_url(url, parse_limit(limit))
     if once_only:
         once(target, sort=sort, flat=flat, json_output=json_output)
         return 0

@@ -46,6 +46,7 @@ EXPECTED = [
     "ChildSpec",
     "ChildSpecError",
     "ChildType",
+    "ChildrenSummary",
     "Continue",
     "Down",
     "DynamicSupervisor",

@@ -7,6 +7,7 @@ exact: `await asyncio.sleep(2)` moves the loop's time by 2 s at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import json
 import weakref
@@ -15,6 +16,8 @@ from typing import Any
 
 import otp
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from otp import (
     ONE_FOR_ALL,
     REST_FOR_ONE,
@@ -646,3 +649,347 @@ async def test_depth_stops_the_walk_that_many_levels_down(stopping: list[GenServ
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="depth must be an int >= 1 or None"):
             otp.snapshot(top, depth=bad)  # type: ignore[arg-type]
+
+
+# Snapshots with a limit: the children that need attention, and summaries of the rest
+
+
+class Sink(GenServer):
+    """Takes casts and drops them."""
+
+    async def handle_cast(self, msg: Any) -> None:
+        return None
+
+
+async def start_gate(pool: DynamicSupervisor) -> Gate:
+    gate = await pool.start_child(Gate.child_spec())
+    assert isinstance(gate, Gate)
+    return gate
+
+
+def children_of(snap: otp.Snapshot, parent: str) -> list[otp.ProcessInfo]:
+    return [p for p in snap.processes if p.parent == parent]
+
+
+async def test_a_backlogged_child_at_the_end_of_ten_thousand_is_shown(
+    stopping: list[GenServer],
+) -> None:
+    pool = await DynamicSupervisor.start(name="pool")
+    stopping.append(pool)
+    workers = [await pool.start_child(Sink.child_spec()) for _ in range(10_000)]
+    for _ in range(3):
+        workers[-1].cast("waiting")
+    workers[5].cast("waiting")  # (no await from here: they stay in the mailboxes)
+    snap = otp.snapshot(limit=4)
+    pool_info = snap.processes[0]
+    shown = children_of(snap, pool_info.id)
+    # The two backlogged ones first, then the first in start order, in start order.
+    assert [p.id for p in shown] == [f"p{id(workers[i]):x}" for i in (0, 1, 5, 9_999)]
+    assert [p.mailbox for p in shown] == [0, 0, 1, 3]
+    assert snap.summaries == {
+        pool_info.id: otp.ChildrenSummary(
+            children=10_000,
+            shown=4,
+            mailbox=4,
+            backlogged=2,
+            largest_mailbox=3,
+            restarting=0,
+            starting=0,
+            stopping=0,
+            restarts=0,
+            supervisors=0,
+        )
+    }
+    as_dict = snap.as_dict()
+    assert as_dict["version"] == 1
+    assert as_dict["summaries"][pool_info.id]["children"] == 10_000
+    assert list(as_dict["summaries"][pool_info.id]) == list(otp.ChildrenSummary._fields)
+    assert json.loads(json.dumps(as_dict)) == as_dict
+
+
+async def test_the_longest_mailboxes_win_when_more_are_backlogged_than_the_limit(
+    stopping: list[GenServer],
+) -> None:
+    pool = await DynamicSupervisor.start(name="pool")
+    stopping.append(pool)
+    workers = [await pool.start_child(Sink.child_spec()) for _ in range(20)]
+    for index, waiting in [(2, 1), (4, 5), (9, 2), (15, 5), (19, 3)]:
+        for _ in range(waiting):
+            workers[index].cast("waiting")
+    snap = otp.snapshot(limit=3)
+    shown = children_of(snap, snap.processes[0].id)
+    # 5, 5 and 3 messages; the tie at 5 keeps both; start order in the output.
+    assert [p.id for p in shown] == [f"p{id(workers[i]):x}" for i in (4, 15, 19)]
+    summary = snap.summaries[snap.processes[0].id]
+    assert (summary.mailbox, summary.backlogged, summary.largest_mailbox) == (16, 5, 5)
+
+
+async def test_a_restarting_child_is_shown_and_counted(
+    stopping: list[GenServer], flaky_gate: asyncio.Event
+) -> None:
+    registry = Registry(name="r")
+    dyn = await DynamicSupervisor.start(name="dyn")
+    stopping.append(dyn)
+    for i in range(30):
+        await dyn.start_child(Idle.child_spec(name=via(registry, i)))
+    flaky = await dyn.start_child(Flaky.child_spec(name=via(registry, "flaky")))
+    await dyn.start_child(Idle.child_spec(name=via(registry, "last")))
+    flaky.cast("crash")
+    await Flaky.restarting.wait()  # its restart waits at the gate
+    snap = otp.snapshot(limit=2)
+    dyn_info = snap.processes[0]
+    shown = children_of(snap, dyn_info.id)
+    assert [(p.name, p.status) for p in shown] == [("r:0", "running"), (None, "restarting")]
+    assert shown[1].child_id == "via(r, 'flaky')"
+    summary = snap.summaries[dyn_info.id]
+    assert (summary.children, summary.shown, summary.restarting, summary.restarts) == (
+        32,
+        2,
+        1,
+        1,
+    )
+    gate = flaky_gate
+    gate.set()
+    await asyncio.sleep(0.01)
+    # Running again: its one restart still puts it before the idle ones.
+    snap = otp.snapshot(limit=2)
+    shown = children_of(snap, snap.processes[0].id)
+    assert [(p.name, p.restarts) for p in shown] == [("r:0", 0), ("r:flaky", 1)]
+    assert snap.summaries[snap.processes[0].id].restarts == 1
+
+
+async def test_limit_zero_shows_no_child_but_counts_them_all(
+    stopping: list[GenServer],
+) -> None:
+    top = await Supervisor.start(
+        [
+            Sink.child_spec(name="a"),
+            DynamicSupervisor.child_spec(name="inner"),
+            Sink.child_spec(name="b"),
+        ],
+        name="top",
+    )
+    stopping.append(top)
+    inner = otp.whereis("inner")
+    assert isinstance(inner, DynamicSupervisor)
+    for _ in range(5):
+        await inner.start_child(Sink.child_spec())
+    b = otp.whereis("b")
+    assert b is not None
+    b.cast("x")
+    b.cast("y")
+    snap = otp.snapshot(limit=0)
+    assert [p.name for p in snap.processes] == ["top"]
+    # The left-out DynamicSupervisor's own children are in no summary: it says so.
+    assert snap.summaries == {
+        snap.processes[0].id: otp.ChildrenSummary(3, 0, 2, 1, 2, 0, 0, 0, 0, 1)
+    }
+
+
+async def test_summaries_are_empty_when_nothing_was_left_out(
+    stopping: list[GenServer],
+) -> None:
+    pool = await DynamicSupervisor.start(name="pool")
+    stopping.append(pool)
+    for _ in range(3):
+        await pool.start_child(Sink.child_spec())
+    whole = otp.snapshot()
+    for limit in (3, 4, 1000):
+        limited = otp.snapshot(limit=limit)
+        assert limited.summaries == {}
+        assert limited.processes == whole.processes
+        assert limited.as_dict()["summaries"] == {}
+    assert whole.as_dict()["summaries"] == {}
+    assert otp.snapshot(limit=2).summaries[whole.processes[0].id].shown == 2
+
+
+async def test_depth_and_limit_combine_and_a_bad_limit_is_refused(
+    stopping: list[GenServer],
+) -> None:
+    top = await Supervisor.start(
+        [DynamicSupervisor.child_spec(name="pool"), Sink.child_spec(name="last")], name="top"
+    )
+    stopping.append(top)
+    pool = otp.whereis("pool")
+    assert isinstance(pool, DynamicSupervisor)
+    for _ in range(4):
+        await pool.start_child(Sink.child_spec())
+    snap = otp.snapshot(depth=2, limit=1)
+    assert [p.name for p in snap.processes] == ["top", "pool"]
+    assert list(snap.summaries) == [snap.processes[0].id]  # the pool's were not walked
+    deeper = otp.snapshot(depth=3, limit=1)
+    assert len(deeper.processes) == 3
+    assert deeper.summaries[deeper.processes[1].id].children == 4
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match=r"^limit must be an int >= 0 or None, got: "):
+            otp.snapshot(limit=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^limit must be an int >= 0 or None, got: "):
+            await otp.snapshot_async(limit=bad)  # type: ignore[arg-type]
+
+
+async def test_while_observed_the_busiest_handlers_come_after_mailboxes_and_restarts(
+    stopping: list[GenServer],
+) -> None:
+    otp.observe(True)
+    pool = await DynamicSupervisor.start(name="pool")
+    stopping.append(pool)
+    workers = [await start_gate(pool) for _ in range(6)]
+    blocked = asyncio.create_task(workers[3].call("block", timeout=None))
+    await workers[3].entered.wait()
+    await asyncio.sleep(2)  # workers[3] has been in handle_call for 2 s
+    workers[5].cast("waiting")
+    snap = otp.snapshot(limit=1)  # a waiting message comes first
+    assert [p.id for p in children_of(snap, snap.processes[0].id)] == [f"p{id(workers[5]):x}"]
+    snap = otp.snapshot(limit=2)
+    shown = children_of(snap, snap.processes[0].id)
+    assert [p.id for p in shown] == [f"p{id(workers[i]):x}" for i in (3, 5)]
+    assert shown[0].handler_time == pytest.approx(2.0)
+    otp.observe(False)
+    workers[3].gate.set()
+    await blocked
+    await workers[5].call("sync")
+    # Not observed: no handler time, so the first two in start order.
+    snap = otp.snapshot(limit=2)
+    shown = children_of(snap, snap.processes[0].id)
+    assert [p.id for p in shown] == [f"p{id(workers[i]):x}" for i in (0, 1)]
+
+
+async def test_snapshot_async_with_a_limit_equals_snapshot(stopping: list[GenServer]) -> None:
+    top = await Supervisor.start(
+        [DynamicSupervisor.child_spec(name="pool"), Gate.child_spec(name="gate")], name="top"
+    )
+    stopping.append(top)
+    pool = otp.whereis("pool")
+    gate = otp.whereis("gate")
+    assert isinstance(pool, DynamicSupervisor)
+    assert isinstance(gate, Gate)
+    workers = [await start_gate(pool) for _ in range(12)]
+    calls = [asyncio.create_task(w.call("block", timeout=None)) for w in (gate, *workers[6:9])]
+    for index, worker in enumerate(workers[6:9]):
+        await worker.entered.wait()
+        for _ in range(index + 1):
+            worker.cast("waiting")  # (blocked: the messages stay in the mailbox)
+    await gate.entered.wait()
+    snap = otp.snapshot(limit=4)
+    for chunk in (1, 3, 2000):
+        other = await otp.snapshot_async(limit=4, chunk=chunk)
+        assert (other.processes, other.summaries) == (snap.processes, snap.summaries)
+    shown = children_of(snap, snap.processes[1].id)
+    assert [p.mailbox for p in shown] == [0, 1, 2, 3]
+    assert snap.summaries[snap.processes[1].id].mailbox == 6
+    for worker in (gate, *workers[6:9]):
+        worker.gate.set()
+    await asyncio.gather(*calls)
+
+
+class Crashy(GenServer):
+    """Takes casts; crashes on "crash"."""
+
+    async def handle_cast(self, msg: Any) -> None:
+        if msg == "crash":
+            raise RuntimeError("asked to crash")
+
+
+# A child of the root: a worker's mailbox length, or a pool's children as (mailbox
+# length, crashes before) each.
+_child = st.one_of(
+    st.integers(0, 3),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), max_size=12),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tree=st.lists(_child, max_size=6), limit=st.integers(0, 5))
+async def test_a_limited_snapshot_shows_or_counts_every_child_of_a_random_tree(
+    tree: list[int | list[tuple[int, int]]], limit: int
+) -> None:
+    specs = [
+        dataclasses.replace(
+            Crashy.child_spec()
+            if isinstance(node, int)
+            else DynamicSupervisor.child_spec(max_restarts=100),
+            id=i,
+        )
+        for i, node in enumerate(tree)
+    ]
+    root = await Supervisor.start(specs, max_restarts=100)
+    try:
+        waiting: list[tuple[GenServer, int]] = []
+        for (_, child, _, _), node in zip(await root.which_children(), tree, strict=True):
+            assert child is not None
+            if isinstance(node, int):
+                waiting.append((child, node))
+                continue
+            assert isinstance(child, DynamicSupervisor)
+            for messages, crashes in node:
+                worker = await child.start_child(Crashy.child_spec())
+                for _ in range(crashes):
+                    worker.cast("crash")
+                    await asyncio.sleep(0.01)  # (restarted by now)
+                    again = (await child.which_children())[-1].process
+                    assert again is not None
+                    worker = again
+                waiting.append((worker, messages))
+        for worker, messages in waiting:
+            for _ in range(messages):
+                worker.cast("waiting")
+        # (No await from here: the mailboxes stay as they are.)
+        full = otp.snapshot(root)
+        limited = otp.snapshot(root, limit=limit)
+    finally:
+        await root.stop()
+
+    by_id = {p.id: p for p in full.processes}
+    # What is shown is shown as in the full snapshot, in the same order.
+    assert all(by_id[p.id] == p for p in limited.processes)
+    order = [p.id for p in full.processes]
+    positions = [order.index(p.id) for p in limited.processes]
+    assert positions == sorted(positions)
+    shown_ids = {p.id for p in limited.processes}
+    for parent in limited.processes:
+        if parent.kind == "worker":
+            continue
+        everyone = [p for p in full.processes if p.parent == parent.id]
+        shown = [p for p in everyone if p.id in shown_ids]
+        hidden = [p for p in everyone if p.id not in shown_ids]
+        assert len(shown) == min(limit, len(everyone))
+        summary = limited.summaries.get(parent.id)
+        if not hidden:
+            assert summary is None
+            continue
+        assert summary == otp.ChildrenSummary(
+            children=len(everyone),
+            shown=len(shown),
+            mailbox=sum(p.mailbox for p in everyone),
+            backlogged=sum(1 for p in everyone if p.mailbox),
+            largest_mailbox=max(p.mailbox for p in everyone),
+            restarting=sum(1 for p in everyone if p.status == "restarting"),
+            starting=sum(1 for p in everyone if p.status == "starting"),
+            stopping=sum(1 for p in everyone if p.status == "stopping"),
+            restarts=sum(p.restarts for p in everyone),
+            supervisors=sum(1 for p in hidden if p.kind != "worker"),
+        )
+        # Attention first: as many of the backlogged as fit, then of the restarted.
+        backlogged = sum(1 for p in everyone if p.mailbox)
+        assert sum(1 for p in shown if p.mailbox) == min(limit, backlogged)
+        restarted = sum(1 for p in everyone if p.restarts and not p.mailbox)
+        assert sum(1 for p in shown if p.restarts and not p.mailbox) == min(
+            limit - min(limit, backlogged), restarted
+        )
+    assert set(limited.summaries) <= shown_ids
+
+
+async def test_a_pool_with_no_children_and_a_long_mailbox_has_nothing_to_sum_up(
+    stopping: list[GenServer],
+) -> None:
+    # (Its messages could be restarts: choosing looks at them, and finds none.)
+    otp.observe(True)
+    pool = await DynamicSupervisor.start(name="pool")
+    stopping.append(pool)
+    for _ in range(3):
+        pool.send("noise")
+    snap = otp.snapshot(pool, limit=1)
+    assert [(p.name, p.mailbox) for p in snap.processes] == [("pool", 3)]
+    assert snap.summaries == {}

@@ -59,6 +59,7 @@ from ._messages import (
     is_normal,
 )
 from ._observer import (
+    ChildrenSummary,
     Hooks,
     Intensity,
     ProcessInfo,
@@ -103,6 +104,7 @@ __all__ = [
     "ChildSpec",
     "ChildSpecError",
     "ChildType",
+    "ChildrenSummary",
     "Continue",
     "Down",
     "DynamicSupervisor",
