@@ -16,7 +16,7 @@ from ._errors import (
     MaxChildren,
     NoProcess,
 )
-from ._genserver import _STARTING, GenServer
+from ._genserver import _STARTING, _STOPPING, GenServer
 from ._messages import SHUTDOWN, Caller, Stop, is_normal
 from ._reports import fields
 from ._shutdown import KILL_GRACE, await_killed, log_abandoned, shutdown_process
@@ -92,7 +92,8 @@ class DynamicSupervisor(GenServer):
         # (checked here too: a coroutine per start costs)
         if self._otp_state is _STARTING:
             await self._otp_until_up()
-        if not self._otp_accepting():
+        task = self._otp_task  # (self._otp_accepting(), inlined)
+        if self._otp_state >= _STOPPING or (task is not None and task.cancelling()):
             raise NoProcess(f"{self!r} is not running")
         limit = self._otp_max_children
         if limit is not None and self._size() + len(self._otp_starting) >= limit:
@@ -100,7 +101,9 @@ class DynamicSupervisor(GenServer):
         starting = self._otp_starting
         starting.append(spec)
         try:
-            process = check_start_result(spec, await spec.start())
+            process = await spec.start()
+            if not isinstance(process, GenServer):
+                check_start_result(spec, process)  # (raises)
             if not self._otp_accepting():
                 # Stopped meanwhile: its terminate waits for this (see _starts_settled).
                 await shutdown_process(process, spec.shutdown, spec.id)

@@ -346,7 +346,9 @@ class GenServer(Mailbox):
     child_type: ClassVar[ChildType] = WORKER
 
     def __init__(self) -> None:
-        Mailbox.__init__(self)
+        # (Mailbox.__init__, inlined: a dynamic supervisor starts one per user)
+        self._otp_inbox: deque[Message] | None = None
+        self._otp_waiter: asyncio.Future[None] | None = None
         loop = self._otp_loop = asyncio.get_running_loop()
         # when it was made, in its loop's time (for the observer's uptime)
         self._otp_started = _start_time(loop)
