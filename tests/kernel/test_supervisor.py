@@ -300,6 +300,42 @@ async def test_child_spec_rejects_invalid_fields(fields: dict[str, Any], message
         ChildSpec(**arguments)
 
 
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"child_restart": "permanent"}, "restart must be one of PERMANENT"),
+        ({"child_shutdown": -1.0}, "shutdown must be seconds >= 0"),
+        ({"child_shutdown": True}, "shutdown must be seconds >= 0"),
+        ({"child_shutdown": "5"}, "shutdown must be seconds >= 0"),
+        ({"child_type": "worker"}, "type must be WORKER or SUPERVISOR"),
+    ],
+)
+async def test_a_class_child_spec_checks_the_class_defaults_as_child_spec_does(
+    attributes: dict[str, Any], message: str
+) -> None:
+    cls = type("Odd", (Worker,), attributes)
+    with pytest.raises(ChildSpecError, match=message):
+        cls.child_spec()
+
+
+async def test_a_class_child_spec_checks_its_name_is_hashable() -> None:
+    with pytest.raises(ChildSpecError, match=r"^ChildSpec id must be hashable, got: \['a'\]$"):
+        Worker.child_spec(name=["a"])
+
+
+async def test_a_class_child_spec_takes_every_valid_class_default() -> None:
+    for shutdown in (0, 0.0, 2, 2.5, None):
+        cls = type("Timed", (Worker,), {"child_shutdown": shutdown, "child_restart": TRANSIENT})
+        spec = cls.child_spec(name="x")
+        assert (spec.id, spec.shutdown, spec.restart, spec.type) == (
+            "x",
+            shutdown,
+            TRANSIENT,
+            WORKER,
+        )
+        assert spec == ChildSpec("x", spec.start, TRANSIENT, shutdown, WORKER)
+
+
 async def test_child_spec_accepts_the_boundary_values() -> None:
     for shutdown in (0, 0.0, 2, 2.5, None):
         assert ChildSpec("a", _start_worker, shutdown=shutdown).shutdown == shutdown

@@ -127,3 +127,34 @@ class ChildSpec:
 _set_id, _set_start, _set_restart, _set_shutdown, _set_type = (
     vars(ChildSpec)[field].__set__ for field in ChildSpec.__slots__
 )
+_new_spec: Final = object.__new__
+
+
+def spec_for(
+    id: Hashable,
+    start: Callable[[], Awaitable[GenServer]],
+    restart: Restart,
+    shutdown: float | None,
+    type_: ChildType,
+) -> ChildSpec:
+    """`ChildSpec(id, start, restart, shutdown, type_)` for a `start` known to be an
+    async callable (a class's `child_spec`), in one frame for the common values (a
+    dynamic supervisor builds a spec per child it starts); any other goes through
+    ChildSpec's own checks."""
+    if (
+        type(restart) is not Restart
+        or type(type_) is not ChildType
+        or not (shutdown is None or (type(shutdown) is float and shutdown >= 0))
+    ):
+        return ChildSpec(id, start, restart, shutdown, type_)
+    try:
+        hash(id)
+    except TypeError:
+        return ChildSpec(id, start, restart, shutdown, type_)  # (which says why)
+    spec = _new_spec(ChildSpec)
+    _set_id(spec, id)
+    _set_start(spec, start)
+    _set_restart(spec, restart)
+    _set_shutdown(spec, shutdown)
+    _set_type(spec, type_)
+    return spec

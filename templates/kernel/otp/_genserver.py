@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
-from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart
+from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart, spec_for
 from ._deadlines import NEVER, _Deadlines, _deadlines_of, _Expired, _local_names, _loops
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
 from ._instrument import called as _called
@@ -171,7 +171,9 @@ def _step_now(loop: asyncio.AbstractEventLoop, queued: int) -> bool:
         leave(loop, current)
     _nesting += 1
     try:
-        handle._run()
+        # handle._run() without its frame: the task's step handles every exception
+        # itself but KeyboardInterrupt and SystemExit, which _run lets through too.
+        handle._context.run(handle._callback, *handle._args)  # type: ignore[attr-defined]
     finally:
         _nesting -= 1
         if current is not None:
@@ -477,7 +479,7 @@ class GenServer(Mailbox):
 
         start = _StartWith(cls, args, kwargs)
         name = start.name
-        return ChildSpec(
+        return spec_for(
             name if name is not None else cls.__qualname__,
             start,
             cls.child_restart,
