@@ -313,7 +313,7 @@ async def test_child_spec_rejects_invalid_fields(fields: dict[str, Any], message
 async def test_a_class_child_spec_checks_the_class_defaults_as_child_spec_does(
     attributes: dict[str, Any], message: str
 ) -> None:
-    cls = type("Odd", (Worker,), attributes)
+    cls: type[Worker] = type("Odd", (Worker,), attributes)
     with pytest.raises(ChildSpecError, match=message):
         cls.child_spec()
 
@@ -325,7 +325,9 @@ async def test_a_class_child_spec_checks_its_name_is_hashable() -> None:
 
 async def test_a_class_child_spec_takes_every_valid_class_default() -> None:
     for shutdown in (0, 0.0, 2, 2.5, None):
-        cls = type("Timed", (Worker,), {"child_shutdown": shutdown, "child_restart": TRANSIENT})
+        cls: type[Worker] = type(
+            "Timed", (Worker,), {"child_shutdown": shutdown, "child_restart": TRANSIENT}
+        )
         spec = cls.child_spec(name="x")
         assert (spec.id, spec.shutdown, spec.restart, spec.type) == (
             "x",
