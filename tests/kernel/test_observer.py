@@ -30,6 +30,7 @@ from otp import (
     _genserver,
     via,
 )
+from otp._deadlines import _state_of
 
 pytestmark = pytest.mark.looptime(idle_timeout=2)  # a hang fails instead of hanging
 
@@ -379,6 +380,28 @@ async def test_a_stopped_process_disappears(stopping: list[GenServer]) -> None:
     assert [p.name for p in otp.snapshot().processes] == ["keep"]
     with pytest.raises(TypeError, match="root must be a GenServer"):
         otp.snapshot("keep")  # type: ignore[arg-type]
+
+
+async def test_an_observed_process_that_exits_is_let_go() -> None:
+    otp.observe(True)
+    try:
+        server = await Idle.start()
+        assert await server.call("ping") == "pong"  # it has statistics now
+        ref = weakref.ref(server)
+        killed = await Idle.start()
+        assert await killed.call("ping") == "pong"
+        killed_ref = weakref.ref(killed)
+        await server.stop()
+        killed._otp_kill()
+        await killed.wait_exit()
+        del server, killed
+        gc.collect()
+        assert ref() is None  # the statistics table held it no longer
+        assert killed_ref() is None
+        table = _state_of(asyncio.get_running_loop()).stats
+        assert table == {}
+    finally:
+        otp.observe(False)
 
 
 async def test_snapshot_async_lets_other_tasks_run_between_chunks(

@@ -42,9 +42,10 @@ class _LoopState:
         # `otp.instrument(hooks)` in the loop (see _observer); those installed
         # outside any loop run beside them
         self.hooks: Any = None
-        # While `otp.observe(True)`: each process's message statistics, held by
-        # weak key; None while nobody observes.
-        self.stats: weakref.WeakKeyDictionary[GenServer, Any] | None = None
+        # While `otp.observe(True)`: each process's message statistics (a plain
+        # dict, so a snapshot reads it without touching the processes: the entry of
+        # a process goes when it exits); None while nobody observes.
+        self.stats: dict[GenServer, Any] | None = None
 
 
 # Keyed by a weak reference to the loop (a plain dict: `whereis` is looked up often, and

@@ -27,6 +27,7 @@ from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart, spec_f
 from ._deadlines import NEVER, _Deadlines, _deadlines_of, _Expired, _local_names, _loops
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
 from ._instrument import called as _called
+from ._instrument import exited as _exited_instrumented
 from ._instrument import handle as _handle_instrumented
 from ._instrument import posted as _posted
 from ._mailbox import _CAST, _INFO, Mailbox, Message
@@ -998,6 +999,8 @@ class GenServer(Mailbox):
         deadlines, self._otp_deadlines = self._otp_deadlines, None
         if deadlines is not None:  # (it has no call left to time out)
             deadlines.processes.pop(id(self), None)
+        if _instrumented:  # (observed: its statistics go too)
+            _exited_instrumented(self)
         for ref in held:  # the monitors
             if isinstance(ref, MonitorRef):
                 ref._cancel()

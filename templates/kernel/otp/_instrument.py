@@ -59,12 +59,19 @@ def _queued(process: GenServer) -> int:
     return len(inbox) if inbox else 0
 
 
-def _stamp(table: weakref.WeakKeyDictionary[GenServer, Any], process: GenServer) -> None:
+def _stamp(table: dict[GenServer, Any], process: GenServer) -> None:
     """Note the arrival time of the message just queued for `process`."""
     stats = table.get(process)
     if stats is None:
         stats = table[process] = _Stats(_queued(process) - 1)
     stats.times.append(process._otp_loop.time())
+
+
+def exited(process: GenServer) -> None:
+    """`process` has exited: its statistics go with it (the table holds it)."""
+    state = _loops.get(weakref.ref(process._otp_loop))
+    if state is not None and state.stats is not None:
+        state.stats.pop(process, None)
 
 
 def _state(process: GenServer) -> _LoopState | None:

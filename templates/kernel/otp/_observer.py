@@ -220,7 +220,7 @@ def observe(on: bool) -> None:
     """
     state = _state_of(_running_loop("observe"))
     if on and state.stats is None:
-        state.stats = weakref.WeakKeyDictionary()
+        state.stats = {}
     elif not on:
         state.stats = None
     _refresh()
@@ -383,15 +383,10 @@ class _Walk:
         if table is None:
             return [0.0 for _ in processes]
         now = self.now
-        # The dictionary's own (weak reference -> stats): its `get` is Python code.
-        raw = getattr(table, "data", None)
-        get = raw.get if isinstance(raw, dict) else None
-        if get is None:
-            return [self.spent(p) for p in processes]
-        ref = weakref.ref
+        get = table.get
         return [
             0.0
-            if (s := get(ref(p))) is None
+            if (s := get(p)) is None
             else s.handler_time
             if s.busy_since is None
             else s.handler_time + now - s.busy_since
