@@ -57,8 +57,12 @@ async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     status, body = "200 OK", b"{}"
     counter = otp.whereis("counter")
     if path == "/observer/api/tree":
-        asked = dict(urllib.parse.parse_qsl(query)).get("limit", "200")
-        snapshot = await otp.snapshot_async(limit=None if asked == "all" else int(asked))
+        params = dict(urllib.parse.parse_qsl(query))
+        asked = params.get("limit", "200")
+        snapshot = await otp.snapshot_async(
+            limit=None if asked == "all" else int(asked),
+            by_handler_time=params.get("rank") == "handler_time",
+        )
         body = json.dumps(snapshot.as_dict()).encode()
     elif path == "/crash" and isinstance(counter, Counter):
         counter.cast("crash")

@@ -313,6 +313,23 @@ def test_limit_is_asked_of_the_service(service: Service) -> None:
         )
 
 
+def test_sorting_by_handler_time_asks_the_service_for_the_busiest(service: Service) -> None:
+    result = otpgen("observe", service.url, "--once", "--sort", "handler_time")
+    assert result.returncode == 0, result.stderr
+    assert service.queries[-1] == "limit=200&rank=handler_time"
+    result = otpgen("observe", service.url + "/observer/api/tree?rank=handler_time", "--once")
+    assert result.returncode == 0, result.stderr
+    assert service.queries[-1] == "limit=200"  # not sorted by it: not asked for
+
+
+def test_ranked_adds_or_drops_the_rank_of_a_url() -> None:
+    url = "http://h/observer/api/tree?limit=5"
+    assert _observe.ranked(url, "handler_time") == url + "&rank=handler_time"
+    assert _observe.ranked(url + "&rank=handler_time", "mailbox") == url
+    assert _observe.ranked(url + "&rank=handler_time", "handler_time") == url + "&rank=handler_time"
+    assert _observe.ranked(url, None) == url
+
+
 def summarised() -> dict[str, Any]:
     """What a service asked for 1 or 2 children of each supervisor may answer: app shows 2
     of its 3 (cache, restarting, is left out), workers 1 of its 11."""

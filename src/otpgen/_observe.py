@@ -125,6 +125,20 @@ def tree_url(url: str, limit: int | None = LIMIT) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
 
 
+def ranked(url: str, sort: str | None) -> str:
+    """`url` asking the service to fill each supervisor's shown children with the busiest
+    (``rank=handler_time``) while the view sorts by handler time, and not otherwise: that
+    ranking reads every child's statistics, so it is asked for only when it is shown.
+    Services that predate it ignore the parameter."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "rank"]
+    if sort == "handler_time":
+        query.append(("rank", "handler_time"))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
 # Fetching and checking
 
 
@@ -770,6 +784,7 @@ def watch(url: str, *, interval: float, sort: str | None, flat: bool) -> int:
                 return 0
             if key == "s":
                 sort = next_sort(sort)
+                poller.url = ranked(poller.url, sort)  # (the next poll asks for it)
             elif key == "f":
                 flat = not flat
 
@@ -918,7 +933,7 @@ def run(
     number, or ``all``); the service sums up the others."""
     if json_output and not once_only:
         raise ObserveError("--format json prints one snapshot: add --once", 2)
-    target = tree_url(url, parse_limit(limit))
+    target = ranked(tree_url(url, parse_limit(limit)), sort)
     if once_only:
         once(target, sort=sort, flat=flat, json_output=json_output)
         return 0

@@ -850,7 +850,7 @@ async def test_depth_and_limit_combine_and_a_bad_limit_is_refused(
             await otp.snapshot_async(limit=bad)  # type: ignore[arg-type]
 
 
-async def test_while_observed_the_busiest_handlers_come_after_mailboxes_and_restarts(
+async def test_asked_to_while_observed_the_busiest_come_after_mailboxes_and_restarts(
     stopping: list[GenServer],
 ) -> None:
     otp.observe(True)
@@ -863,7 +863,12 @@ async def test_while_observed_the_busiest_handlers_come_after_mailboxes_and_rest
     workers[5].cast("waiting")
     snap = otp.snapshot(limit=1)  # a waiting message comes first
     assert [p.id for p in children_of(snap, snap.processes[0].id)] == [f"p{id(workers[5]):x}"]
+    # Unless asked, handler time does not rank: the first in start order fills up.
     snap = otp.snapshot(limit=2)
+    shown = children_of(snap, snap.processes[0].id)
+    assert [p.id for p in shown] == [f"p{id(workers[i]):x}" for i in (0, 5)]
+    assert shown[0].handler_time == 0.0
+    snap = otp.snapshot(limit=2, by_handler_time=True)
     shown = children_of(snap, snap.processes[0].id)
     assert [p.id for p in shown] == [f"p{id(workers[i]):x}" for i in (3, 5)]
     assert shown[0].handler_time == pytest.approx(2.0)
