@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import ChildSpecError
 
@@ -130,31 +130,121 @@ _set_id, _set_start, _set_restart, _set_shutdown, _set_type = (
 _new_spec: Final = object.__new__
 
 
-def spec_for(
+class _ClassSpec(ChildSpec):
+    """The spec a GenServer class's `child_spec` builds: `cls.start(*args, **kwargs)`
+    kept in the spec itself, not in a start callable of its own. That is one object
+    fewer per child, and a dynamic supervisor holds a spec per child (one per user, for
+    the session-worker pattern), each of which the garbage collector walks on every
+    full collection.
+
+    It reads as any ChildSpec does: `spec.start` is a no-argument callable (this
+    method, bound) and `spec.start()` starts the child; it equals a ChildSpec with the
+    same fields, and `dataclasses.replace` of it is a class spec too.
+    """
+
+    __slots__ = ("_args", "_cls", "_kwargs", "_name")
+    _args: tuple[Any, ...]
+    _cls: type[GenServer]
+    _kwargs: dict[str, Any] | None
+    _name: object
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> ChildSpec:  # type: ignore[misc]
+        # Reached from dataclasses.replace (class_spec makes the others). A spec whose
+        # start is still a class spec's stays one.
+        plain = ChildSpec(*args, **kwargs)  # (every check, with its message)
+        origin = getattr(plain.start, "__self__", None)
+        if type(origin) is not _ClassSpec or plain.start != origin.start:
+            return plain
+        return class_spec(
+            plain.id, origin._cls, origin._args, origin._kwargs, origin._name,
+            plain.restart, plain.shutdown, plain.type,
+        )  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """(Made whole by `__new__`.)"""
+
+    # A method where ChildSpec has a field: found first, so `spec.start()` calls it.
+    def start(self) -> Awaitable[GenServer]:
+        """Start the child: `cls.start(*args, **kwargs)` with the spec's arguments."""
+        kwargs = self._kwargs
+        name = self._name
+        if name is None:
+            return self._cls.start(*self._args, **(kwargs or {}))
+        if kwargs:
+            return self._cls.start(*self._args, name=name, **kwargs)
+        return self._cls.start(*self._args, name=name)
+
+    def __eq__(self, other: object) -> bool:
+        # (the dataclass's equality would take only another _ClassSpec)
+        if not isinstance(other, ChildSpec):
+            return NotImplemented
+        return (self.id, self.start, self.restart, self.shutdown, self.type) == (
+            other.id, other.start, other.restart, other.shutdown, other.type,
+        )  # fmt: skip
+
+    __hash__ = ChildSpec.__hash__
+
+    def __repr__(self) -> str:
+        return (
+            f"ChildSpec(id={self.id!r}, start={self._cls.__qualname__}.start, "
+            f"restart={self.restart!r}, shutdown={self.shutdown!r}, type={self.type!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (copy and pickle: the dataclass's own state has no room for the arguments)
+        return class_spec, (
+            self.id, self._cls, self._args, self._kwargs, self._name, self.restart,
+            self.shutdown, self.type,
+        )  # fmt: skip
+
+
+# The slot descriptors that class_spec fills.
+_set_args, _set_cls, _set_kwargs, _set_name = (
+    vars(_ClassSpec)[field].__set__ for field in _ClassSpec.__slots__
+)
+
+
+def class_spec(
     id: Hashable,
-    start: Callable[[], Awaitable[GenServer]],
+    cls: type[GenServer],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None,
+    name: object,
     restart: Restart,
     shutdown: float | None,
     type_: ChildType,
 ) -> ChildSpec:
-    """`ChildSpec(id, start, restart, shutdown, type_)` for a `start` known to be an
-    async callable (a class's `child_spec`), in one frame for the common values (a
-    dynamic supervisor builds a spec per child it starts); any other goes through
-    ChildSpec's own checks."""
+    """The spec with this id that starts `cls.start(*args, name=name, **kwargs)` (no
+    `name=` when None); checked as `ChildSpec(...)` is, in one frame for the common
+    values (a dynamic supervisor builds a spec per child)."""
+    spec = _new_spec(_ClassSpec)
+    _set_id(spec, id)
+    _set_restart(spec, restart)
+    _set_shutdown(spec, shutdown)
+    _set_type(spec, type_)
+    _set_args(spec, args)
+    _set_cls(spec, cls)
+    _set_kwargs(spec, kwargs)
+    _set_name(spec, name)
     if (
         type(restart) is not Restart
         or type(type_) is not ChildType
         or not (shutdown is None or (type(shutdown) is float and shutdown >= 0))
     ):
-        return ChildSpec(id, start, restart, shutdown, type_)
+        spec.__post_init__()  # (every check, with its message)
+        return spec
     try:
         hash(id)
     except TypeError:
-        return ChildSpec(id, start, restart, shutdown, type_)  # (which says why)
-    spec = _new_spec(ChildSpec)
-    _set_id(spec, id)
-    _set_start(spec, start)
-    _set_restart(spec, restart)
-    _set_shutdown(spec, shutdown)
-    _set_type(spec, type_)
+        spec.__post_init__()  # (which says why)
     return spec
+
+
+def class_of(spec: ChildSpec) -> type[GenServer] | None:
+    """The GenServer class `spec` starts, when a class's `child_spec` built it (or it
+    was built from such a spec's start); else None, as nothing says without starting
+    it."""
+    if type(spec) is _ClassSpec:
+        return spec._cls
+    owner = getattr(spec.start, "__self__", None)
+    return owner._cls if type(owner) is _ClassSpec else None

@@ -16,7 +16,7 @@ from ._errors import (
     MaxChildren,
     NoProcess,
 )
-from ._genserver import _STARTING, _STOPPING, GenServer
+from ._genserver import _EXITED, _STARTING, _STOPPING, GenServer
 from ._messages import SHUTDOWN, Caller, Stop, is_normal
 from ._reports import fields
 from ._shutdown import KILL_GRACE, await_killed, log_abandoned, shutdown_process
@@ -104,7 +104,7 @@ class DynamicSupervisor(GenServer):
             process = await spec.start()
             if not isinstance(process, GenServer):
                 check_start_result(spec, process)  # (raises)
-            if not self._otp_accepting():
+            if self._otp_state >= _STOPPING or (task is not None and task.cancelling()):
                 # Stopped meanwhile: its terminate waits for this (see _starts_settled).
                 await shutdown_process(process, spec.shutdown, spec.id)
                 raise NoProcess(f"{self!r} stopped while {spec.id!r} was starting")
@@ -114,7 +114,10 @@ class DynamicSupervisor(GenServer):
             if not starting and settled is not None and not settled.done():
                 settled.set_result(None)
         self._otp_children[process] = spec
-        process._otp_link(self)
+        if process._otp_links is None and process._otp_state is not _EXITED:
+            process._otp_links = self  # (process._otp_link(self), inlined)
+        else:
+            process._otp_link(self)
         return process
 
     async def terminate_child(self, process: GenServer) -> None:

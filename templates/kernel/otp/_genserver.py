@@ -19,11 +19,11 @@ import sys
 import types
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
-from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart, spec_for
+from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart, class_spec
 from ._deadlines import NEVER, _Deadlines, _deadlines_of, _Expired, _local_names, _loops
 from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
 from ._instrument import called as _called
@@ -100,22 +100,10 @@ _STOCK_LOOPS: Final[frozenset[type[asyncio.AbstractEventLoop]]] = frozenset(
     and cls.time is asyncio.BaseEventLoop.time
 )
 _Future: Final = asyncio.Future
+_Task: Final = asyncio.Task
 
 
-def _start_time(loop: asyncio.AbstractEventLoop) -> float:
-    """Now in `loop`'s time, as the float object of an earlier start if that one was
-    less than a millisecond ago: 100,000 processes started in a burst share a few
-    hundred floats instead of holding one each (32 bytes a process)."""
-    global _last_start
-    now = _monotonic() if type(loop) in _STOCK_LOOPS else loop.time()
-    last = _last_start
-    # (abs: a loop with a clock of its own, a test's, may be behind the last one read)
-    if abs(now - last) < 0.001:
-        return last
-    _last_start = now
-    return now
-
-
+# The start time of the last process made (see GenServer.__init__).
 _last_start = -1.0
 _new_object: Final = object.__new__
 
@@ -136,7 +124,7 @@ def _next_turn() -> Generator[None, None, None]:
     yield
 
 
-def _step_now(loop: asyncio.AbstractEventLoop, queued: int) -> bool:
+def _step_now(loop: asyncio.AbstractEventLoop, ready: deque[asyncio.Handle], queued: int) -> bool:
     """Take the first step of the task just created on `loop` now, in the starting
     task's place, rather than on the loop's next turn. True if it was taken.
 
@@ -145,25 +133,18 @@ def _step_now(loop: asyncio.AbstractEventLoop, queued: int) -> bool:
     `init` does not suspend (about a third of the cost of starting a process), and
     the task has run, so a cancellation from then on kills it as it kills any running
     process. It needs asyncio's own loop, which queues a new task's first step as the
-    last of `loop._ready` (`queued` is the queue's length before `create_task`): with
-    any other loop, or if anything else was queued meanwhile, nothing is done and the
-    step comes on the next turn, as without it.
+    last of `ready`, its `loop._ready` (`queued` is the queue's length before the task
+    was made): with any other loop (see `_steps_like_asyncio`), or if anything else was
+    queued meanwhile, nothing is done and the step comes on the next turn, as without
+    it. The caller has checked `_nesting`.
     """
-    ready: deque[asyncio.Handle] = loop._ready  # type: ignore[attr-defined]
-    enter, leave = _enter_task, _leave_task
-    if (
-        len(ready) != queued + 1
-        or loop.get_task_factory() is not None
-        or enter is None
-        or leave is None
-    ):
+    if len(ready) != queued + 1:
         return False
     global _nesting
-    if _nesting >= _MAX_NESTING:
-        # An `init` that starts a process whose `init` starts one... runs each step on
-        # the stack of the one before: past this depth, let the loop take the step, on
-        # a fresh stack.
-        return False
+    enter, leave = _enter_task, _leave_task
+    # (else no loop steps like asyncio: see _steps_like_asyncio)
+    assert enter is not None
+    assert leave is not None
     handle = ready.pop()
     # The step runs as the new task (`current_task()` in `init` is the process), so
     # the starting task steps aside for it.
@@ -183,7 +164,9 @@ def _step_now(loop: asyncio.AbstractEventLoop, queued: int) -> bool:
 
 
 # How many first steps `_step_now` is running inside one another now, and how many it
-# may (each holds a few frames of the stack).
+# may (each holds a few frames of the stack). An `init` that starts a process whose
+# `init` starts one... runs each step on the stack of the one before: past this depth,
+# the loop takes the step, on a fresh stack.
 _nesting = 0
 _MAX_NESTING: Final = 20
 
@@ -196,6 +179,8 @@ def _steps_like_asyncio(cls: type[asyncio.AbstractEventLoop]) -> bool:
         issubclass(cls, base)
         and cls.call_soon is base.call_soon
         and cls.create_task is base.create_task
+        and _enter_task is not None
+        and _leave_task is not None
     )
 
 
@@ -255,29 +240,6 @@ class _Timers:
     def cancel(self) -> None:
         for timer in self._otp_timers:
             timer.cancel()
-
-
-class _StartWith:
-    """`cls.start(*args, **kwargs)` as a ChildSpec start: smaller than a closure, which
-    counts when a dynamic supervisor holds a spec per child."""
-
-    __slots__ = ("args", "cls", "kwargs", "name")
-
-    def __init__(self, cls: type[GenServer], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        # (kwargs is the caller's own `**kwargs` dict: kept, not copied)
-        self.cls = cls
-        self.args = args
-        self.name = kwargs.pop("name", None)
-        self.kwargs = kwargs or None
-
-    def __call__(self) -> Awaitable[GenServer]:
-        kwargs = self.kwargs or {}
-        if self.name is not None:
-            return self.cls.start(*self.args, name=self.name, **kwargs)
-        return self.cls.start(*self.args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"{self.cls.__qualname__}.start"
 
 
 class GenServer(Mailbox):
@@ -353,8 +315,17 @@ class GenServer(Mailbox):
         self._otp_inbox: deque[Message] | None = None
         self._otp_waiter: asyncio.Future[None] | None = None
         loop = self._otp_loop = asyncio.get_running_loop()
-        # when it was made, in its loop's time (for the observer's uptime)
-        self._otp_started = _start_time(loop)
+        # When it was made, in its loop's time (for the observer's uptime): the float
+        # object of the last start if that was less than a millisecond ago, so that
+        # 100,000 processes started in a burst share a few hundred floats instead of
+        # holding one each (32 bytes a process). (abs: a loop with a clock of its own,
+        # a test's, may be behind the last one read.)
+        global _last_start
+        now = _monotonic() if type(loop) in _STOCK_LOOPS else loop.time()
+        if abs(now - _last_start) < 0.001:
+            self._otp_started = _last_start
+        else:
+            self._otp_started = _last_start = now
         self._otp_state = _STARTING
         self._otp_task: asyncio.Task[None] | None = None
         # The reason a stop asked for (once STOPPING), then the reason it exited with.
@@ -393,33 +364,50 @@ class GenServer(Mailbox):
         suspend returns without waiting for a turn of the loop.
         """
         name = kwargs.pop("name", None)
-        if name is not None and not isinstance(name, str):
-            # Else it must be a via(registry, key): a tuple whose registry is a
-            # Registry, told apart without importing _registry (which imports this
-            # module).
-            registry = getattr(name, "registry", None)
-            if not isinstance(name, tuple) or not hasattr(registry, "_insert"):
-                got = f"via({registry!r}, {name[1]!r})" if registry is not None else repr(name)
-                raise TypeError(
-                    f"{cls.__qualname__}.start(): name must be a str or via(registry, "
-                    "key) "
-                    f"with a Registry, got: {got}"
-                )
         self = cls()
         loop = self._otp_loop
         if name is not None:
-            self._otp_register_name(name)
+            # Registered before init runs (the second of two starts under one name
+            # fails here, with nothing else done).
+            if isinstance(name, str):
+                names = _local_names(loop)
+                holder = names.get(name)
+                if holder is not None:
+                    raise AlreadyStarted(name, holder)
+                names[name] = self
+            else:
+                # Else it must be a via(registry, key): a tuple whose registry is a
+                # Registry, told apart without importing _registry (which imports this
+                # module).
+                try:
+                    insert = name.registry._insert
+                except AttributeError:
+                    insert = None
+                if insert is None or not isinstance(name, tuple):
+                    registry = getattr(name, "registry", None)
+                    got = f"via({registry!r}, {name[1]!r})" if registry is not None else repr(name)
+                    raise TypeError(
+                        f"{cls.__qualname__}.start(): name must be a str or "
+                        f"via(registry, key) with a Registry, got: {got}"
+                    )
+                insert(name[1], self, None)
+            self._otp_name = name
         started: asyncio.Future[None] = (
             _Future(loop=loop) if type(loop) in _STOCK_LOOPS else loop.create_future()
         )
         eager = _EAGER_LOOPS.get(type(loop))
         if eager is None:
             eager = _EAGER_LOOPS[type(loop)] = _steps_like_asyncio(type(loop))
-        queued = len(loop._ready) if eager else -1  # type: ignore[attr-defined]
-        task = self._otp_task = loop.create_task(
-            self._otp_run(started, args, kwargs), name=cls.__qualname__
-        )
-        stepped = eager and _step_now(loop, queued)
+        run = self._otp_run(started, args, kwargs)
+        if eager and loop._task_factory is None and _nesting < _MAX_NESTING:  # type: ignore[attr-defined]
+            # What loop.create_task() does here, without its two frames.
+            ready = loop._ready  # type: ignore[attr-defined]
+            queued = len(ready)
+            task = self._otp_task = _Task(run, loop=loop, name=cls.__qualname__)
+            stepped = _step_now(loop, ready, queued)
+        else:
+            task = self._otp_task = loop.create_task(run, name=cls.__qualname__)
+            stepped = False
         if stepped:
             # The task has taken its first step: from here on it dies as any process
             # does, whoever cancels it.
@@ -477,27 +465,18 @@ class GenServer(Mailbox):
         type come from the class attributes `child_restart`, `child_shutdown` and
         `child_type`. Override it to give your process a typed signature.
         """
-
-        start = _StartWith(cls, args, kwargs)
-        name = start.name
-        return spec_for(
+        # (kwargs is this call's own `**kwargs` dict: kept, not copied)
+        name = kwargs.pop("name", None)
+        return class_spec(
             name if name is not None else cls.__qualname__,
-            start,
+            cls,
+            args,
+            kwargs or None,
+            name,
             cls.child_restart,
             cls.child_shutdown,
             cls.child_type,
         )
-
-    def _otp_register_name(self, name: str | Via) -> None:
-        if isinstance(name, str):
-            names = _local_names(self._otp_loop)
-            holder = names.get(name)
-            if holder is not None:
-                raise AlreadyStarted(name, holder)
-            names[name] = self
-        else:
-            name.registry._insert(name.key, self, None)
-        self._otp_name = name
 
     # Client API: these run in the caller's task.
 

@@ -28,7 +28,7 @@ from operator import itemgetter
 from typing import Any, Final, NamedTuple, Protocol, TypeAlias
 
 from . import _deadlines, _genserver
-from ._childspec import SUPERVISOR, WORKER, ChildSpec
+from ._childspec import SUPERVISOR, WORKER, ChildSpec, class_of
 from ._deadlines import _closed, _loops, _LoopState, _state_of
 from ._dynamic import DynamicSupervisor, _Restart
 from ._genserver import (
@@ -38,7 +38,6 @@ from ._genserver import (
     _STARTING,
     _STOPPING,
     GenServer,
-    _StartWith,
     _Timers,
 )
 from ._instrument import _Stats
@@ -710,9 +709,9 @@ def _is_parent(entry: _Entry) -> bool:
     if child is not None:
         return isinstance(child, _PARENTS)
     assert spec is not None
-    start = spec.start
-    if type(start) is _StartWith:
-        return issubclass(start.cls, _PARENTS)
+    known = class_of(spec)
+    if known is not None:
+        return issubclass(known, _PARENTS)
     return spec.type is SUPERVISOR
 
 
@@ -751,8 +750,7 @@ def _pick(
 
 
 def _restarting(parent: str, spec: ChildSpec, restarts: int) -> ProcessInfo:
-    start = spec.start
-    known = start.cls if type(start) is _StartWith else None
+    known = class_of(spec)
     kind = "worker" if spec.type is WORKER else "supervisor"
     if known is not None and issubclass(known, DynamicSupervisor | TaskSupervisor):
         kind = "dynamic"

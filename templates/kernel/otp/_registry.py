@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Final, NamedTuple
 
 from ._errors import AlreadyStarted, NoProcess
-from ._genserver import GenServer
+from ._genserver import _EXITING, GenServer
 
 
 class Keys(enum.Enum):
@@ -125,7 +125,7 @@ class Registry:
 
     def _insert(self, key: Hashable, process: GenServer, value: object) -> bool:
         """Add the entry; False if it was there already (only its value changed)."""
-        if not process.alive:
+        if process._otp_state >= _EXITING:  # (not process.alive, without its frame)
             raise NoProcess(f"cannot register {process!r}: it is not alive")
         entries = self._entries
         if self.keys is UNIQUE:
