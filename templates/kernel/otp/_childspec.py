@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import ChildSpecError
+from ._via import Via, _new_via
 
 if TYPE_CHECKING:
     from ._genserver import GenServer
+    from ._registry import Registry
 
 
 class Restart(enum.Enum):
@@ -137,16 +139,20 @@ class _ClassSpec(ChildSpec):
     the session-worker pattern), each of which the garbage collector walks on every
     full collection.
 
+    A via name is kept as its registry and key, and its id made from them when asked
+    for (a via name nothing else holds is then one more object fewer per child).
+
     It reads as any ChildSpec does: `spec.start` is a no-argument callable (this
     method, bound) and `spec.start()` starts the child; it equals a ChildSpec with the
     same fields, and `dataclasses.replace` of it is a class spec too.
     """
 
-    __slots__ = ("_args", "_cls", "_kwargs", "_name")
+    __slots__ = ("_args", "_cls", "_kwargs", "_name", "_registry")
     _args: tuple[Any, ...]
     _cls: type[GenServer]
     _kwargs: dict[str, Any] | None
-    _name: object
+    _name: object  # the `name=` to start with, or the key of a via name
+    _registry: Registry | None  # the registry of a via name
 
     def __new__(cls, *args: Any, **kwargs: Any) -> ChildSpec:  # type: ignore[misc]
         # Reached from dataclasses.replace (class_spec makes the others). A spec whose
@@ -156,31 +162,43 @@ class _ClassSpec(ChildSpec):
         if type(origin) is not _ClassSpec or plain.start != origin.start:
             return plain
         return class_spec(
-            plain.id, origin._cls, origin._args, origin._kwargs, origin._name,
+            plain.id, origin._cls, origin._args, origin._kwargs, origin._start_name(),
             plain.restart, plain.shutdown, plain.type,
         )  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """(Made whole by `__new__`.)"""
 
-    # A method where ChildSpec has a field: found first, so `spec.start()` calls it.
+    # Where ChildSpec has a field, a property or a method: found first.
+    @property
+    def id(self) -> Hashable:
+        """The spec's id: the name, unless another was given."""
+        id = _get_id(self)
+        return id if id is not _VIA_NAME else _new_via(Via, (self._registry, self._name))
+
     def start(self) -> Awaitable[GenServer]:
         """Start the child: `cls.start(*args, **kwargs)` with the spec's arguments."""
         kwargs = self._kwargs
         name = self._name
-        if name is None:
+        if self._registry is not None:
+            name = _new_via(Via, (self._registry, name))
+        elif name is None:  # (no name)
             return self._cls.start(*self._args, **(kwargs or {}))
         if kwargs:
             return self._cls.start(*self._args, name=name, **kwargs)
         return self._cls.start(*self._args, name=name)
 
+    def _start_name(self) -> object:
+        """The `name=` it starts the child with (None for none)."""
+        registry = self._registry
+        return self._name if registry is None else _new_via(Via, (registry, self._name))
+
     def __eq__(self, other: object) -> bool:
         # (the dataclass's equality would take only another _ClassSpec)
         if not isinstance(other, ChildSpec):
             return NotImplemented
-        return (self.id, self.start, self.restart, self.shutdown, self.type) == (
-            other.id, other.start, other.restart, other.shutdown, other.type,
-        )  # fmt: skip
+        mine = (self.id, self.start, self.restart, self.shutdown, self.type)
+        return mine == (other.id, other.start, other.restart, other.shutdown, other.type)
 
     __hash__ = ChildSpec.__hash__
 
@@ -192,16 +210,17 @@ class _ClassSpec(ChildSpec):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # (copy and pickle: the dataclass's own state has no room for the arguments)
-        return class_spec, (
-            self.id, self._cls, self._args, self._kwargs, self._name, self.restart,
-            self.shutdown, self.type,
-        )  # fmt: skip
+        start = (self.id, self._cls, self._args, self._kwargs, self._start_name())
+        return class_spec, (*start, self.restart, self.shutdown, self.type)
 
 
 # The slot descriptors that class_spec fills.
-_set_args, _set_cls, _set_kwargs, _set_name = (
+_set_args, _set_cls, _set_kwargs, _set_name, _set_registry = (
     vars(_ClassSpec)[field].__set__ for field in _ClassSpec.__slots__
 )
+_get_id: Final = vars(ChildSpec)["id"].__get__
+# In the id slot of a class spec whose id is its via name.
+_VIA_NAME: Final = object()
 
 
 def class_spec(
@@ -218,14 +237,20 @@ def class_spec(
     `name=` when None); checked as `ChildSpec(...)` is, in one frame for the common
     values (a dynamic supervisor builds a spec per child)."""
     spec = _new_spec(_ClassSpec)
-    _set_id(spec, id)
+    if type(name) is Via:
+        _set_id(spec, _VIA_NAME if id is name else id)
+        _set_name(spec, name.key)
+        _set_registry(spec, name.registry)
+    else:
+        _set_id(spec, id)
+        _set_name(spec, name)
+        _set_registry(spec, None)
     _set_restart(spec, restart)
     _set_shutdown(spec, shutdown)
     _set_type(spec, type_)
     _set_args(spec, args)
     _set_cls(spec, cls)
     _set_kwargs(spec, kwargs)
-    _set_name(spec, name)
     if (
         type(restart) is not Restart
         or type(type_) is not ChildType

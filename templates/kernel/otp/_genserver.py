@@ -19,7 +19,7 @@ import sys
 import types
 import weakref
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Hashable
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
@@ -45,9 +45,10 @@ from ._messages import (
 )
 from ._reports import fields, traceback_or_repeat
 from ._shutdown import await_killed, stop_cancelled_start
+from ._via import Via, _new_via
 
 if TYPE_CHECKING:
-    from ._registry import Via
+    from ._registry import Registry
 
 log = logging.getLogger(__package__ or "otp")
 
@@ -298,6 +299,7 @@ class GenServer(Mailbox):
         "_otp_links",
         "_otp_loop",
         "_otp_name",
+        "_otp_registry",
         "_otp_regs",
         "_otp_started",
         "_otp_state",
@@ -341,7 +343,11 @@ class GenServer(Mailbox):
         # its send_after timers that may be pending
         self._otp_timers: _Timers | None = None
         self._otp_regs: list[tuple[Any, object]] | None = None
-        self._otp_name: str | Via | None = None
+        # Its name: a local name, or the key of its via name in `_otp_registry`. (Not
+        # the via name itself: that is one object fewer per process, and a dynamic
+        # supervisor may hold 100,000 of them.)
+        self._otp_name: Hashable = None
+        self._otp_registry: Registry | None = None
         self._otp_current: object = None
 
     # Starting
@@ -375,23 +381,19 @@ class GenServer(Mailbox):
                 if holder is not None:
                     raise AlreadyStarted(name, holder)
                 names[name] = self
+                self._otp_name = name
             else:
-                # Else it must be a via(registry, key): a tuple whose registry is a
-                # Registry, told apart without importing _registry (which imports this
-                # module).
-                try:
-                    insert = name.registry._insert
-                except AttributeError:
-                    insert = None
-                if insert is None or not isinstance(name, tuple):
-                    registry = getattr(name, "registry", None)
-                    got = f"via({registry!r}, {name[1]!r})" if registry is not None else repr(name)
+                # Else it must be a via(registry, key) with a Registry.
+                insert = getattr(name.registry, "_insert", None) if isinstance(name, Via) else None
+                if insert is None:
+                    got = f"via({name[0]!r}, {name[1]!r})" if isinstance(name, Via) else repr(name)
                     raise TypeError(
                         f"{cls.__qualname__}.start(): name must be a str or "
                         f"via(registry, key) with a Registry, got: {got}"
                     )
-                insert(name[1], self, None)
-            self._otp_name = name
+                insert(name.key, self, None)
+                self._otp_name = name.key
+                self._otp_registry = name.registry
         started: asyncio.Future[None] = (
             _Future(loop=loop) if type(loop) in _STOCK_LOOPS else loop.create_future()
         )
@@ -483,7 +485,10 @@ class GenServer(Mailbox):
     @property
     def name(self) -> str | Via | None:
         """The name the process was started with, if any."""
-        return self._otp_name
+        registry = self._otp_registry
+        if registry is None:
+            return self._otp_name  # type: ignore[return-value]
+        return _new_via(Via, (registry, self._otp_name))
 
     @property
     def alive(self) -> bool:
@@ -660,7 +665,7 @@ class GenServer(Mailbox):
                 self._otp_held = None
 
     def __repr__(self) -> str:
-        name = f" {self._otp_name!r}" if self._otp_name is not None else ""
+        name = f" {self.name!r}" if self._otp_name is not None else ""
         state = self._otp_state.name.lower()
         return f"<{type(self).__qualname__}{name} at {id(self):#x} {state}>"
 
@@ -962,12 +967,12 @@ class GenServer(Mailbox):
             if isinstance(caller, Caller):
                 caller._fail(NoProcess(f"{self!r} exited with reason {reason!r}", reason))
         name = self._otp_name
-        if isinstance(name, str):
+        if self._otp_registry is not None:
+            self._otp_registry._drop(name, self)
+        elif isinstance(name, str):
             names = _local_names(self._otp_loop)
             if names.get(name) is self:
                 del names[name]
-        elif name is not None:
-            name.registry._drop(name.key, self)
         if self._otp_regs is not None:
             for registry, key in self._otp_regs:
                 registry._drop(key, self)

@@ -791,8 +791,9 @@ def _info(
         elif type(message) is Continue:
             current = "handle_continue"
     name = process._otp_name
-    if name is not None and not isinstance(name, str):
-        name = f"{name.registry.name or 'registry'}:{name.key}"
+    registry = process._otp_registry
+    if registry is not None:
+        name = f"{registry.name or 'registry'}:{name}"
     strategy: str | None = None
     intensity: Intensity | None = None
     if kind != "worker":

@@ -7,8 +7,8 @@ function calls, and an entry disappears in the same step as its process exits.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Coroutine, Hashable
-from typing import Any, Final, NamedTuple
+from collections.abc import Callable, Hashable
+from typing import Any, Final
 
 from ._errors import AlreadyStarted, NoProcess
 from ._genserver import _EXITING, GenServer
@@ -108,12 +108,12 @@ class Registry:
     def keys_of(self, process: GenServer) -> list[Hashable]:
         """The keys `process` is registered under here (none once it has exited)."""
         keys = [key for registry, key in process._otp_regs or () if registry is self]
-        name = process._otp_name
-        if type(name) is Via and name.registry is self:
+        if process._otp_registry is self:
             # Its `via` name, unless it was unregistered or the process has exited.
-            held = self._entries.get(name.key)
+            key = process._otp_name
+            held = self._entries.get(key)
             if held is process or (type(held) is dict and process in held):
-                keys.insert(0, name.key)
+                keys.insert(0, key)
         return keys
 
     def __len__(self) -> int:
@@ -163,57 +163,3 @@ class Registry:
         if not held:
             del entries[key]
         return True
-
-
-class Via(NamedTuple):
-    """A process name that lives in a registry: `via(registry, key)`.
-
-    Pass it as `name=` when starting a process, and use it like the process itself:
-    `await via(reg, user_id).call(request)`; it looks the process up on every use.
-    """
-
-    registry: Registry
-    key: Hashable
-
-    def __repr__(self) -> str:
-        return f"via({self.registry.name or 'registry'}, {self.key!r})"
-
-    def whereis(self) -> GenServer | None:
-        """The live process under this name, or None."""
-        return self.registry.whereis(self.key)
-
-    def _resolve(self) -> GenServer:
-        process = self.registry.whereis(self.key)
-        if process is None:
-            raise NoProcess(f"no process registered under {self.key!r} in {self.registry!r}")
-        return process
-
-    def call(self, request: object, timeout: float | None = 5.0) -> Coroutine[Any, Any, Any]:
-        """`call` the process registered under this name (NoProcess if none)."""
-        return self._resolve().call(request, timeout)
-
-    def cast(self, msg: object) -> None:
-        """`cast` to the process under this name; dropped if there is none."""
-        process = self.whereis()
-        if process is not None:
-            process.cast(msg)
-
-    def send(self, msg: object) -> None:
-        """`send` to the process under this name; dropped if there is none."""
-        process = self.whereis()
-        if process is not None:
-            process.send(msg)
-
-    def stop(
-        self, reason: object = "normal", timeout: float | None = None
-    ) -> Coroutine[Any, Any, None]:
-        """Stop the process under this name (NoProcess if there is none)."""
-        return self._resolve().stop(reason, timeout)
-
-
-def via(registry: Registry, key: Hashable) -> Via:
-    """Name a process by `key` in `registry` (as `name=`, or to call it)."""
-    return _new_via(Via, (registry, key))  # Via(registry, key) without its __new__ frame
-
-
-_new_via: Final = tuple.__new__
