@@ -217,8 +217,8 @@ def run(config: Config) -> Group:
         )
     )
     layers = (
-        ("dynsup", "registry", "supervision (ChildSpec, its start callable, child entry)"),
-        ("registry", "genserver", "Registry entry and via name"),
+        ("dynsup", "registry", "supervision (ChildSpec, child entry)"),
+        ("registry", "genserver", "Registry entry (the via name is its key)"),
         ("genserver", "task", "GenServer over a bare task"),
     )
     for kind, rows in (("RSS", rss_row), ("tracemalloc", traced_row)):
