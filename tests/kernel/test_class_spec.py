@@ -16,9 +16,15 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from otp import (
+    PERMANENT,
+    SUPERVISOR,
     TEMPORARY,
+    TRANSIENT,
     UNIQUE,
+    WORKER,
     ChildSpec,
     DynamicSupervisor,
     GenServer,
@@ -163,3 +169,59 @@ async def test_copy_and_pickle_give_an_equal_looking_spec_that_starts_the_same()
 async def test_a_name_that_is_no_str_nor_via_of_a_registry_is_a_type_error(name: Any) -> None:
     with pytest.raises(TypeError, match=r"name must be a str or via\(registry, key\)"):
         await Holder.start(1, name=name)
+
+
+REGISTRY = Registry(UNIQUE, name="prop")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=st.integers(),
+    second=st.none() | st.text(max_size=5),
+    name_kind=st.sampled_from(["none", "str", "via"]),
+    key=st.integers() | st.text(max_size=5) | st.tuples(st.integers(), st.integers()),
+    restart=st.sampled_from([PERMANENT, TRANSIENT, TEMPORARY]),
+    shutdown=st.none() | st.floats(0, 100) | st.integers(0, 100),
+    type_=st.sampled_from([WORKER, SUPERVISOR]),
+    new_id=st.none() | st.text(max_size=5),
+)
+async def test_a_class_spec_reads_starts_and_replaces_as_the_plain_spec_would(
+    monkeypatch: pytest.MonkeyPatch,
+    first: int,
+    second: str | None,
+    name_kind: str,
+    key: Any,
+    restart: Any,
+    shutdown: float | None,
+    type_: Any,
+    new_id: str | None,
+) -> None:
+    # Any valid class defaults, any arguments, each kind of name: what the spec shows is
+    # what a ChildSpec built from the same fields shows, and it starts what it says.
+    monkeypatch.setattr(Holder, "child_restart", restart)
+    monkeypatch.setattr(Holder, "child_shutdown", shutdown)
+    monkeypatch.setattr(Holder, "child_type", type_)
+    name = {"none": None, "str": f"h{key!r}", "via": via(REGISTRY, key)}[name_kind]
+    kwargs: dict[str, Any] = {} if second is None else {"second": second}
+    if name is not None:
+        kwargs["name"] = name
+    spec = Holder.child_spec(first, **kwargs)
+    assert spec.id == ("Holder" if name is None else name)
+    assert (spec.restart, spec.shutdown, spec.type) == (restart, shutdown, type_)
+    plain = ChildSpec(spec.id, spec.start, restart, shutdown, type_)
+    assert spec == plain
+    assert hash(spec) == hash(plain)
+    assert repr(spec) == repr(plain).replace(repr(spec.start), "Holder.start")
+    if new_id is not None:
+        spec = dataclasses.replace(spec, id=new_id)
+        assert spec.id == new_id
+        assert _childspec.class_of(spec) is Holder
+    process = await spec.start()
+    try:
+        assert process.seen == (first, "-" if second is None else second)
+        assert process.name == name
+    finally:
+        await process.stop()
+    assert REGISTRY.count() == 0
