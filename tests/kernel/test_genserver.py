@@ -511,6 +511,42 @@ async def test_call_to_a_stopped_server_raises_no_process_with_its_exit_reason()
     assert caught.value.reason == "done"
 
 
+class SlowTerminate(GenServer):
+    """Takes its time in terminate, so it can be called while it exits."""
+
+    async def init(self, done: asyncio.Event) -> None:
+        self.done = done
+
+    async def handle_cast(self, msg: Any) -> Stop:
+        return Stop(Boom(msg))
+
+    async def terminate(self, reason: object) -> None:
+        await self.done.wait()
+
+
+@pytest.mark.parametrize("how", ["stop", "crash"])
+async def test_a_call_while_the_server_exits_raises_no_process_with_the_reason(how: str) -> None:
+    done = asyncio.Event()
+    server = await SlowTerminate.start(done)
+    if how == "stop":
+        stopping = asyncio.create_task(server.stop("going"))
+    else:
+        server.cast("late")
+    await asyncio.sleep(1)  # in terminate now
+    assert not server.alive
+    with pytest.raises(NoProcess) as caught:
+        await server.call("ping")
+    if how == "stop":
+        assert caught.value.reason == "going"
+    else:
+        assert isinstance(caught.value.reason, Boom)
+    done.set()
+    await exited(server)
+    if how == "stop":
+        await stopping
+    assert caught.value.reason is server.exit_reason
+
+
 async def test_a_crash_mid_call_fails_that_call_at_once_with_the_exception_as_reason() -> None:
     server = await Echo.start()
     with pytest.raises(NoProcess) as caught:

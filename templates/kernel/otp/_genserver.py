@@ -538,7 +538,8 @@ class GenServer(Mailbox):
         # wrap the call in `asyncio.timeout()`: a TimerHandle per call. RUF100 is named
         # for projects that enable RUF but not ASYNC.)
         if self._otp_state >= _EXITING:
-            raise NoProcess(f"{self!r} is not alive", self.exit_reason)
+            reason = self._otp_exit_reason  # (the reason it exits with, while it does)
+            raise NoProcess(f"{self!r} is not alive", None if reason is _NO_REASON else reason)
         loop = self._otp_loop
         task = _task_of(loop)
         if task is self._otp_task:
@@ -811,6 +812,7 @@ class GenServer(Mailbox):
                 raise
         finally:
             self._otp_state = _EXITING
+            self._otp_exit_reason = reason  # (what a call meanwhile is told; final at exit)
             if killed and self._otp_task is not None:
                 self._otp_task.cancel()  # a kill stays a kill (see `terminate`)
             try:
