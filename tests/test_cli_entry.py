@@ -199,6 +199,53 @@ def test_ctrl_c_while_typer_is_imported_exits_130_without_a_traceback(
     assert 130 in codes
 
 
+def _main_with(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], raised: Exception
+) -> tuple[object, str]:
+    """main()'s exit code and stderr when its command raises `raised` after a Ctrl-C."""
+
+    def run(args: list[str]) -> int:
+        monkeypatch.setattr(_entry, "_interrupted", True)
+        raise raised
+
+    monkeypatch.setattr(_entry, "_run", run)
+    monkeypatch.setattr(_entry, "_install", lambda: None)  # (this process's own Ctrl-C)
+    monkeypatch.setattr(_entry, "_armed", False)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            _entry.main()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return exit_.value.code, capsys.readouterr().err
+
+
+def test_a_ctrl_c_that_python_wrapped_in_another_error_is_still_an_interrupt(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # On Python 3.11 a KeyboardInterrupt raised in a class's __set_name__ (as otpgen's
+    # handler does when a Ctrl-C lands during an import) comes out as a RuntimeError.
+    wrapped = RuntimeError("Error calling __set_name__ on 'cached_property' instance")
+    wrapped.__cause__ = KeyboardInterrupt()
+    code, err = _main_with(monkeypatch, capsys, wrapped)
+    assert (code, err) == (130, "error: interrupted\n")
+
+
+def test_an_error_with_no_ctrl_c_behind_it_is_not_called_an_interrupt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_entry, "_run", lambda args: 1 / 0)
+    monkeypatch.setattr(_entry, "_install", lambda: None)
+    monkeypatch.setattr(_entry, "_interrupted", False)
+    monkeypatch.setattr(_entry, "_armed", False)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(ZeroDivisionError):
+            _entry.main()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_at_a_prompt_exits_130_in_one_line(tmp_path: Path) -> None:
     terminal = Terminal(["new", "genserver", "jobs"], shop_project(tmp_path))
     terminal.expect("restart (permanent | transient | temporary) [permanent]:")

@@ -46,6 +46,13 @@ def main() -> "NoReturn":
             code = _run(sys.argv[1:])
         except SystemExit as exit_:
             code = exit_.code
+        except Exception:
+            if not _interrupted:
+                raise
+            # A Ctrl-C that Python wrapped on its way up is still a Ctrl-C: on 3.11 one
+            # raised in a class's __set_name__ (an import under way) comes out as a
+            # RuntimeError.
+            raise KeyboardInterrupt from None
         if _interrupted:  # a layer below (click, typer) made an exit status of the Ctrl-C
             raise KeyboardInterrupt
         # Done. signal.signal() runs a handler still pending first, inside this `try`; after

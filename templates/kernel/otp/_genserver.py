@@ -812,7 +812,8 @@ class GenServer(Mailbox):
                 raise
         finally:
             self._otp_state = _EXITING
-            self._otp_exit_reason = reason  # (what a call meanwhile is told; final at exit)
+            # (what a call meanwhile is told; the reason is final at exit)
+            self._otp_exit_reason = reason
             if killed and self._otp_task is not None:
                 self._otp_task.cancel()  # a kill stays a kill (see `terminate`)
             try:
