@@ -246,6 +246,53 @@ def test_an_error_with_no_ctrl_c_behind_it_is_not_called_an_interrupt(
         signal.signal(signal.SIGINT, previous)
 
 
+def test_a_ctrl_c_in_a_finaliser_ends_otpgen_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python cannot raise from a __del__: it would print "Exception ignored" and a
+    # traceback, and go on. otpgen says nothing there and ends with its one line.
+    class Finalised:
+        def __del__(self) -> None:
+            raise KeyboardInterrupt  # (where otpgen's handler raises a Ctrl-C that lands here)
+
+    def run(args: list[str]) -> int:
+        item = Finalised()
+        del item
+        return 0
+
+    monkeypatch.setattr(_entry, "_run", run)
+    monkeypatch.setattr(_entry, "_armed", False)
+    monkeypatch.setattr(_entry, "_interrupted", True)  # (as the handler notes it)
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with pytest.raises(SystemExit) as exit_:
+            _entry.main()
+        unraisable = sys.unraisablehook
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+    assert unraisable is _entry._unraisable
+
+
+def test_other_errors_in_a_finaliser_are_still_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[BaseException | None] = []
+    monkeypatch.setattr(_entry, "_python_unraisablehook", lambda u: seen.append(u.exc_value))
+
+    class Finalised:
+        def __del__(self) -> None:
+            raise ValueError("in __del__")
+
+    monkeypatch.setattr(sys, "unraisablehook", _entry._unraisable)
+    item = Finalised()
+    del item
+    assert [type(error) for error in seen] == [ValueError]
+
+
 def test_ctrl_c_at_a_prompt_exits_130_in_one_line(tmp_path: Path) -> None:
     terminal = Terminal(["new", "genserver", "jobs"], shop_project(tmp_path))
     terminal.expect("restart (permanent | transient | temporary) [permanent]:")

@@ -83,6 +83,23 @@ def _install() -> None:
     # A SIGINT inherited ignored (a background job) stays ignored, as Python leaves it.
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_interrupt)
+        if sys.unraisablehook is not _unraisable:
+            global _python_unraisablehook
+            _python_unraisablehook = sys.unraisablehook
+            sys.unraisablehook = _unraisable
+
+
+def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    """A Ctrl-C that lands in a __del__ or a weakref callback cannot propagate from there;
+    Python would print it as "Exception ignored", with a traceback. It is noted in
+    `_interrupted`, so main ends with the one line of any Ctrl-C when the command returns,
+    and the next Ctrl-C interrupts at once (making it pending again from here would only
+    run the handler in here: Python checks for signals as this hook returns)."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _python_unraisablehook(unraisable)
+
+
+_python_unraisablehook = sys.unraisablehook
 
 
 # Installed as the console script (or `python -m otpgen`) imports this module, so that no
