@@ -122,7 +122,9 @@ def _before_otpgen_started(stderr: str) -> bool:
     Anything heavier (typer, the engine) and everything from `main` on must come after
     otpgen's own handler.
     """
-    if not stderr.rstrip().endswith("KeyboardInterrupt"):
+    # ("KeyboardInterrupt: " when it landed in a weakref callback, which Python reports
+    # as "Exception ignored in: ..." and then goes on)
+    if not stderr.rstrip().removesuffix(":").endswith("KeyboardInterrupt"):
         return False
     if stderr.startswith("Fatal Python error: init_"):  # the interpreter's own start-up
         return True
@@ -179,6 +181,21 @@ def _directories(tmp_path: Path) -> Iterator[Path]:
     for i in range(100):
         (tmp_path / f"d{i}").mkdir()
         yield tmp_path / f"d{i}"
+
+
+def test_the_sweep_leaves_to_python_only_what_lands_before_otpgen_started() -> None:
+    in_a_weakref_callback = (
+        "Exception ignored in: <function _get_module_lock.<locals>.cb at 0x7f43becb5800>\n"
+        "Traceback (most recent call last):\n"
+        '  File "<frozen importlib._bootstrap>", line 199, in cb\n'
+        "KeyboardInterrupt: \n"
+    )
+    assert _before_otpgen_started(in_a_weakref_callback)
+    in_otpgen = in_a_weakref_callback.replace(
+        '  File "<frozen importlib._bootstrap>", line 199, in cb\n',
+        f'  File "{OTPGEN_DIR}/_engine.py", line 9, in apply\n',
+    )
+    assert not _before_otpgen_started(in_otpgen)
 
 
 def test_ctrl_c_during_new_exits_130_without_a_traceback(tmp_path: Path) -> None:
