@@ -16,7 +16,7 @@ import pytest
 KERNEL_DIR = Path(__file__).resolve().parents[2] / "templates" / "kernel"
 sys.path.insert(0, str(KERNEL_DIR))
 
-from otp import _deadlines, _genserver, _reports  # noqa: E402
+from otp import _deadlines, _reports, _steps  # noqa: E402
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ async def queued_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Starts on this test's loop leave the new process's first step to the loop's next
     turn, as on a loop that is not asyncio's own (uvloop, say): see `_step_now`."""
     loop_type = type(asyncio.get_running_loop())
-    monkeypatch.setitem(_genserver._EAGER_LOOPS, loop_type, False)
+    monkeypatch.setitem(_steps._EAGER_LOOPS, loop_type, False)
 
 
 @pytest.fixture(autouse=True)

@@ -78,7 +78,7 @@ from otp import (
     TaskHandle,
     TaskSupervisor,
     Via,
-    _genserver,
+    _steps,
     via,
 )
 
@@ -303,7 +303,7 @@ class Chaos:
         self.rng = random.Random(seed)
         self.loop = asyncio.get_running_loop()
         self.probe = Probe()
-        self.starts = Starts(eager=_genserver._EAGER_LOOPS.get(type(self.loop), True))
+        self.starts = Starts(eager=_steps._EAGER_LOOPS.get(type(self.loop), True))
         self.tree = Registry(UNIQUE, name="tree")  # the subtrees, by name
         self.static = Registry(UNIQUE, name="static")  # the workers of the static subtrees
         self.dynamic = Registry(UNIQUE, name="dynamic")  # the dynamic workers
@@ -759,7 +759,7 @@ async def test_chaos_tree_keeps_registries_exact_and_leaves_nothing_behind(
 ) -> None:
     caplog.set_level(logging.CRITICAL, logger="otp")  # thousands of crash reports: keep quiet
     # (queued: start as on a loop whose first steps `start` cannot take at once)
-    monkeypatch.setitem(_genserver._EAGER_LOOPS, type(asyncio.get_running_loop()), start == "eager")
+    monkeypatch.setitem(_steps._EAGER_LOOPS, type(asyncio.get_running_loop()), start == "eager")
     # What asyncio reports to the loop: a task or future failure nobody retrieved, an error
     # in a callback. The kernel must cause none of it.
     loop = asyncio.get_running_loop()

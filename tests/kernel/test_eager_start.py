@@ -20,7 +20,7 @@ from otp import (
     GenServer,
     NoProcess,
     Supervisor,
-    _genserver,
+    _steps,
     whereis,
 )
 
@@ -204,8 +204,8 @@ def test_a_loop_class_that_queues_callbacks_its_own_way_gets_queued_starts() -> 
         def call_soon(self, *args: Any, **kwargs: Any) -> asyncio.Handle:
             return super().call_soon(*args, **kwargs)
 
-    assert not _genserver._steps_like_asyncio(OwnQueue)
-    assert _genserver._steps_like_asyncio(asyncio.SelectorEventLoop)  # type: ignore[arg-type]
+    assert not _steps._steps_like_asyncio(OwnQueue)
+    assert _steps._steps_like_asyncio(asyncio.SelectorEventLoop)  # type: ignore[arg-type]
     loop = OwnQueue()
     try:
         assert loop.run_until_complete(count_turns_to_start()) == 1
@@ -216,7 +216,7 @@ def test_a_loop_class_that_queues_callbacks_its_own_way_gets_queued_starts() -> 
 async def test_a_kill_before_the_first_step_of_a_queued_start_fails_it() -> None:
     # The same start on a loop that cannot take the step at once (see test_hangs).
     loop = asyncio.get_running_loop()
-    _genserver._EAGER_LOOPS[type(loop)] = False
+    _steps._EAGER_LOOPS[type(loop)] = False
     try:
 
         def kill() -> None:
@@ -228,7 +228,7 @@ async def test_a_kill_before_the_first_step_of_a_queued_start_fails_it() -> None
         with pytest.raises(NoProcess):
             await Worker.start("early", name="early")
     finally:
-        del _genserver._EAGER_LOOPS[type(loop)]
+        del _steps._EAGER_LOOPS[type(loop)]
     assert whereis("early") is None
 
 

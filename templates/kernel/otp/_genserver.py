@@ -15,11 +15,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import sys
-import types
 import weakref
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Hashable
+from collections.abc import Coroutine, Hashable
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
@@ -45,6 +43,8 @@ from ._messages import (
 )
 from ._reports import fields, traceback_or_repeat
 from ._shutdown import await_killed, stop_cancelled_start
+from ._steps import _EAGER_LOOPS, _next_turn, _step_now, _steps_like_asyncio, _task_of
+from ._timers import _Timers
 from ._via import Via, _new_via
 
 if TYPE_CHECKING:
@@ -108,94 +108,6 @@ _Task: Final = asyncio.Task
 _last_start = -1.0
 _new_object: Final = object.__new__
 
-# The calling task, looked up on every call. On Python 3.11 `asyncio.current_task` is a
-# Python function that reads asyncio's table of running tasks per loop: reading the
-# table directly saves a frame per call. From 3.12 `current_task` is C code, and is used
-# as is.
-_task_of: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]
-if sys.version_info < (3, 12):
-    _task_of = vars(asyncio.tasks)["_current_tasks"].get
-else:
-    _task_of = asyncio.current_task
-
-
-@types.coroutine
-def _next_turn() -> Generator[None, None, None]:
-    """Let every other ready task run once (`asyncio.sleep(0)` without its frame)."""
-    yield
-
-
-def _step_now(loop: asyncio.AbstractEventLoop, ready: deque[asyncio.Handle], queued: int) -> bool:
-    """Take the first step of the task just created on `loop` now, in the starting
-    task's place, rather than on the loop's next turn. True if it was taken.
-
-    This is Python 3.12's eager task start, done by hand so that every supported
-    Python has it: `start` then returns without waiting for a turn of the loop when
-    `init` does not suspend (about a third of the cost of starting a process), and
-    the task has run, so a cancellation from then on kills it as it kills any running
-    process. It needs asyncio's own loop, which queues a new task's first step as the
-    last of `ready`, its `loop._ready` (`queued` is the queue's length before the task
-    was made): with any other loop (see `_steps_like_asyncio`), or if anything else was
-    queued meanwhile, nothing is done and the step comes on the next turn, as without
-    it. The caller has checked `_nesting`.
-    """
-    if len(ready) != queued + 1:
-        return False
-    global _nesting
-    enter, leave = _enter_task, _leave_task
-    # (else no loop steps like asyncio: see _steps_like_asyncio)
-    assert enter is not None
-    assert leave is not None
-    handle = ready.pop()
-    # The step runs as the new task (`current_task()` in `init` is the process), so
-    # the starting task steps aside for it.
-    current = _task_of(loop)
-    if current is not None:
-        leave(loop, current)
-    _nesting += 1
-    try:
-        # handle._run() without its frame: the task's step handles every exception
-        # itself but KeyboardInterrupt and SystemExit, which _run lets through too.
-        handle._context.run(handle._callback, *handle._args)  # type: ignore[attr-defined]
-    finally:
-        _nesting -= 1
-        if current is not None:
-            enter(loop, current)
-    return True
-
-
-# How many first steps `_step_now` is running inside one another now, and how many it
-# may (each holds a few frames of the stack). An `init` that starts a process whose
-# `init` starts one... runs each step on the stack of the one before: past this depth,
-# the loop takes the step, on a fresh stack.
-_nesting = 0
-_MAX_NESTING: Final = 20
-
-
-def _steps_like_asyncio(cls: type[asyncio.AbstractEventLoop]) -> bool:
-    """Whether `_step_now` can run on loops of class `cls`: asyncio's own loops and
-    subclasses that keep their way of queueing callbacks and tasks."""
-    base = asyncio.BaseEventLoop
-    return (
-        issubclass(cls, base)
-        and cls.call_soon is base.call_soon
-        and cls.create_task is base.create_task
-        and _enter_task is not None
-        and _leave_task is not None
-    )
-
-
-# Loop class -> whether `start` takes a new process's first step at once.
-_EAGER_LOOPS: Final[dict[type[asyncio.AbstractEventLoop], bool]] = {}
-# asyncio's own bookkeeping of the running task, which `_step_now` needs (in every
-# Python from 3.7; if a later one drops it, starts wait for a turn of the loop again).
-_enter_task: Final[Callable[[asyncio.AbstractEventLoop, asyncio.Task[Any]], None] | None] = getattr(
-    asyncio.tasks, "_enter_task", None
-)
-_leave_task: Final[Callable[[asyncio.AbstractEventLoop, asyncio.Task[Any]], None] | None] = getattr(
-    asyncio.tasks, "_leave_task", None
-)
-
 
 class _Watcher(Protocol):
     def _otp_process_exited(self, process: GenServer, reason: object) -> None: ...
@@ -214,33 +126,6 @@ def whereis(name: str | Via) -> GenServer | None:
         return None
     state = _loops.get(weakref.ref(loop))
     return state.names.get(name) if state is not None else None
-
-
-class _Timers:
-    """A process's `send_after` timers that may be pending, to cancel when it exits.
-
-    Fired and cancelled timers are swept out once the list has doubled since the last
-    sweep, so a process that sets a new timer per message keeps only the pending ones.
-    """
-
-    __slots__ = ("_otp_sweep_at", "_otp_timers")
-
-    def __init__(self, timer: asyncio.TimerHandle) -> None:
-        self._otp_timers = [timer]
-        self._otp_sweep_at = 8
-
-    def add(self, timer: asyncio.TimerHandle, loop: asyncio.AbstractEventLoop) -> None:
-        timers = self._otp_timers
-        if len(timers) >= self._otp_sweep_at:
-            now = loop.time()
-            # A timer that is due has fired, or fires in this turn of the loop.
-            timers[:] = [t for t in timers if not t.cancelled() and t.when() > now]
-            self._otp_sweep_at = max(8, 2 * len(timers))
-        timers.append(timer)
-
-    def cancel(self) -> None:
-        for timer in self._otp_timers:
-            timer.cancel()
 
 
 class GenServer(Mailbox):
@@ -401,7 +286,7 @@ class GenServer(Mailbox):
         if eager is None:
             eager = _EAGER_LOOPS[type(loop)] = _steps_like_asyncio(type(loop))
         run = self._otp_run(started, args, kwargs)
-        if eager and loop._task_factory is None and _nesting < _MAX_NESTING:  # type: ignore[attr-defined]
+        if eager and loop._task_factory is None:  # type: ignore[attr-defined]
             # What loop.create_task() does here, without its two frames.
             ready = loop._ready  # type: ignore[attr-defined]
             queued = len(ready)

@@ -38,13 +38,13 @@ from ._genserver import (
     _STARTING,
     _STOPPING,
     GenServer,
-    _Timers,
 )
 from ._instrument import _Stats
 from ._mailbox import _INFO
 from ._messages import Caller, Continue
 from ._supervisor import RestartIntensity, Supervisor, needs_restart
 from ._tasks import TaskSupervisor
+from ._timers import _Timers
 
 _SIZE_OF_MESSAGE: Final = sys.getsizeof((0, None, None))
 _CALLBACKS: Final = ("handle_call", "handle_cast", "handle_info")
