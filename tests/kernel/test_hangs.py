@@ -401,3 +401,51 @@ async def test_cancelling_a_supervisor_start_returns_once_the_started_children_s
     assert events == [("start", "a"), ("stop", "a")]  # a's terminate ran to its end
     assert whereis("root") is None
     assert whereis("a") is None
+
+
+class _Layer(GenServer):
+    """Records its init returning and its terminate finishing (after an await in each)."""
+
+    async def init(self, label: str, events: Events, steps: int) -> None:
+        self.label, self.events = label, events
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        events.append(("start", label))
+
+    async def terminate(self, reason: object) -> None:
+        await asyncio.sleep(0)  # a kill would cut it here
+        self.events.append(("stop", self.label))
+
+
+@pytest.mark.parametrize("mode", ["eager", "queued"])
+@pytest.mark.parametrize("steps", range(8))
+async def test_a_start_cancelled_at_any_loop_step_stops_each_started_child_in_order(
+    mode: str, steps: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The step where the supervisor's init returns in the same turn as the cancellation
+    # killed every child (their terminate cut at its first await).
+    if mode == "queued":
+        from otp import _steps
+
+        loop_type = type(asyncio.get_running_loop())
+        monkeypatch.setitem(_steps._EAGER_LOOPS, loop_type, False)
+    events: Events = []
+    specs = [
+        _Layer.child_spec(label, events, n, name=label)
+        for label, n in (("a", 0), ("b", 1), ("c", 0))
+    ]
+    starting = asyncio.create_task(Supervisor.start(specs, name="root"))
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    starting.cancel()
+    try:
+        root = await starting
+    except asyncio.CancelledError:
+        pass
+    else:
+        await root.stop()
+    started = [label for kind, label in events if kind == "start"]
+    stopped = [label for kind, label in events if kind == "stop"]
+    assert stopped == started[::-1], events
+    assert whereis("root") is None
+    assert all(whereis(label) is None for label in "abc")

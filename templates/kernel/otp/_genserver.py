@@ -324,7 +324,12 @@ class GenServer(Mailbox):
                 await _next_turn()
             await started
         except asyncio.CancelledError:
-            if started.done() and not started.cancelled() and started.exception() is None:
+            # (Cancelling this task cancels `started` too, as the future it awaits: an
+            # `init` that returns later in the same turn of the loop finds it done and
+            # leaves the process RUNNING, which is what tells.)
+            if self._otp_state is _RUNNING or (
+                started.done() and not started.cancelled() and started.exception() is None
+            ):
                 # `init` had returned, the cancellation came before we resumed: the
                 # process runs, so stop it as its supervisor would (a supervisor stops
                 # its children in reverse order, each within its budget), not kill it.
