@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from otp import Continue, GenServer, serve
+from otp import Continue, GenServer, serve, whereis
 
 KERNEL_DIR = Path(__file__).resolve().parents[2] / "templates" / "kernel"
 DEADLINE = 10.0  # seconds any one step of a subprocess may take before the test fails
@@ -46,7 +46,7 @@ class Worker(otp.GenServer):
             raise RuntimeError("b refuses to start")
         if label == "b" and mode == "crash-loop":
             return otp.Continue("crash")
-        if label == "b" and mode == "block-start":
+        if label == "b" and mode.startswith("block-start"):
             print("b is starting", file=sys.stderr, flush=True)
             await asyncio.Event().wait()  # until a signal stops the application
         return None
@@ -59,15 +59,29 @@ class Worker(otp.GenServer):
         if self.label == "c" and self.mode in ("overrun", "slow-stop"):
             print("c is stopping", file=sys.stderr, flush=True)
             await asyncio.sleep(3600)  # past any budget: until it is killed
+        if self.label == "a" and self.mode == "block-start-slow-stop":
+            print("a is stopping", file=sys.stderr, flush=True)
+            await asyncio.sleep(3600)  # until a second signal kills it
+        if self.label == "c" and self.mode == "swallow":
+            print("c is stopping", file=sys.stderr, flush=True)
+            while True:  # a child no cancellation stops
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    pass
         await asyncio.sleep(0.01)
         print(f"terminated {self.label} {reason!r}", flush=True)
 
 
 mode = sys.argv[1]
 children = [Worker.child_spec(label, mode, name=label) for label in "abc"]
-if mode in ("overrun", "slow-stop"):  # c's budget: 0.3 s, or as long as it takes
-    budget = 0.3 if mode == "overrun" else None
+if mode in ("overrun", "slow-stop", "swallow"):  # c's budget: 0.3 s, or as long as it takes
+    budget = None if mode == "slow-stop" else 0.3
     children[2] = dataclasses.replace(children[2], shutdown=budget)
+if mode == "swallow":
+    import otp._shutdown
+
+    otp._shutdown.KILL_GRACE = 0.5  # (5 s in services)
 sys.exit(otp.run(children))
 """
 
@@ -193,6 +207,35 @@ async def test_a_second_ctrl_c_forces_the_stop_and_says_so(start_app: Any) -> No
     assert "Traceback" not in err
 
 
+async def test_a_second_signal_while_the_tree_starts_forces_the_stop_and_exits_1(
+    start_app: Any,
+) -> None:
+    app = await start_app("block-start-slow-stop")
+    await app.wait_for_stderr("b is starting")
+    app.process.send_signal(signal.SIGTERM)
+    await app.wait_for_stderr("a is stopping")  # a would take an hour
+    app.process.send_signal(signal.SIGTERM)
+    status, out, err = await app.finish()
+    assert "SIGTERM received again: forcing the stop" in err
+    assert "application stopped by force while starting" in err
+    assert status == 1
+    assert out == ""  # a's terminate was cut short
+    assert "Traceback" not in err
+
+
+async def test_a_child_swallowing_its_cancellation_does_not_keep_the_application_running(
+    start_app: Any,
+) -> None:
+    app = await start_app("swallow")
+    await app.wait_for_stderr("ready")
+    app.process.send_signal(signal.SIGTERM)
+    status, out, err = await app.finish()  # (asyncio.run would wait for c for ever)
+    assert "swallowed its CancelledError; abandoning it" in err
+    assert out.splitlines() == ["terminated b 'shutdown'", "terminated a 'shutdown'"]
+    assert status == 0, err
+    assert "Traceback" not in err
+
+
 async def test_a_child_that_keeps_crashing_makes_the_root_give_up_and_exit_1(
     start_app: Any,
 ) -> None:
@@ -260,3 +303,34 @@ async def test_serve_returns_1_when_a_child_fails_to_start() -> None:
 async def test_serve_returns_1_when_the_root_supervisor_gives_up() -> None:
     status = await serve([CrashesAfterStart.child_spec(name="crashy")], max_restarts=2)
     assert status == 1
+
+
+class Records(GenServer):
+    async def init(self, events: list[str]) -> None:
+        self.events = events
+        await asyncio.sleep(0)
+
+    async def terminate(self, reason: object) -> None:
+        self.events.append(f"terminated {reason!r}")
+
+
+async def test_serve_cancelled_as_its_start_finishes_stops_the_tree_before_it_raises() -> None:
+    # Cancelled in the loop turn where its start task finishes, before serve resumes:
+    # serve used to raise at once and leave the whole tree running.
+    loop = asyncio.get_running_loop()
+    events: list[str] = []
+    serving = asyncio.create_task(serve([Records.child_spec(events, name="records")]))
+    await asyncio.sleep(0)
+    (starting,) = [t for t in asyncio.all_tasks() if t.get_name() == "otp application start"]
+
+    def cancel_once_started() -> None:
+        if starting.done():
+            serving.cancel()
+        else:
+            loop.call_soon(cancel_once_started)
+
+    loop.call_soon(cancel_once_started)
+    with pytest.raises(asyncio.CancelledError):
+        await serving
+    assert events == ["terminated 'shutdown'"]
+    assert whereis("records") is None

@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import Sequence
 
+from . import _shutdown
 from ._childspec import ONE_FOR_ONE, ChildSpec, Strategy
 from ._errors import StartChildError
 from ._messages import SHUTDOWN
@@ -69,7 +70,16 @@ async def serve(
             return 1
         except asyncio.CancelledError:
             this = asyncio.current_task()
-            if requested and (this is None or this.cancelling() == 0):
+            if starting.done() and not starting.cancelled() and not starting.exception():
+                # The start was done when this task was cancelled, before it resumed:
+                # the tree runs, and no one else will stop it.
+                root = starting.result()
+                root._otp_request_stop(SHUTDOWN)
+                await root._otp_wait_exit(None)
+            elif requested and (this is None or this.cancelling() == 0):
+                if len(requested) > 1:
+                    log.error("application stopped by force while starting")
+                    return 1
                 log.info("application stopped while starting")
                 return 0
             raise
@@ -116,9 +126,53 @@ def run(
         logging.basicConfig(level=level, handlers=[handler])
     else:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(
-        serve(children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds)
-    )
+    # What asyncio.run() does, but for its end: it waits for every task left to finish
+    # its cancellation, for ever, so a child that swallowed its CancelledError (which
+    # its supervisor abandoned) would keep the service from exiting.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(
+            serve(children, strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds)
+        )
+    finally:
+        try:
+            _cancel_the_rest(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _cancel_the_rest(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks still on `loop` and wait for them, as `asyncio.run` does, but
+    KILL_GRACE seconds at most, and not at all for those a supervisor has abandoned."""
+    pending = asyncio.all_tasks(loop)
+    if not pending:
+        return
+    for task in pending:
+        task.cancel()
+    waiting = pending.difference(_shutdown.abandoned)
+    if waiting:
+        loop.run_until_complete(asyncio.wait(waiting, timeout=_shutdown.KILL_GRACE))
+    for task in pending:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception during shutdown",
+                    "exception": task.exception(),
+                    "task": task,
+                }
+            )
+    left = [task for task in waiting if not task.done()]  # (the others were logged)
+    if left:
+        log.error(
+            "%d task(s) still running after their cancellation (they swallowed their "
+            "CancelledError): left behind so that the application can exit: %r",
+            len(left),
+            left,
+        )
 
 
 class JsonFormatter(logging.Formatter):

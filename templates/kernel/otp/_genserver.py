@@ -711,6 +711,10 @@ class GenServer(Mailbox):
             except asyncio.CancelledError:
                 # killed while terminating (its shutdown budget ran out)
                 reason = KILLED
+            except GeneratorExit:
+                # Closed by its owner: a process abandoned for swallowing its
+                # cancellation, its loop gone. Nothing is left to report to.
+                raise
             except BaseException as exc:
                 log.error("%r: terminate(%r) raised", self, reason, exc_info=exc)
             self._otp_exit(reason, report=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._messages import SHUTDOWN
 from ._reports import fields
@@ -21,8 +22,16 @@ KILL_GRACE: Final = 5.0
 its CancelledError: Python cannot kill a task, but the tree must still stop)."""
 
 
+# The tasks abandoned so far (held weakly): `run` does not wait for them a second time
+# when it closes its loop.
+abandoned: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
+
+
 def log_abandoned(what: object, child_id: object, shutdown: float | None) -> None:
     """Log loudly that `what` (a process or task) ignored its cancellation."""
+    task = getattr(what, "_otp_task", what)
+    if isinstance(task, asyncio.Future):
+        abandoned.add(task)
     log.error(
         "child %r (%r, shutdown budget %rs) still runs %ss after it was cancelled: it "
         "swallowed its CancelledError; abandoning it and going on",
