@@ -152,6 +152,32 @@ async def test_each_dynamic_supervisor_api_waits_for_init() -> None:
         await (await task).stop()
 
 
+class RefusesToStart(DynamicSupervisor):
+    async def init(self, **options: Any) -> None:
+        await asyncio.sleep(0)
+        raise RuntimeError("refused")
+
+
+@pytest.mark.usefixtures("queued_starts")  # (found before its first step)
+@pytest.mark.parametrize("how", ["killed", "init raises"])
+@pytest.mark.parametrize("use", ["which_children", "count_children", "terminate_child"])
+async def test_a_dynamic_supervisor_found_while_starting_that_never_comes_up_says_no_process(
+    how: str, use: str
+) -> None:
+    cls = DynamicSupervisor if how == "killed" else RefusesToStart
+    task, found = await starting(cls, "dyn")
+    assert isinstance(found, DynamicSupervisor)
+    args = (found,) if use == "terminate_child" else ()
+    waiting = asyncio.create_task(getattr(found, use)(*args))  # (asked before the end)
+    if how == "killed":
+        found._otp_kill()
+    with pytest.raises((NoProcess, RuntimeError)):
+        await task
+    for answer in (waiting, asyncio.create_task(getattr(found, use)(*args))):
+        with pytest.raises(NoProcess):  # (was AttributeError)
+            await answer
+
+
 async def test_a_task_supervisor_found_while_starting_runs_work() -> None:
     task, found = await starting(TaskSupervisor, "tasks")
     assert isinstance(found, TaskSupervisor)

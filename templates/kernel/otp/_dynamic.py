@@ -154,6 +154,12 @@ class DynamicSupervisor(GenServer):
         # its init, as a call to an Elixir process does. NoProcess if init fails.
         if self._otp_state is _STARTING:
             await self.call(_UP, timeout=None)
+        try:
+            self._otp_children  # noqa: B018  (set by init)
+        except AttributeError:
+            raise NoProcess(
+                f"{self!r} is not running: its init never returned", self.exit_reason
+            ) from None
 
     def _size(self) -> int:
         return len(self._otp_children) + self._otp_restarting
