@@ -7,6 +7,7 @@ Runs on looptime's fake clock; a test that hangs fails (idle_timeout).
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,8 @@ from typing import Any
 import otp
 import pytest
 from otp import (
+    DUPLICATE,
+    Agent,
     ChildSpec,
     ChildSpecError,
     DynamicSupervisor,
@@ -24,6 +27,7 @@ from otp import (
     Supervisor,
     TaskSupervisor,
     via,
+    whereis,
 )
 
 pytestmark = pytest.mark.looptime(idle_timeout=2)
@@ -53,7 +57,8 @@ def spec(**fields: Any) -> ChildSpec:
 WRONG_TYPES: dict[str, tuple[Callable[[], Awaitable[object] | object], str]] = {
     "start name=42": (
         lambda: Idle.start(name=42),
-        r"Idle.start\(\): name must be a str or via\(registry, key\) with a Registry, got: 42",
+        r"Idle.start\(\): name must be a str or via\(registry, key\) with a UNIQUE Registry, "
+        r"got: 42",
     ),
     "start name=a plain tuple": (
         lambda: Idle.start(name=(Registry(), "key")),
@@ -61,8 +66,33 @@ WRONG_TYPES: dict[str, tuple[Callable[[], Awaitable[object] | object], str]] = {
     ),
     "start name=via of no Registry": (
         lambda: Idle.start(name=via("registry", "key")),  # type: ignore[arg-type]
-        r"name must be a str or via\(registry, key\) with a Registry, "
+        r"name must be a str or via\(registry, key\) with a UNIQUE Registry, "
         r"got: via\('registry', 'key'\)",
+    ),
+    "start name=via of a DUPLICATE Registry": (
+        lambda: Idle.start(name=via(Registry(DUPLICATE), "key")),
+        r"with a UNIQUE Registry, got: via\(",
+    ),
+    "Agent.start 42": (
+        lambda: Agent.start(42),  # type: ignore[arg-type]
+        r"Agent.start\(\) needs a function returning the state, got: 42",
+    ),
+    "whereis 42": (lambda: whereis(42), r"name must be a str or via\(registry, key\), got: 42"),  # type: ignore[arg-type]
+    "Cls.whereis None": (
+        lambda: Idle.whereis(None),  # type: ignore[arg-type]
+        r"name must be a str or via\(registry, key\), got: None",
+    ),
+    "Registry.register": (
+        lambda: Registry().register("k", "process"),  # type: ignore[arg-type]
+        r"Registry.register\(\) needs a process \(a GenServer\), got: 'process'",
+    ),
+    "Registry.unregister": (
+        lambda: Registry().unregister("k", "process"),  # type: ignore[arg-type]
+        r"Registry.unregister\(\) needs a process",
+    ),
+    "Registry.keys_of": (
+        lambda: Registry().keys_of("process"),  # type: ignore[arg-type]
+        r"Registry.keys_of\(\) needs a process",
     ),
     "ChildSpec restart": (
         lambda: spec(restart="permanent"),
@@ -99,6 +129,32 @@ async def test_a_wrong_argument_type_raises_a_type_error_naming_it(case: str) ->
     call, message = WRONG_TYPES[case]
     with pytest.raises(TypeError, match=message):
         await outcome(call)
+
+
+async def test_wrong_arguments_to_a_process_raise_errors_naming_them_and_change_nothing() -> None:
+    process = await Idle.start()
+    wrong: list[tuple[Callable[[], object], type[Exception], str]] = [
+        (lambda: process.monitor(42), TypeError, r"monitor\(\) needs a process or an asyncio task"),  # type: ignore[arg-type]
+        (
+            lambda: process.demonitor(42),
+            TypeError,
+            r"demonitor\(\) needs what monitor\(\) returned",
+        ),  # type: ignore[arg-type]
+        (lambda: process.send_after("m", "1"), TypeError, "send_after delay must be seconds"),  # type: ignore[arg-type]
+        (lambda: process.send_after("m", None), TypeError, "send_after delay must be seconds"),  # type: ignore[arg-type]
+        (lambda: process.send_after("m", math.nan), ValueError, "send_after delay must be seconds"),
+        (lambda: process.call("x", "5"), TypeError, "call timeout must be seconds"),  # type: ignore[arg-type]
+        (lambda: process.call("x", math.nan), ValueError, "call timeout must be seconds"),
+        (lambda: process.stop(timeout="1"), TypeError, "stop timeout must be seconds"),  # type: ignore[arg-type]
+        (lambda: process.stop(timeout=math.nan), ValueError, "stop timeout must be seconds"),
+        (lambda: process.wait_exit("1"), TypeError, "wait_exit timeout must be seconds"),  # type: ignore[arg-type]
+    ]
+    for call, error, message in wrong:
+        with pytest.raises(error, match=message):
+            await outcome(call)
+        assert process.alive  # (a stop with a bad timeout used to stop it, then raise)
+    assert process._otp_inbox is None  # no call was queued
+    await process.stop()
 
 
 async def test_spec_errors_stay_child_spec_errors_and_value_errors() -> None:

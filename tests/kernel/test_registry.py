@@ -154,9 +154,8 @@ async def test_keys_of_lists_the_keys_of_a_process_in_this_registry_only() -> No
     await worker.stop()
 
 
-@pytest.mark.parametrize("keys", [UNIQUE, DUPLICATE])
-async def test_unregister_of_a_process_own_via_name_removes_it_as_elixir_does(keys: Keys) -> None:
-    registry = Registry(keys)
+async def test_unregister_of_a_process_own_via_name_removes_it_as_elixir_does() -> None:
+    registry = Registry()
     worker = await Worker.start(name=via(registry, "name"))
 
     registry.unregister("name", worker)
@@ -165,14 +164,18 @@ async def test_unregister_of_a_process_own_via_name_removes_it_as_elixir_does(ke
     assert registry.keys_of(worker) == []
     assert registry.count() == 0
     assert worker.alive  # it runs on, under no name
-    if keys is UNIQUE:  # the name is free for another process
-        other = await Worker.start(name=via(registry, "name"))
-        assert registry.whereis("name") is other
-        await worker.stop()  # its exit leaves the new holder's entry alone
-        assert registry.whereis("name") is other
-        await other.stop()
-    else:
-        await worker.stop()
+    other = await Worker.start(name=via(registry, "name"))  # the name is free for another
+    assert registry.whereis("name") is other
+    await worker.stop()  # its exit leaves the new holder's entry alone
+    assert registry.whereis("name") is other
+    await other.stop()
+    assert registry.count() == 0
+
+
+async def test_a_via_name_needs_a_unique_registry_as_in_elixir() -> None:
+    registry = Registry(DUPLICATE)
+    with pytest.raises(TypeError, match="with a UNIQUE Registry"):
+        await Worker.start(name=via(registry, "name"))
     assert registry.count() == 0
 
 

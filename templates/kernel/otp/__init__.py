@@ -69,10 +69,10 @@ from ._observer import (
     snapshot,
     snapshot_async,
 )
-from ._registry import DUPLICATE, UNIQUE, Keys, Registry
+from ._registry import Registry
 from ._supervisor import MAX_RESTARTS_REACHED, ChildCounts, ChildInfo, Supervisor
 from ._tasks import TIMEOUT, Exit, Ok, TaskHandle, TaskSupervisor
-from ._via import Via, via
+from ._via import DUPLICATE, UNIQUE, Keys, Via, via
 
 __all__ = [
     "DUPLICATE",

@@ -69,6 +69,8 @@ class Agent(GenServer, Generic[S]):
     # Server callbacks
 
     async def init(self, initial: Callable[[], S]) -> None:
+        if not callable(initial):
+            raise TypeError(f"Agent.start() needs a function returning the state, got: {initial!r}")
         self._value: S = initial()
 
     async def handle_call(self, request: tuple[int, Callable[[S], Any]], caller: Caller) -> Any:

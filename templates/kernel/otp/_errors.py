@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from math import isnan
 from typing import Any
 
 
@@ -71,3 +72,19 @@ class AlreadyPresent(OTPError):
 
 class MaxChildren(OTPError):
     """The supervisor already has `max_children` children (restarting ones count)."""
+
+
+def check_seconds(what: str, value: object, *, none: bool = True) -> None:
+    """Raise TypeError unless `value` is a number of seconds (or None, if `none`), and
+    ValueError for NaN, naming `what` in one line."""
+    if value is None and none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(_bad_seconds(what, value, none=none))
+    if isnan(value):
+        raise ValueError(_bad_seconds(what, value, none=none))
+
+
+def _bad_seconds(what: str, value: object, *, none: bool = True) -> str:
+    expected = "seconds (an int or float) or None" if none else "seconds (an int or float)"
+    return f"{what} must be {expected}, got: {value!r}"

@@ -18,12 +18,20 @@ import logging
 import weakref
 from collections import deque
 from collections.abc import Coroutine, Hashable
+from math import isnan
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self
 
 from ._childspec import PERMANENT, WORKER, ChildSpec, ChildType, Restart, class_spec
 from ._deadlines import NEVER, _Deadlines, _deadlines_of, _Expired, _local_names, _loops
-from ._errors import AlreadyStarted, CallingSelf, CallTimeout, NoProcess
+from ._errors import (
+    AlreadyStarted,
+    CallingSelf,
+    CallTimeout,
+    NoProcess,
+    _bad_seconds,
+    check_seconds,
+)
 from ._instrument import called as _called
 from ._instrument import exited as _exited_instrumented
 from ._instrument import handle as _handle_instrumented
@@ -45,7 +53,7 @@ from ._reports import fields, traceback_or_repeat
 from ._shutdown import await_killed, stop_cancelled_start
 from ._steps import _EAGER_LOOPS, _next_turn, _step_now, _steps_like_asyncio, _task_of
 from ._timers import _Timers
-from ._via import Via, _new_via
+from ._via import UNIQUE, Via, _new_via
 
 if TYPE_CHECKING:
     from ._registry import Registry
@@ -119,7 +127,9 @@ def whereis(name: str | Via) -> GenServer | None:
     Local names are per event loop: this looks on the running loop (None without one).
     """
     if not isinstance(name, str):
-        return name.whereis()
+        if isinstance(name, Via):
+            return name.whereis()
+        raise TypeError(f"whereis(): name must be a str or via(registry, key), got: {name!r}")
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -268,13 +278,14 @@ class GenServer(Mailbox):
                 names[name] = self
                 self._otp_name = name
             else:
-                # Else it must be a via(registry, key) with a Registry.
-                insert = getattr(name.registry, "_insert", None) if isinstance(name, Via) else None
-                if insert is None:
+                # Else it must be a via(registry, key) with a UNIQUE Registry.
+                registry = name.registry if isinstance(name, Via) else None
+                insert = getattr(registry, "_insert", None)
+                if insert is None or getattr(registry, "keys", None) is not UNIQUE:
                     got = f"via({name[0]!r}, {name[1]!r})" if isinstance(name, Via) else repr(name)
                     raise TypeError(
                         f"{cls.__qualname__}.start(): name must be a str or "
-                        f"via(registry, key) with a Registry, got: {got}"
+                        f"via(registry, key) with a UNIQUE Registry, got: {got}"
                     )
                 insert(name.key, self, None)
                 self._otp_name = name.key
@@ -397,6 +408,7 @@ class GenServer(Mailbox):
 
     def wait_exit(self, timeout: float | None = None) -> Coroutine[Any, Any, bool]:
         """Wait until the process has exited; False if it runs after `timeout` s."""
+        check_seconds("wait_exit timeout", timeout)
         return self._otp_wait_exit(timeout)
 
     def _otp_accepting(self) -> bool:
@@ -448,12 +460,17 @@ class GenServer(Mailbox):
             # The deadline travels in the Caller: nothing to register per call, nothing
             # to undo when it returns. This process is visited by its loop's sweep from
             # its first timed call until one finds none pending (see _Deadlines).
-            deadline = caller._deadline = (_monotonic() if stock else loop.time()) + timeout
+            try:
+                deadline = caller._deadline = (_monotonic() if stock else loop.time()) + timeout
+            except TypeError:
+                raise TypeError(_bad_seconds("call timeout", timeout)) from None
             deadlines = self._otp_deadlines
             if deadlines is None:
                 deadlines = _deadlines_of(loop)
                 deadlines.watch(self)
-            if deadline < deadlines.due:
+            if not deadline >= deadlines.due:  # (NaN too, refused here: a rare branch)
+                if isnan(deadline):
+                    raise ValueError(_bad_seconds("call timeout", timeout))
                 deadlines.arm(loop, deadline)
         inbox = self._otp_inbox  # self._otp_deliver(...), inlined: this is the hot path
         if inbox is None:
@@ -491,6 +508,7 @@ class GenServer(Mailbox):
         The process's timers still pending when it exits are cancelled: they would keep
         it (and `msg`) in memory until they fire, only for the message to be dropped.
         """
+        check_seconds("send_after delay", delay, none=False)
         timer = self._otp_loop.call_later(delay, self.send, msg)
         if self._otp_state is _EXITED:
             timer.cancel()
@@ -509,6 +527,7 @@ class GenServer(Mailbox):
         CallTimeout if it has not exited after `timeout` seconds (None waits forever).
         From inside the process, return `Stop(reason)` from the callback instead.
         """
+        check_seconds("stop timeout", timeout)
         return self._otp_stop(reason, timeout)
 
     async def _otp_stop(self, reason: object, seconds: float | None) -> None:
@@ -526,6 +545,8 @@ class GenServer(Mailbox):
         When it exits, `Down(target, reason, ref)` arrives in `handle_info`, at once if
         it is already gone. Call it from this process's own callbacks.
         """
+        if not isinstance(target, GenServer | asyncio.Future):
+            raise TypeError(f"monitor() needs a process or an asyncio task, got: {target!r}")
         ref = MonitorRef(self, target)
         if self._otp_state is _EXITED:
             return ref  # a Down would be dropped: watch nothing, hold nothing
@@ -545,6 +566,8 @@ class GenServer(Mailbox):
 
     def demonitor(self, ref: MonitorRef) -> None:
         """Stop watching; a Down already in the mailbox is not removed."""
+        if not isinstance(ref, MonitorRef):
+            raise TypeError(f"demonitor() needs what monitor() returned, got: {ref!r}")
         ref._watcher._otp_forget_monitor(ref)
         ref._cancel()
 

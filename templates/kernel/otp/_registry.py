@@ -6,25 +6,12 @@ function calls, and an entry disappears in the same step as its process exits.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Hashable
-from typing import Any, Final
+from typing import Any
 
 from ._errors import AlreadyStarted, NoProcess
 from ._genserver import _EXITING, GenServer
-
-
-class Keys(enum.Enum):
-    """Whether a key names one process or many."""
-
-    UNIQUE = "unique"
-    """One process per key: names (`via`), get-or-start, one worker per user."""
-    DUPLICATE = "duplicate"
-    """Many processes per key: topics a process subscribes to (pub/sub)."""
-
-
-UNIQUE: Final = Keys.UNIQUE
-DUPLICATE: Final = Keys.DUPLICATE
+from ._via import UNIQUE, Keys
 
 
 class Registry:
@@ -58,6 +45,7 @@ class Registry:
         if `process` is not alive. Registering the same process and key again replaces
         the value.
         """
+        _check_process("register", process)
         if self._insert(key, process, value):
             regs = process._otp_regs
             if regs is None:
@@ -72,6 +60,7 @@ class Registry:
         process runs on, no longer found under that name, and the key is free for
         another.
         """
+        _check_process("unregister", process)
         if self._drop(key, process):
             regs = process._otp_regs
             if regs is not None and (self, key) in regs:  # absent for its `via` name
@@ -107,6 +96,7 @@ class Registry:
 
     def keys_of(self, process: GenServer) -> list[Hashable]:
         """The keys `process` is registered under here (none once it has exited)."""
+        _check_process("keys_of", process)
         keys = [key for registry, key in process._otp_regs or () if registry is self]
         if process._otp_registry is self:
             # Its `via` name, unless it was unregistered or the process has exited.
@@ -163,3 +153,8 @@ class Registry:
         if not held:
             del entries[key]
         return True
+
+
+def _check_process(what: str, process: object) -> None:
+    if not isinstance(process, GenServer):
+        raise TypeError(f"Registry.{what}() needs a process (a GenServer), got: {process!r}")

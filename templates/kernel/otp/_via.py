@@ -1,4 +1,5 @@
-"""Via: a process name that lives in a registry, `via(registry, key)`.
+"""Via: a process name that lives in a registry, `via(registry, key)`; and the kinds of
+registry keys (only a UNIQUE registry names processes).
 
 Its own module (imported by _genserver and _registry alike) so that a process can tell a
 via name apart by its type; it needs nothing of a Registry but its methods.
@@ -6,6 +7,7 @@ via name apart by its type; it needs nothing of a Registry but its methods.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Coroutine, Hashable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -14,6 +16,19 @@ from ._errors import NoProcess
 if TYPE_CHECKING:
     from ._genserver import GenServer
     from ._registry import Registry
+
+
+class Keys(enum.Enum):
+    """Whether a key names one process or many."""
+
+    UNIQUE = "unique"
+    """One process per key: names (`via`), get-or-start, one worker per user."""
+    DUPLICATE = "duplicate"
+    """Many processes per key: topics a process subscribes to (pub/sub)."""
+
+
+UNIQUE: Final = Keys.UNIQUE
+DUPLICATE: Final = Keys.DUPLICATE
 
 
 class Via(NamedTuple):
