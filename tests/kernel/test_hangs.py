@@ -18,10 +18,12 @@ from otp import (
     KILLED,
     ChildNotFound,
     ChildSpec,
+    Continue,
     DynamicSupervisor,
     GenServer,
     NoProcess,
     Ok,
+    Stop,
     Supervisor,
     TaskSupervisor,
     whereis,
@@ -238,6 +240,40 @@ async def test_a_supervisor_burning_through_its_restarts_lets_other_tasks_run(
     await ticker.stop()
     assert attempts.count > 2000  # it did give up after its restarts
     assert during > 1000, f"the ticker ran {during} times while the supervisor restarted"
+
+
+class CrashesOnceStarted(GenServer):
+    """Starts, then crashes (or stops) in handle_continue, never awaiting."""
+
+    async def init(self, how: str) -> Continue:
+        return Continue(how)
+
+    async def handle_continue(self, how: Any) -> Stop:
+        if how == "crash":
+            raise RuntimeError("crashed as soon as it started")
+        return Stop()  # (a permanent child: restarted all the same)
+
+
+@pytest.mark.parametrize("how", ["crash", "stop normal"])
+@pytest.mark.parametrize("kind", ["supervisor", "dynamic", "over a supervisor giving up"])
+async def test_a_child_exiting_as_it_starts_does_not_starve_the_loop_while_restarted(
+    kind: str, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.CRITICAL)
+    spec = CrashesOnceStarted.child_spec(how)
+    if kind == "over a supervisor giving up":  # each restart of it gives up at once
+        spec = Supervisor.child_spec([spec], max_restarts=0)
+    ticker = Ticker()
+    before = ticker.ticks
+    if kind == "dynamic":
+        sup: GenServer = await DynamicSupervisor.start(max_restarts=1000)
+        await sup.start_child(spec)  # type: ignore[attr-defined]
+    else:
+        sup = await Supervisor.start([spec], max_restarts=1000)
+    await sup.wait_exit()
+    during = ticker.ticks - before
+    await ticker.stop()
+    assert during > 500, f"the ticker ran {during} times while the supervisor restarted"
 
 
 # 4. Children that swallow their cancellation

@@ -36,6 +36,7 @@ from ._genserver import GenServer
 from ._messages import NOREPLY, Caller, Shutdown, Stop, is_normal
 from ._reports import fields
 from ._shutdown import await_killed, shutdown_process
+from ._steps import _next_turn
 
 log = logging.getLogger(__package__ or "otp")
 
@@ -318,6 +319,10 @@ class Supervisor(GenServer):
                 reason,
                 extra=fields(self, child.spec.id, reason),
             )
+        # Let other tasks run first: a child that crashes as soon as it has started
+        # (without awaiting) would otherwise be restarted in a tight loop that starves
+        # them all until the intensity runs out.
+        await _next_turn()
         return await self._otp_restart(child)
 
     async def _otp_restart(self, child: _Child) -> Stop | None:
