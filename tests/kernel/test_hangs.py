@@ -511,3 +511,54 @@ async def test_a_start_cancelled_at_any_loop_step_stops_each_started_child_in_or
     assert stopped == started[::-1], events
     assert whereis("root") is None
     assert all(whereis(label) is None for label in "abc")
+
+
+class StubbornInit(GenServer):
+    """Its init ignores cancellation until `release` is set."""
+
+    async def init(self, release: asyncio.Event) -> None:
+        await wait_ignoring_cancellation(release)
+
+
+async def test_a_supervisor_killed_while_a_child_swallows_its_cancellation_stops_the_others_fully(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The supervisor used to be abandoned at the same moment as its stubborn child (both
+    # after KILL_GRACE), cutting short the terminate of the children started before it.
+    events: Events = []
+    release = asyncio.Event()
+    specs = [
+        worker_spec("a", events, terminate_delay=1),
+        StubbornInit.child_spec(release, name="b"),
+    ]
+    starting = asyncio.create_task(Supervisor.start(specs, name="root"))
+    await asyncio.sleep(1)  # a has started; b is in its init
+    starting.cancel()
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+        assert events == [("start", "a"), ("stop", "a")]  # a's terminate ran to its end
+        assert "swallowed its CancelledError; abandoning it" in caplog.text
+        assert "'root'" not in caplog.text  # the supervisor itself was waited for
+        assert whereis("root") is None
+    finally:
+        release.set()  # (the abandoned b ends its init, and its task with it)
+        await asyncio.sleep(0.1)
+
+
+class SwallowsOnce(GenServer):
+    """Its handle_cast swallows the CancelledError of a kill once, then returns."""
+
+    async def handle_cast(self, msg: Any) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+
+
+async def test_a_kill_whose_cancellation_a_callback_swallowed_still_ends_the_process() -> None:
+    # It used to stay "stopping" for ever, waiting for a message that would never come.
+    process = await SwallowsOnce.start()
+    process.cast("work")
+    await asyncio.sleep(1)
+    process._otp_kill()
+    assert await process.wait_exit(1)
+    assert process.exit_reason == KILLED

@@ -681,10 +681,13 @@ class GenServer(Mailbox):
                             f"{action!r}; "
                             "expected None, Continue(...) or Stop(...)"
                         )
-                if self._otp_state is _STOPPING and self._otp_exit_reason is not _NO_REASON:
-                    # (a kill sets no reason: it comes as a
+                if self._otp_state is _STOPPING:
                     reason = self._otp_exit_reason
-                    return  # CancelledError at the next await)
+                    if reason is _NO_REASON:
+                        # Killed (a kill sets no reason), and the callback swallowed the
+                        # CancelledError it got: the kill goes on all the same.
+                        raise asyncio.CancelledError
+                    return
                 inbox = self._otp_inbox
                 if not inbox:
                     # Idle, maybe for hours: keep nothing of the last message (its

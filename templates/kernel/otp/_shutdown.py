@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
+from ._childspec import SUPERVISOR
 from ._messages import SHUTDOWN
 from ._reports import fields
 
@@ -45,7 +46,8 @@ def log_abandoned(what: object, child_id: object, shutdown: float | None) -> Non
 
 async def await_killed(killed: Iterable[tuple[GenServer, object, float | None]]) -> None:
     """Wait until killed processes, given as (process, child id, shutdown budget), have
-    exited; the ones still running after KILL_GRACE seconds are logged and abandoned."""
+    exited; the ones still running after KILL_GRACE seconds are logged and abandoned,
+    but for supervisors (see `_outlasts_its_grace`)."""
     waiting = {
         p._otp_task: (p, child_id, budget)
         for p, child_id, budget in killed
@@ -54,8 +56,11 @@ async def await_killed(killed: Iterable[tuple[GenServer, object, float | None]])
     if not waiting:
         return
     _, stuck = await asyncio.wait(waiting, timeout=KILL_GRACE)
-    for task in stuck:
+    trees = {task for task in stuck if _outlasts_its_grace(waiting[task][0])}
+    for task in stuck - trees:
         log_abandoned(*waiting[task])
+    if trees:
+        await asyncio.wait(trees)
 
 
 async def shutdown_process(
@@ -65,7 +70,8 @@ async def shutdown_process(
 
     `shutdown` seconds for `terminate` to finish (None: wait forever), then
     cancellation; 0 cancels at once (brutal kill). A process still running KILL_GRACE
-    seconds after its cancellation is logged as an error and abandoned.
+    seconds after its cancellation is logged as an error and abandoned (a supervisor
+    is waited for to its end: see `_outlasts_its_grace`).
     """
     if shutdown == 0:
         process._otp_kill()
@@ -82,7 +88,19 @@ async def shutdown_process(
         )
         process._otp_kill()
     if not await process._otp_wait_exit(KILL_GRACE):
-        log_abandoned(process, process.name if child_id is None else child_id, shutdown)
+        if _outlasts_its_grace(process):
+            await process._otp_wait_exit(None)
+        else:
+            log_abandoned(process, process.name if child_id is None else child_id, shutdown)
+
+
+def _outlasts_its_grace(process: GenServer) -> bool:
+    """Whether a killed `process` is waited for past KILL_GRACE, to its end: a
+    supervisor is. Killed, it kills its children and waits for them, each within its
+    own grace, so its exit is bounded by theirs; abandoned at the same moment as a
+    stubborn child of its own, it would leave that child's siblings stopping, their
+    cleanup cut short. (So OTP gives supervisor children an infinite shutdown.)"""
+    return process.child_type is SUPERVISOR
 
 
 async def stop_cancelled_start(process: GenServer, name: object) -> None:
