@@ -165,6 +165,9 @@ def _cancel_the_rest(loop: asyncio.AbstractEventLoop) -> None:
                     "task": task,
                 }
             )
+    for task in pending:
+        if not task.done():  # said here or by its supervisor: not again as it is freed
+            task._log_destroy_pending = False  # type: ignore[attr-defined]
     left = [task for task in waiting if not task.done()]  # (the others were logged)
     if left:
         log.error(
