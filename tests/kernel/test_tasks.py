@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
@@ -282,6 +283,21 @@ async def test_async_stream_rejects_a_max_concurrency_that_is_not_a_positive_int
 ) -> None:
     with pytest.raises(error, match="max_concurrency must be an int >= 1"):
         await collect(sup.async_stream([1], lambda n: nap(0, n), max_concurrency=bad))  # type: ignore[arg-type]
+
+
+NAN_TIMEOUTS: dict[str, Callable[[TaskSupervisor], object]] = {
+    "yield_": lambda sup: sup.async_nolink(nap, 1).yield_(math.nan),
+    "shutdown": lambda sup: sup.async_nolink(nap, 1).shutdown(math.nan),
+    "async_stream": lambda sup: sup.async_stream([1], nap, timeout=math.nan),
+}
+
+
+@pytest.mark.parametrize("case", list(NAN_TIMEOUTS))
+async def test_a_nan_timeout_raises_a_value_error_naming_it(sup: TaskSupervisor, case: str) -> None:
+    # Every comparison with NaN is False: as a deadline in the loop's timer heap it
+    # expired at once or never.
+    with pytest.raises(ValueError, match=r"timeout must be seconds \(not NaN\) or None, got: nan"):
+        NAN_TIMEOUTS[case](sup)
 
 
 async def test_an_item_past_the_timeout_yields_exit_timeout_and_its_task_is_cancelled(

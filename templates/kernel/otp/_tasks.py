@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import weakref
 from collections import deque
@@ -312,8 +313,15 @@ def _check_callable(fn: object) -> None:
 
 
 def _check_timeout(timeout: object) -> None:
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
+    """Seconds or None. A timeout <= 0 has expired already (as asyncio's)."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         raise TypeError(f"timeout must be seconds (an int or float) or None, got: {timeout!r}")
+    if math.isnan(timeout):
+        # (every comparison with NaN is False: as a deadline in the loop's timer heap it
+        # expires at once or never)
+        raise ValueError(f"timeout must be seconds (not NaN) or None, got: {timeout!r}")
 
 
 def _cancel_all(running: dict[asyncio.Task[Any], tuple[int, asyncio.TimerHandle | None]]) -> None:
