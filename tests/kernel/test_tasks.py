@@ -15,7 +15,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
-from otp import KILLED, TIMEOUT, Exit, NoProcess, Ok, TaskHandle, TaskSupervisor
+from otp import (
+    KILLED,
+    TIMEOUT,
+    Exit,
+    GenServer,
+    NoProcess,
+    Ok,
+    Supervisor,
+    TaskHandle,
+    TaskSupervisor,
+)
+from otp._shutdown import KILL_GRACE
 
 # Every test runs on looptime's fake clock: sleeps and timeouts take no real time and
 # loop.time() is exact. A test that hangs fails instead: all its tasks are failed when the
@@ -496,3 +507,95 @@ async def test_a_stream_fails_with_no_process_when_its_supervisor_stops_midway()
     with pytest.raises(NoProcess):
         await consumer
     assert sorted(cleaned) == [0, 1]  # the running items were killed; no more were started
+
+
+# Killing the supervisor
+
+
+def cancel_its_task(victim: GenServer) -> None:
+    assert victim._otp_task is not None
+    victim._otp_task.cancel()
+
+
+# How a TaskSupervisor is killed: its task cancelled (a TaskGroup, asyncio.run's
+# shutdown), the kernel's kill, or its parent killed (which kills its children).
+KILLS: dict[str, Callable[[GenServer], None]] = {
+    "its task cancelled": cancel_its_task,
+    "_otp_kill": GenServer._otp_kill,
+    "its parent killed": GenServer._otp_kill,
+}
+
+
+async def start_killable(how: str) -> tuple[TaskSupervisor, GenServer]:
+    """A TaskSupervisor named "jobs" and the process to kill: itself or its parent."""
+    if how != "its parent killed":
+        sup = await TaskSupervisor.start(name="jobs")
+        return sup, sup
+    parent = await Supervisor.start([TaskSupervisor.child_spec(name="jobs")])
+    sup = TaskSupervisor.whereis("jobs")
+    assert sup is not None
+    return sup, parent
+
+
+async def kill(how: str, victim: GenServer) -> None:
+    KILLS[how](victim)
+    await victim.wait_exit()
+
+
+@pytest.mark.parametrize("how", list(KILLS))
+async def test_a_killed_supervisor_exits_only_once_its_tasks_finished_their_cleanup(
+    how: str,
+) -> None:
+    sup, victim = await start_killable(how)
+    cleaned: list[int] = []
+
+    async def job(n: int) -> None:
+        try:
+            await asyncio.sleep(1000)
+        finally:
+            await asyncio.sleep(1)  # a cleanup that takes time, as closing a connection
+            cleaned.append(n)
+
+    tasks = [sup.start_child(job, n) for n in range(3)]
+    handle = sup.async_nolink(job, 3)
+    await asyncio.sleep(1)
+    await kill(how, victim)
+    assert not sup.alive
+    assert sorted(cleaned) == [0, 1, 2, 3]
+    assert all(t.cancelled() for t in tasks)
+    assert await handle.yield_(0) == Exit(KILLED)
+    assert now() == 2
+
+
+@pytest.mark.parametrize("how", list(KILLS))
+async def test_a_killed_supervisor_abandons_a_task_swallowing_its_cancellation_after_the_grace(
+    how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sup, victim = await start_killable(how)
+    release = asyncio.Event()
+    cleaned: list[str] = []
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()
+
+    async def polite() -> None:
+        try:
+            await asyncio.sleep(1000)
+        finally:
+            cleaned.append("polite")
+
+    stuck = sup.start_child(stubborn)
+    sup.start_child(polite)
+    await asyncio.sleep(1)
+    try:
+        async with asyncio.timeout(60):
+            await kill(how, victim)
+    finally:
+        release.set()
+    assert now() == 1 + KILL_GRACE
+    assert cleaned == ["polite"]
+    abandoned = [r.getMessage() for r in caplog.records if "abandoning" in r.getMessage()]
+    assert len([m for m in abandoned if "stubborn" in m]) == 1
+    await stuck

@@ -279,8 +279,17 @@ class TaskSupervisor(GenServer):
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
             task.cancel()
-        if tasks:
+        if not tasks:
+            return
+        try:
             await _wait_cancelled(self, tasks)
+        except asyncio.CancelledError:
+            # Killed (on a kill the first await here raises: see GenServer.terminate).
+            # Still exit only once the tasks have, as a killed Supervisor does: their
+            # `finally` blocks run first, and whoever restarts us finds their resources
+            # free. Bounded: a task swallowing its cancellation is abandoned.
+            await _wait_cancelled(self, tasks)
+            raise
 
     # Internals
 
