@@ -11,7 +11,7 @@ import contextlib
 import logging
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -329,6 +329,83 @@ async def test_an_item_past_the_timeout_yields_exit_timeout_and_its_task_is_canc
         yielded.append((now(), result))
     assert yielded == [(0.5, Ok(0.5)), (2, Exit(TIMEOUT)), (2, Ok(1))]
     assert cancelled == [10]
+
+
+async def swallow_cancellations(release: asyncio.Event) -> None:
+    """Wait for `release`, swallowing every cancellation meanwhile (a badly written job)."""
+    while not release.is_set():
+        with contextlib.suppress(asyncio.CancelledError):
+            await release.wait()
+
+
+async def timed_results(
+    stream: AsyncGenerator[Ok[Any] | Exit, None], release: asyncio.Event
+) -> tuple[list[tuple[float, Ok[Any] | Exit]], float]:
+    """(when, result) for each result, and when the stream ended. `release` is set at the
+    end, or after 60 s on the fake clock: a hang then fails the test instead."""
+    yielded = []
+    try:
+        async with asyncio.timeout(60), contextlib.aclosing(stream):
+            async for result in stream:
+                yielded.append((now(), result))
+        return yielded, now()
+    finally:
+        release.set()
+
+
+def abandoned(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "abandoning" in r.getMessage()]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+async def test_an_item_swallowing_its_cancellation_times_out_on_time_and_is_abandoned_at_the_end(
+    sup: TaskSupervisor, caplog: pytest.LogCaptureFixture, ordered: bool
+) -> None:
+    release = asyncio.Event()
+
+    async def work(n: float) -> float:
+        if n == 0:
+            await swallow_cancellations(release)
+        await asyncio.sleep(n)
+        return n
+
+    # Items 0 and 1 start at once, item 2.5 when item 1 is done (at 1).
+    stream = sup.async_stream([0, 1, 2.5], work, timeout=3, max_concurrency=2, ordered=ordered)
+    yielded, ended = await timed_results(stream, release)
+    if ordered:
+        assert yielded == [(3, Exit(TIMEOUT)), (3, Ok(1)), (3.5, Ok(2.5))]
+    else:
+        assert yielded == [(1, Ok(1)), (3, Exit(TIMEOUT)), (3.5, Ok(2.5))]
+    # The stream ends once its tasks have: the swallowing one is given the grace, then
+    # logged and abandoned.
+    assert ended == 3 + KILL_GRACE
+    [message] = abandoned(caplog)
+    assert "work" in message
+
+
+async def test_a_timed_out_item_holds_its_slot_until_its_task_has_exited(
+    sup: TaskSupervisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = asyncio.Event()
+    started: list[tuple[int, float]] = []
+
+    async def work(n: int) -> int:
+        started.append((n, now()))
+        if n == 0:
+            try:
+                await asyncio.sleep(100)
+            finally:
+                await asyncio.sleep(1)  # a slow cleanup: the item ends at 3
+        if n == 1:
+            await swallow_cancellations(release)  # timed out at 5, abandoned at 5 + grace
+        return n
+
+    stream = sup.async_stream(range(3), work, timeout=2, max_concurrency=1)
+    yielded, ended = await timed_results(stream, release)
+    assert yielded == [(2, Exit(TIMEOUT)), (5, Exit(TIMEOUT)), (5 + KILL_GRACE, Ok(2))]
+    assert started == [(0, 0), (1, 3), (2, 5 + KILL_GRACE)]
+    assert ended == 5 + KILL_GRACE
+    assert len(abandoned(caplog)) == 1
 
 
 async def test_the_timeout_counts_per_item_from_when_it_starts(sup: TaskSupervisor) -> None:

@@ -162,7 +162,10 @@ class TaskSupervisor(GenServer):
         """Run `fn(item)` for every item, at most `max_concurrency` at once (default:
         the CPU count), yielding Ok(value) or Exit(reason) per item, in input order
         unless `ordered=False`. A task running longer than `timeout` seconds is
-        cancelled and yields Exit(TIMEOUT).
+        cancelled and its item yields Exit(TIMEOUT) then, without waiting for the
+        cancellation to land. Its task keeps its place among the `max_concurrency` until
+        it has exited; one that swallows its cancellation is logged and abandoned
+        KILL_GRACE (5) seconds later. The stream ends once all its tasks have exited.
 
         Consume it inside `contextlib.aclosing(...)` whenever you may stop early:
         leaving the block, by `break`, `return` or an exception, cancels the tasks still
@@ -202,6 +205,10 @@ class TaskSupervisor(GenServer):
         ordered: bool,
         running: dict[asyncio.Task[R], tuple[int, asyncio.TimerHandle | None]],
     ) -> AsyncGenerator[Ok[R] | Exit, None]:
+        # `running` holds the tasks that take a slot, each with its item's index and its
+        # timer: the item's timeout, then, once it has expired, the grace its task gets
+        # to exit. A timed-out item's result is Exit(TIMEOUT) at once; its task keeps
+        # its slot until it has exited or is abandoned.
         loop = asyncio.get_running_loop()
         source: AsyncIterator[T] | None = None
         plain: Iterator[T] | None = None
@@ -209,23 +216,48 @@ class TaskSupervisor(GenServer):
             source = aiter(items)
         else:
             plain = iter(items)
-        timed_out: set[asyncio.Task[R]] = set()
-        finished: deque[asyncio.Task[R]] = deque()
+        expired: set[asyncio.Task[R]] = set()
+        results: deque[tuple[int, Ok[R] | Exit]] = deque()
         wakeup: list[asyncio.Future[None]] = []
         buffered: dict[int, Ok[R] | Exit] = {}
         next_index = 0
         emitted = 0
         exhausted = False
 
-        def on_done(task: asyncio.Task[R]) -> None:
-            finished.append(task)
+        def wake() -> None:
             if wakeup and not wakeup[0].done():
                 wakeup[0].set_result(None)
 
+        def on_done(task: asyncio.Task[R]) -> None:
+            index, timer = running.pop(task)
+            if timer is not None:
+                timer.cancel()
+            if task in expired:
+                expired.discard(task)  # (its Exit(TIMEOUT) is out already)
+            else:
+                results.append((index, _outcome(task)))
+            wake()
+
         def expire(task: asyncio.Task[R]) -> None:
-            if not task.done():
-                timed_out.add(task)
-                task.cancel()
+            if task.done():
+                return  # (on_done, already scheduled, has its outcome)
+            # Not waiting for the cancellation to land: a task that swallows it would
+            # hold up its item, and in order every later one, for good.
+            index, _ = running[task]
+            running[task] = (index, loop.call_later(KILL_GRACE, abandon, task))
+            expired.add(task)
+            task.cancel()
+            results.append((index, Exit(TIMEOUT)))
+            wake()
+
+        def abandon(task: asyncio.Task[R]) -> None:
+            if task.done():
+                return
+            task.remove_done_callback(on_done)
+            del running[task]
+            expired.discard(task)
+            _log_abandoned(self, task)
+            wake()
 
         try:
             while True:
@@ -248,19 +280,15 @@ class TaskSupervisor(GenServer):
                     running[task] = (next_index, timer)
                     next_index += 1
                     task.add_done_callback(on_done)
-                if not running and not finished:
+                if not running and not results:
                     return
-                if not finished:
+                if not results:
+                    # (woken by a result, or by a slot set free)
                     waiter = loop.create_future()
                     wakeup[:] = [waiter]
                     await waiter
-                while finished:
-                    task = finished.popleft()
-                    index, timer = running.pop(task)
-                    if timer is not None:
-                        timer.cancel()
-                    result = Exit(TIMEOUT) if task in timed_out else _outcome(task)
-                    timed_out.discard(task)
+                while results:
+                    index, result = results.popleft()
                     if not ordered:
                         yield result
                         continue
@@ -334,7 +362,7 @@ def _check_timeout(timeout: object) -> None:
 
 
 def _cancel_all(running: dict[asyncio.Task[Any], tuple[int, asyncio.TimerHandle | None]]) -> None:
-    """Cancel a stream's running tasks and their timeout timers."""
+    """Cancel a stream's running tasks and their timers (timeouts and graces)."""
     for task, (_, timer) in running.items():
         if timer is not None:
             timer.cancel()
@@ -346,10 +374,14 @@ async def _wait_cancelled(owner: TaskSupervisor, tasks: Iterable[asyncio.Task[An
     still running: they swallowed their CancelledError, and must not wedge the tree."""
     _, stuck = await asyncio.wait(tasks, timeout=KILL_GRACE)
     for task in stuck:
-        log.error(
-            "%r: task %r still runs %ss after it was cancelled: it swallowed its "
-            "CancelledError; abandoning it and going on",
-            owner,
-            task,
-            KILL_GRACE,
-        )
+        _log_abandoned(owner, task)
+
+
+def _log_abandoned(owner: TaskSupervisor, task: asyncio.Task[Any]) -> None:
+    log.error(
+        "%r: task %r still runs %ss after it was cancelled: it swallowed its "
+        "CancelledError; abandoning it and going on",
+        owner,
+        task,
+        KILL_GRACE,
+    )
