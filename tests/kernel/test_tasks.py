@@ -26,6 +26,7 @@ from otp import (
     TaskHandle,
     TaskSupervisor,
 )
+from otp._genserver import _STARTING
 from otp._shutdown import KILL_GRACE
 
 # Every test runs on looptime's fake clock: sleeps and timeouts take no real time and
@@ -676,3 +677,96 @@ async def test_a_killed_supervisor_abandons_a_task_swallowing_its_cancellation_a
     abandoned = [r.getMessage() for r in caplog.records if "abandoning" in r.getMessage()]
     assert len([m for m in abandoned if "stubborn" in m]) == 1
     await stuck
+
+
+# Found by name while it starts, and the start fails
+
+
+class FailingInit(TaskSupervisor):
+    """A TaskSupervisor whose init fails a second in."""
+
+    async def init(self) -> None:
+        await asyncio.sleep(1)
+        raise Boom("init failed")
+
+
+async def starting(cls: type[TaskSupervisor]) -> tuple[asyncio.Task[Any], TaskSupervisor]:
+    """Start `cls` as "jobs" in a task; return once the name is registered, init not
+    returned: what a client finds just after a parent restarted it."""
+    start = asyncio.create_task(cls.start(name="jobs"))
+    await asyncio.sleep(0)
+    found = cls.whereis("jobs")
+    assert found is not None
+    assert found._otp_state is _STARTING
+    return start, found
+
+
+async def job_of(ran: list[str], label: str) -> None:
+    ran.append(label)
+    await asyncio.sleep(1000)
+
+
+def give_jobs(sup: TaskSupervisor, ran: list[str]) -> list[asyncio.Task[Any]]:
+    """A job by start_child and one by async_nolink; neither may raise here."""
+    return [sup.start_child(job_of, ran, "child"), sup.async_nolink(job_of, ran, "nolink").task]
+
+
+@pytest.mark.parametrize("failure", ["init raises", "killed during init"])
+async def test_jobs_given_to_a_supervisor_whose_init_then_fails_never_run(
+    caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
+    start, found = await starting(FailingInit)
+    ran: list[str] = []
+    stream = found.async_stream(["stream"], lambda label: job_of(ran, label), timeout=None)
+    consumer = asyncio.create_task(collect(stream))
+    await asyncio.sleep(0)  # the stream started its task
+    tasks = give_jobs(found, ran)
+    if failure == "killed during init":
+        found._otp_kill()
+    with pytest.raises(Boom if failure == "init raises" else NoProcess):
+        await start
+    await asyncio.wait([*tasks, consumer])
+    assert ran == []  # as OTP's start_child call to a process dying in its init fails
+    assert now() == (1 if failure == "init raises" else 0)
+    for task in tasks:
+        assert isinstance(task.exception(), NoProcess)
+    [streamed] = consumer.result()
+    assert isinstance(streamed, Exit)
+    assert isinstance(streamed.reason, NoProcess)
+    [record] = [r for r in caplog.records if "failed" in r.getMessage()]  # the start_child
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], NoProcess)
+
+
+@pytest.mark.usefixtures("queued_starts")
+async def test_jobs_given_to_a_supervisor_killed_before_its_first_step_never_run() -> None:
+    start, found = await starting(TaskSupervisor)
+    ran: list[str] = []
+    tasks = give_jobs(found, ran)
+    found._otp_kill()
+    with pytest.raises(NoProcess):
+        await start
+    await asyncio.wait(tasks)
+    assert ran == []
+    assert all(isinstance(task.exception(), NoProcess) for task in tasks)
+
+
+async def test_jobs_given_to_a_supervisor_in_its_init_run_once_it_has_returned() -> None:
+    class SlowInit(TaskSupervisor):
+        async def init(self) -> None:
+            await asyncio.sleep(1)
+
+    start, found = await starting(SlowInit)
+    ran: list[tuple[str, float]] = []
+
+    async def job(label: str) -> str:
+        ran.append((label, now()))
+        return label
+
+    fire = found.start_child(job, "child")
+    handle = found.async_nolink(job, "nolink")
+    sup = await start
+    assert await fire == "child"
+    assert await handle.yield_() == Ok("nolink")
+    assert ran == [("child", 1), ("nolink", 1)]
+    await sup.stop()

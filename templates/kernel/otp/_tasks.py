@@ -24,8 +24,8 @@ from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 from ._childspec import SUPERVISOR, ChildType
 from ._deadlines import _state_of
 from ._errors import NoProcess
-from ._genserver import GenServer
-from ._messages import task_exit_reason
+from ._genserver import _STARTING, GenServer
+from ._messages import Caller, task_exit_reason
 from ._shutdown import KILL_GRACE
 
 log = logging.getLogger(__package__ or "otp")
@@ -35,6 +35,8 @@ R = TypeVar("R")
 
 TIMEOUT: Final = "timeout"
 """The exit reason of a task `async_stream` cancelled for running past its timeout."""
+
+_UP: Final = object()  # a call that is answered once init has returned
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +126,7 @@ class TaskSupervisor(GenServer):
     def __init__(self) -> None:
         super().__init__()
         # Set before init: a TaskSupervisor found by name while it starts takes work at
-        # once.
+        # once (to run once init has returned: see _call_when_up).
         self._tasks: set[asyncio.Task[Any]] = set()
         _state_of(self._otp_loop).supervisors.add(self)  # (for the observer's roots)
 
@@ -140,6 +142,10 @@ class TaskSupervisor(GenServer):
         job, even one before its first await (wrong arguments, a plain function that
         raises), is the task's outcome and is logged as a crash, never raised here. Only
         a stopped supervisor raises (NoProcess).
+
+        A supervisor found by name while it starts takes the job at once and runs it
+        once its `init` has returned; if its start fails the job never runs and its task
+        ends with NoProcess (as OTP's start_child call to it would fail).
         """
         task = self._otp_spawn(fn, args)
         task.add_done_callback(self._otp_log_failure)
@@ -303,6 +309,11 @@ class TaskSupervisor(GenServer):
 
     # Server callbacks
 
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if request is _UP:
+            return None
+        return await super().handle_call(request, caller)
+
     async def terminate(self, reason: object) -> None:
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
@@ -328,7 +339,10 @@ class TaskSupervisor(GenServer):
         # Named after the job: the task runs `_call`, and its repr in logs should say
         # what.
         name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
-        task: asyncio.Task[T] = self._otp_loop.create_task(_call(fn, args), name=name)
+        # (found by name while it starts, init not returned yet: see _call_when_up)
+        starting = self._otp_state is _STARTING
+        job = _call_when_up(self, fn, args) if starting else _call(fn, args)
+        task: asyncio.Task[T] = self._otp_loop.create_task(job, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -341,6 +355,20 @@ class TaskSupervisor(GenServer):
 async def _call(fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
     """`await fn(*args)`, run as the task itself: even the call failing (bad arguments,
     a plain function that raises or returns no awaitable) is the task's outcome."""
+    return await fn(*args)
+
+
+async def _call_when_up(
+    owner: TaskSupervisor, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
+) -> T:
+    """`_call` for a job given to a supervisor still in its init (found by name while
+    it starts): the job runs once init has returned, as OTP answers a start_child call
+    then. If the start fails, it never runs (NoProcess): `terminate`, which stops the
+    tasks, runs only after an init that returned, so it would run on unsupervised."""
+    try:
+        await owner.call(_UP, timeout=None)
+    except NoProcess as exc:
+        raise NoProcess(f"{owner!r} failed to start; the job did not run", exc.reason) from None
     return await fn(*args)
 
 
