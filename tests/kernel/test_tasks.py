@@ -610,9 +610,9 @@ async def start_killable(how: str) -> tuple[TaskSupervisor, GenServer]:
         sup = await TaskSupervisor.start(name="jobs")
         return sup, sup
     parent = await Supervisor.start([TaskSupervisor.child_spec(name="jobs")])
-    sup = TaskSupervisor.whereis("jobs")
-    assert sup is not None
-    return sup, parent
+    child = TaskSupervisor.whereis("jobs")
+    assert child is not None
+    return child, parent
 
 
 async def kill(how: str, victim: GenServer) -> None:
