@@ -409,6 +409,27 @@ async def test_a_timed_out_item_holds_its_slot_until_its_task_has_exited(
     assert len(abandoned(caplog)) == 1
 
 
+async def test_leaving_a_stream_at_a_timed_out_item_lets_its_task_finish_its_cleanup(
+    sup: TaskSupervisor,
+) -> None:
+    cleaned: list[float] = []
+
+    async def work(n: int) -> int:
+        try:
+            await asyncio.sleep(100)
+        finally:
+            await asyncio.sleep(1)  # a slow cleanup, not to be cut short by a 2nd cancel
+            cleaned.append(now())
+        return n
+
+    async with contextlib.aclosing(sup.async_stream([0], work, timeout=2)) as stream:
+        async for result in stream:
+            assert result == Exit(TIMEOUT)
+            assert now() == 2
+            break
+    assert cleaned == [3]
+
+
 async def test_the_timeout_counts_per_item_from_when_it_starts(sup: TaskSupervisor) -> None:
     # One at a time, each item takes 1.5s: the total (6s) is far past the 2s timeout,
     # but no single item is.

@@ -394,7 +394,10 @@ def _cancel_all(running: dict[asyncio.Task[Any], tuple[int, asyncio.TimerHandle 
     for task, (_, timer) in running.items():
         if timer is not None:
             timer.cancel()
-        task.cancel()
+        # (not twice: a timed-out task may be in its cleanup, which a second
+        # cancellation would cut short)
+        if not task.cancelling():
+            task.cancel()
 
 
 async def _wait_cancelled(owner: TaskSupervisor, tasks: Iterable[asyncio.Task[Any]]) -> None:
