@@ -308,7 +308,9 @@ NAN_TIMEOUTS: dict[str, Callable[[TaskSupervisor], object]] = {
 async def test_a_nan_timeout_raises_a_value_error_naming_it(sup: TaskSupervisor, case: str) -> None:
     # Every comparison with NaN is False: as a deadline in the loop's timer heap it
     # expired at once or never.
-    with pytest.raises(ValueError, match=r"timeout must be seconds \(not NaN\) or None, got: nan"):
+    with pytest.raises(
+        ValueError, match=r"timeout must be seconds \(an int or float\) or None, got: nan"
+    ):
         NAN_TIMEOUTS[case](sup)
 
 

@@ -381,12 +381,13 @@ def _check_timeout(timeout: object) -> None:
     """Seconds or None. A timeout <= 0 has expired already (as asyncio's)."""
     if timeout is None:
         return
+    bad = f"timeout must be seconds (an int or float) or None, got: {timeout!r}"
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise TypeError(f"timeout must be seconds (an int or float) or None, got: {timeout!r}")
+        raise TypeError(bad)
     if math.isnan(timeout):
         # (every comparison with NaN is False: as a deadline in the loop's timer heap it
         # expires at once or never)
-        raise ValueError(f"timeout must be seconds (not NaN) or None, got: {timeout!r}")
+        raise ValueError(bad)
 
 
 def _cancel_all(running: dict[asyncio.Task[Any], tuple[int, asyncio.TimerHandle | None]]) -> None:
