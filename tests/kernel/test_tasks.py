@@ -9,12 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
-from otp import KILLED, TIMEOUT, Exit, NoProcess, Ok, TaskHandle, TaskSupervisor
+from otp import (
+    KILLED,
+    TIMEOUT,
+    Exit,
+    GenServer,
+    NoProcess,
+    Ok,
+    Supervisor,
+    TaskHandle,
+    TaskSupervisor,
+)
+from otp._genserver import _STARTING
+from otp._shutdown import KILL_GRACE
 
 # Every test runs on looptime's fake clock: sleeps and timeouts take no real time and
 # loop.time() is exact. A test that hangs fails instead: all its tasks are failed when the
@@ -284,6 +297,23 @@ async def test_async_stream_rejects_a_max_concurrency_that_is_not_a_positive_int
         await collect(sup.async_stream([1], lambda n: nap(0, n), max_concurrency=bad))  # type: ignore[arg-type]
 
 
+NAN_TIMEOUTS: dict[str, Callable[[TaskSupervisor], object]] = {
+    "yield_": lambda sup: sup.async_nolink(nap, 1).yield_(math.nan),
+    "shutdown": lambda sup: sup.async_nolink(nap, 1).shutdown(math.nan),
+    "async_stream": lambda sup: sup.async_stream([1], nap, timeout=math.nan),
+}
+
+
+@pytest.mark.parametrize("case", list(NAN_TIMEOUTS))
+async def test_a_nan_timeout_raises_a_value_error_naming_it(sup: TaskSupervisor, case: str) -> None:
+    # Every comparison with NaN is False: as a deadline in the loop's timer heap it
+    # expired at once or never.
+    with pytest.raises(
+        ValueError, match=r"timeout must be seconds \(an int or float\) or None, got: nan"
+    ):
+        NAN_TIMEOUTS[case](sup)
+
+
 async def test_an_item_past_the_timeout_yields_exit_timeout_and_its_task_is_cancelled(
     sup: TaskSupervisor,
 ) -> None:
@@ -302,6 +332,104 @@ async def test_an_item_past_the_timeout_yields_exit_timeout_and_its_task_is_canc
         yielded.append((now(), result))
     assert yielded == [(0.5, Ok(0.5)), (2, Exit(TIMEOUT)), (2, Ok(1))]
     assert cancelled == [10]
+
+
+async def swallow_cancellations(release: asyncio.Event) -> None:
+    """Wait for `release`, swallowing every cancellation meanwhile (a badly written job)."""
+    while not release.is_set():
+        with contextlib.suppress(asyncio.CancelledError):
+            await release.wait()
+
+
+async def timed_results(
+    stream: AsyncGenerator[Ok[Any] | Exit, None], release: asyncio.Event
+) -> tuple[list[tuple[float, Ok[Any] | Exit]], float]:
+    """(when, result) for each result, and when the stream ended. `release` is set at the
+    end, or after 60 s on the fake clock: a hang then fails the test instead."""
+    yielded = []
+    try:
+        async with asyncio.timeout(60), contextlib.aclosing(stream):
+            async for result in stream:
+                yielded.append((now(), result))
+        return yielded, now()
+    finally:
+        release.set()
+
+
+def abandoned(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "abandoning" in r.getMessage()]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+async def test_an_item_swallowing_its_cancellation_times_out_on_time_and_is_abandoned_at_the_end(
+    sup: TaskSupervisor, caplog: pytest.LogCaptureFixture, ordered: bool
+) -> None:
+    release = asyncio.Event()
+
+    async def work(n: float) -> float:
+        if n == 0:
+            await swallow_cancellations(release)
+        await asyncio.sleep(n)
+        return n
+
+    # Items 0 and 1 start at once, item 2.5 when item 1 is done (at 1).
+    stream = sup.async_stream([0, 1, 2.5], work, timeout=3, max_concurrency=2, ordered=ordered)
+    yielded, ended = await timed_results(stream, release)
+    if ordered:
+        assert yielded == [(3, Exit(TIMEOUT)), (3, Ok(1)), (3.5, Ok(2.5))]
+    else:
+        assert yielded == [(1, Ok(1)), (3, Exit(TIMEOUT)), (3.5, Ok(2.5))]
+    # The stream ends once its tasks have: the swallowing one is given the grace, then
+    # logged and abandoned.
+    assert ended == 3 + KILL_GRACE
+    [message] = abandoned(caplog)
+    assert "work" in message
+
+
+async def test_a_timed_out_item_holds_its_slot_until_its_task_has_exited(
+    sup: TaskSupervisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = asyncio.Event()
+    started: list[tuple[int, float]] = []
+
+    async def work(n: int) -> int:
+        started.append((n, now()))
+        if n == 0:
+            try:
+                await asyncio.sleep(100)
+            finally:
+                await asyncio.sleep(1)  # a slow cleanup: the item ends at 3
+        if n == 1:
+            await swallow_cancellations(release)  # timed out at 5, abandoned at 5 + grace
+        return n
+
+    stream = sup.async_stream(range(3), work, timeout=2, max_concurrency=1)
+    yielded, ended = await timed_results(stream, release)
+    assert yielded == [(2, Exit(TIMEOUT)), (5, Exit(TIMEOUT)), (5 + KILL_GRACE, Ok(2))]
+    assert started == [(0, 0), (1, 3), (2, 5 + KILL_GRACE)]
+    assert ended == 5 + KILL_GRACE
+    assert len(abandoned(caplog)) == 1
+
+
+async def test_leaving_a_stream_at_a_timed_out_item_lets_its_task_finish_its_cleanup(
+    sup: TaskSupervisor,
+) -> None:
+    cleaned: list[float] = []
+
+    async def work(n: int) -> int:
+        try:
+            await asyncio.sleep(100)
+        finally:
+            await asyncio.sleep(1)  # a slow cleanup, not to be cut short by a 2nd cancel
+            cleaned.append(now())
+        return n
+
+    async with contextlib.aclosing(sup.async_stream([0], work, timeout=2)) as stream:
+        async for result in stream:
+            assert result == Exit(TIMEOUT)
+            assert now() == 2
+            break
+    assert cleaned == [3]
 
 
 async def test_the_timeout_counts_per_item_from_when_it_starts(sup: TaskSupervisor) -> None:
@@ -480,3 +608,188 @@ async def test_a_stream_fails_with_no_process_when_its_supervisor_stops_midway()
     with pytest.raises(NoProcess):
         await consumer
     assert sorted(cleaned) == [0, 1]  # the running items were killed; no more were started
+
+
+# Killing the supervisor
+
+
+def cancel_its_task(victim: GenServer) -> None:
+    assert victim._otp_task is not None
+    victim._otp_task.cancel()
+
+
+# How a TaskSupervisor is killed: its task cancelled (a TaskGroup, asyncio.run's
+# shutdown), the kernel's kill, or its parent killed (which kills its children).
+KILLS: dict[str, Callable[[GenServer], None]] = {
+    "its task cancelled": cancel_its_task,
+    "_otp_kill": GenServer._otp_kill,
+    "its parent killed": GenServer._otp_kill,
+}
+
+
+async def start_killable(how: str) -> tuple[TaskSupervisor, GenServer]:
+    """A TaskSupervisor named "jobs" and the process to kill: itself or its parent."""
+    if how != "its parent killed":
+        sup = await TaskSupervisor.start(name="jobs")
+        return sup, sup
+    parent = await Supervisor.start([TaskSupervisor.child_spec(name="jobs")])
+    child = TaskSupervisor.whereis("jobs")
+    assert child is not None
+    return child, parent
+
+
+async def kill(how: str, victim: GenServer) -> None:
+    KILLS[how](victim)
+    await victim.wait_exit()
+
+
+@pytest.mark.parametrize("how", list(KILLS))
+async def test_a_killed_supervisor_exits_only_once_its_tasks_finished_their_cleanup(
+    how: str,
+) -> None:
+    sup, victim = await start_killable(how)
+    cleaned: list[int] = []
+
+    async def job(n: int) -> None:
+        try:
+            await asyncio.sleep(1000)
+        finally:
+            await asyncio.sleep(1)  # a cleanup that takes time, as closing a connection
+            cleaned.append(n)
+
+    tasks = [sup.start_child(job, n) for n in range(3)]
+    handle = sup.async_nolink(job, 3)
+    await asyncio.sleep(1)
+    await kill(how, victim)
+    assert not sup.alive
+    assert sorted(cleaned) == [0, 1, 2, 3]
+    assert all(t.cancelled() for t in tasks)
+    assert await handle.yield_(0) == Exit(KILLED)
+    assert now() == 2
+
+
+@pytest.mark.parametrize("how", list(KILLS))
+async def test_a_killed_supervisor_abandons_a_task_swallowing_its_cancellation_after_the_grace(
+    how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sup, victim = await start_killable(how)
+    release = asyncio.Event()
+    cleaned: list[str] = []
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()
+
+    async def polite() -> None:
+        try:
+            await asyncio.sleep(1000)
+        finally:
+            cleaned.append("polite")
+
+    stuck = sup.start_child(stubborn)
+    sup.start_child(polite)
+    await asyncio.sleep(1)
+    try:
+        async with asyncio.timeout(60):
+            await kill(how, victim)
+    finally:
+        release.set()
+    assert now() == 1 + KILL_GRACE
+    assert cleaned == ["polite"]
+    abandoned = [r.getMessage() for r in caplog.records if "abandoning" in r.getMessage()]
+    assert len([m for m in abandoned if "stubborn" in m]) == 1
+    await stuck
+
+
+# Found by name while it starts, and the start fails
+
+
+class FailingInit(TaskSupervisor):
+    """A TaskSupervisor whose init fails a second in."""
+
+    async def init(self) -> None:
+        await asyncio.sleep(1)
+        raise Boom("init failed")
+
+
+async def starting(cls: type[TaskSupervisor]) -> tuple[asyncio.Task[Any], TaskSupervisor]:
+    """Start `cls` as "jobs" in a task; return once the name is registered, init not
+    returned: what a client finds just after a parent restarted it."""
+    start = asyncio.create_task(cls.start(name="jobs"))
+    await asyncio.sleep(0)
+    found = cls.whereis("jobs")
+    assert found is not None
+    assert found._otp_state is _STARTING
+    return start, found
+
+
+async def job_of(ran: list[str], label: str) -> None:
+    ran.append(label)
+    await asyncio.sleep(1000)
+
+
+def give_jobs(sup: TaskSupervisor, ran: list[str]) -> list[asyncio.Task[Any]]:
+    """A job by start_child and one by async_nolink; neither may raise here."""
+    return [sup.start_child(job_of, ran, "child"), sup.async_nolink(job_of, ran, "nolink").task]
+
+
+@pytest.mark.parametrize("failure", ["init raises", "killed during init"])
+async def test_jobs_given_to_a_supervisor_whose_init_then_fails_never_run(
+    caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
+    start, found = await starting(FailingInit)
+    ran: list[str] = []
+    stream = found.async_stream(["stream"], lambda label: job_of(ran, label), timeout=None)
+    consumer = asyncio.create_task(collect(stream))
+    await asyncio.sleep(0)  # the stream started its task
+    tasks = give_jobs(found, ran)
+    if failure == "killed during init":
+        found._otp_kill()
+    with pytest.raises(Boom if failure == "init raises" else NoProcess):
+        await start
+    await asyncio.wait([*tasks, consumer])
+    assert ran == []  # as OTP's start_child call to a process dying in its init fails
+    assert now() == (1 if failure == "init raises" else 0)
+    for task in tasks:
+        assert isinstance(task.exception(), NoProcess)
+    [streamed] = consumer.result()
+    assert isinstance(streamed, Exit)
+    assert isinstance(streamed.reason, NoProcess)
+    [record] = [r for r in caplog.records if "failed" in r.getMessage()]  # the start_child
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], NoProcess)
+
+
+@pytest.mark.usefixtures("queued_starts")
+async def test_jobs_given_to_a_supervisor_killed_before_its_first_step_never_run() -> None:
+    start, found = await starting(TaskSupervisor)
+    ran: list[str] = []
+    tasks = give_jobs(found, ran)
+    found._otp_kill()
+    with pytest.raises(NoProcess):
+        await start
+    await asyncio.wait(tasks)
+    assert ran == []
+    assert all(isinstance(task.exception(), NoProcess) for task in tasks)
+
+
+async def test_jobs_given_to_a_supervisor_in_its_init_run_once_it_has_returned() -> None:
+    class SlowInit(TaskSupervisor):
+        async def init(self) -> None:
+            await asyncio.sleep(1)
+
+    start, found = await starting(SlowInit)
+    ran: list[tuple[str, float]] = []
+
+    async def job(label: str) -> str:
+        ran.append((label, now()))
+        return label
+
+    fire = found.start_child(job, "child")
+    handle = found.async_nolink(job, "nolink")
+    sup = await start
+    assert await fire == "child"
+    assert await handle.yield_() == Ok("nolink")
+    assert ran == [("child", 1), ("nolink", 1)]
+    await sup.stop()

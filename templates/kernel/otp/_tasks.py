@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import weakref
 from collections import deque
@@ -23,8 +24,8 @@ from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 from ._childspec import SUPERVISOR, ChildType
 from ._deadlines import _state_of
 from ._errors import NoProcess
-from ._genserver import GenServer
-from ._messages import task_exit_reason
+from ._genserver import _STARTING, GenServer
+from ._messages import Caller, task_exit_reason
 from ._shutdown import KILL_GRACE
 
 log = logging.getLogger(__package__ or "otp")
@@ -34,6 +35,8 @@ R = TypeVar("R")
 
 TIMEOUT: Final = "timeout"
 """The exit reason of a task `async_stream` cancelled for running past its timeout."""
+
+_UP: Final = object()  # a call that is answered once init has returned
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ class TaskSupervisor(GenServer):
     def __init__(self) -> None:
         super().__init__()
         # Set before init: a TaskSupervisor found by name while it starts takes work at
-        # once.
+        # once (to run once init has returned: see _call_when_up).
         self._tasks: set[asyncio.Task[Any]] = set()
         _state_of(self._otp_loop).supervisors.add(self)  # (for the observer's roots)
 
@@ -139,6 +142,10 @@ class TaskSupervisor(GenServer):
         job, even one before its first await (wrong arguments, a plain function that
         raises), is the task's outcome and is logged as a crash, never raised here. Only
         a stopped supervisor raises (NoProcess).
+
+        A supervisor found by name while it starts takes the job at once and runs it
+        once its `init` has returned; if its start fails the job never runs and its task
+        ends with NoProcess (as OTP's start_child call to it would fail).
         """
         task = self._otp_spawn(fn, args)
         task.add_done_callback(self._otp_log_failure)
@@ -161,7 +168,10 @@ class TaskSupervisor(GenServer):
         """Run `fn(item)` for every item, at most `max_concurrency` at once (default:
         the CPU count), yielding Ok(value) or Exit(reason) per item, in input order
         unless `ordered=False`. A task running longer than `timeout` seconds is
-        cancelled and yields Exit(TIMEOUT).
+        cancelled and its item yields Exit(TIMEOUT) then, without waiting for the
+        cancellation to land. Its task keeps its place among the `max_concurrency` until
+        it has exited; one that swallows its cancellation is logged and abandoned
+        KILL_GRACE (5) seconds later. The stream ends once all its tasks have exited.
 
         Consume it inside `contextlib.aclosing(...)` whenever you may stop early:
         leaving the block, by `break`, `return` or an exception, cancels the tasks still
@@ -201,6 +211,10 @@ class TaskSupervisor(GenServer):
         ordered: bool,
         running: dict[asyncio.Task[R], tuple[int, asyncio.TimerHandle | None]],
     ) -> AsyncGenerator[Ok[R] | Exit, None]:
+        # `running` holds the tasks that take a slot, each with its item's index and its
+        # timer: the item's timeout, then, once it has expired, the grace its task gets
+        # to exit. A timed-out item's result is Exit(TIMEOUT) at once; its task keeps
+        # its slot until it has exited or is abandoned.
         loop = asyncio.get_running_loop()
         source: AsyncIterator[T] | None = None
         plain: Iterator[T] | None = None
@@ -208,23 +222,48 @@ class TaskSupervisor(GenServer):
             source = aiter(items)
         else:
             plain = iter(items)
-        timed_out: set[asyncio.Task[R]] = set()
-        finished: deque[asyncio.Task[R]] = deque()
+        expired: set[asyncio.Task[R]] = set()
+        results: deque[tuple[int, Ok[R] | Exit]] = deque()
         wakeup: list[asyncio.Future[None]] = []
         buffered: dict[int, Ok[R] | Exit] = {}
         next_index = 0
         emitted = 0
         exhausted = False
 
-        def on_done(task: asyncio.Task[R]) -> None:
-            finished.append(task)
+        def wake() -> None:
             if wakeup and not wakeup[0].done():
                 wakeup[0].set_result(None)
 
+        def on_done(task: asyncio.Task[R]) -> None:
+            index, timer = running.pop(task)
+            if timer is not None:
+                timer.cancel()
+            if task in expired:
+                expired.discard(task)  # (its Exit(TIMEOUT) is out already)
+            else:
+                results.append((index, _outcome(task)))
+            wake()
+
         def expire(task: asyncio.Task[R]) -> None:
-            if not task.done():
-                timed_out.add(task)
-                task.cancel()
+            if task.done():
+                return  # (on_done, already scheduled, has its outcome)
+            # Not waiting for the cancellation to land: a task that swallows it would
+            # hold up its item, and in order every later one, for good.
+            index, _ = running[task]
+            running[task] = (index, loop.call_later(KILL_GRACE, abandon, task))
+            expired.add(task)
+            task.cancel()
+            results.append((index, Exit(TIMEOUT)))
+            wake()
+
+        def abandon(task: asyncio.Task[R]) -> None:
+            if task.done():
+                return
+            task.remove_done_callback(on_done)
+            del running[task]
+            expired.discard(task)
+            _log_abandoned(self, task)
+            wake()
 
         try:
             while True:
@@ -247,19 +286,15 @@ class TaskSupervisor(GenServer):
                     running[task] = (next_index, timer)
                     next_index += 1
                     task.add_done_callback(on_done)
-                if not running and not finished:
+                if not running and not results:
                     return
-                if not finished:
+                if not results:
+                    # (woken by a result, or by a slot set free)
                     waiter = loop.create_future()
                     wakeup[:] = [waiter]
                     await waiter
-                while finished:
-                    task = finished.popleft()
-                    index, timer = running.pop(task)
-                    if timer is not None:
-                        timer.cancel()
-                    result = Exit(TIMEOUT) if task in timed_out else _outcome(task)
-                    timed_out.discard(task)
+                while results:
+                    index, result = results.popleft()
                     if not ordered:
                         yield result
                         continue
@@ -274,12 +309,26 @@ class TaskSupervisor(GenServer):
 
     # Server callbacks
 
+    async def handle_call(self, request: Any, caller: Caller) -> Any:
+        if request is _UP:
+            return None
+        return await super().handle_call(request, caller)
+
     async def terminate(self, reason: object) -> None:
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
             task.cancel()
-        if tasks:
+        if not tasks:
+            return
+        try:
             await _wait_cancelled(self, tasks)
+        except asyncio.CancelledError:
+            # Killed (on a kill the first await here raises: see GenServer.terminate).
+            # Still exit only once the tasks have, as a killed Supervisor does: their
+            # `finally` blocks run first, and whoever restarts us finds their resources
+            # free. Bounded: a task swallowing its cancellation is abandoned.
+            await _wait_cancelled(self, tasks)
+            raise
 
     # Internals
 
@@ -290,7 +339,10 @@ class TaskSupervisor(GenServer):
         # Named after the job: the task runs `_call`, and its repr in logs should say
         # what.
         name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
-        task: asyncio.Task[T] = self._otp_loop.create_task(_call(fn, args), name=name)
+        # (found by name while it starts, init not returned yet: see _call_when_up)
+        starting = self._otp_state is _STARTING
+        job = _call_when_up(self, fn, args) if starting else _call(fn, args)
+        task: asyncio.Task[T] = self._otp_loop.create_task(job, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -306,22 +358,47 @@ async def _call(fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
     return await fn(*args)
 
 
+async def _call_when_up(
+    owner: TaskSupervisor, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...]
+) -> T:
+    """`_call` for a job given to a supervisor still in its init (found by name while
+    it starts): the job runs once init has returned, as OTP answers a start_child call
+    then. If the start fails, it never runs (NoProcess): `terminate`, which stops the
+    tasks, runs only after an init that returned, so it would run on unsupervised."""
+    try:
+        await owner.call(_UP, timeout=None)
+    except NoProcess as exc:
+        raise NoProcess(f"{owner!r} failed to start; the job did not run", exc.reason) from None
+    return await fn(*args)
+
+
 def _check_callable(fn: object) -> None:
     if not callable(fn):
         raise TypeError(f"fn must be a callable returning an awaitable, got: {fn!r}")
 
 
 def _check_timeout(timeout: object) -> None:
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
-        raise TypeError(f"timeout must be seconds (an int or float) or None, got: {timeout!r}")
+    """Seconds or None. A timeout <= 0 has expired already (as asyncio's)."""
+    if timeout is None:
+        return
+    bad = f"timeout must be seconds (an int or float) or None, got: {timeout!r}"
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(bad)
+    if math.isnan(timeout):
+        # (every comparison with NaN is False: as a deadline in the loop's timer heap it
+        # expires at once or never)
+        raise ValueError(bad)
 
 
 def _cancel_all(running: dict[asyncio.Task[Any], tuple[int, asyncio.TimerHandle | None]]) -> None:
-    """Cancel a stream's running tasks and their timeout timers."""
+    """Cancel a stream's running tasks and their timers (timeouts and graces)."""
     for task, (_, timer) in running.items():
         if timer is not None:
             timer.cancel()
-        task.cancel()
+        # (not twice: a timed-out task may be in its cleanup, which a second
+        # cancellation would cut short)
+        if not task.cancelling():
+            task.cancel()
 
 
 async def _wait_cancelled(owner: TaskSupervisor, tasks: Iterable[asyncio.Task[Any]]) -> None:
@@ -329,10 +406,14 @@ async def _wait_cancelled(owner: TaskSupervisor, tasks: Iterable[asyncio.Task[An
     still running: they swallowed their CancelledError, and must not wedge the tree."""
     _, stuck = await asyncio.wait(tasks, timeout=KILL_GRACE)
     for task in stuck:
-        log.error(
-            "%r: task %r still runs %ss after it was cancelled: it swallowed its "
-            "CancelledError; abandoning it and going on",
-            owner,
-            task,
-            KILL_GRACE,
-        )
+        _log_abandoned(owner, task)
+
+
+def _log_abandoned(owner: TaskSupervisor, task: asyncio.Task[Any]) -> None:
+    log.error(
+        "%r: task %r still runs %ss after it was cancelled: it swallowed its "
+        "CancelledError; abandoning it and going on",
+        owner,
+        task,
+        KILL_GRACE,
+    )
