@@ -99,6 +99,7 @@ WRONG_TYPES: dict[str, tuple[Callable[[], Awaitable[object] | object], str]] = {
         "restart must be one of PERMANENT, TRANSIENT, TEMPORARY, got: 'permanent'",
     ),
     "ChildSpec shutdown": (lambda: spec(shutdown="5"), "shutdown must be seconds >= 0"),
+    "ChildSpec shutdown NaN": (lambda: spec(shutdown=math.nan), "shutdown must be seconds >= 0"),
     "ChildSpec type": (lambda: spec(type="worker"), "type must be WORKER or SUPERVISOR"),
     "ChildSpec start": (lambda: spec(start="Idle"), "start must be an async callable"),
     "Supervisor children": (

@@ -113,7 +113,7 @@ class ChildSpec:
                 and type(shutdown) is not int
                 and (isinstance(shutdown, bool) or not isinstance(shutdown, int | float))
             )
-            or shutdown < 0
+            or not shutdown >= 0  # (NaN too)
         ):
             what = f"ChildSpec {self.id!r}: shutdown"
             raise ChildSpecError(
