@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import weakref
 from collections import deque
@@ -23,7 +22,7 @@ from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 
 from ._childspec import SUPERVISOR, ChildType
 from ._deadlines import _state_of
-from ._errors import NoProcess
+from ._errors import NoProcess, check_seconds
 from ._genserver import _STARTING, GenServer
 from ._messages import Caller, task_exit_reason
 from ._shutdown import KILL_GRACE
@@ -379,15 +378,7 @@ def _check_callable(fn: object) -> None:
 
 def _check_timeout(timeout: object) -> None:
     """Seconds or None. A timeout <= 0 has expired already (as asyncio's)."""
-    if timeout is None:
-        return
-    bad = f"timeout must be seconds (an int or float) or None, got: {timeout!r}"
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise TypeError(bad)
-    if math.isnan(timeout):
-        # (every comparison with NaN is False: as a deadline in the loop's timer heap it
-        # expires at once or never)
-        raise ValueError(bad)
+    check_seconds("timeout", timeout)
 
 
 def _cancel_all(running: dict[asyncio.Task[Any], tuple[int, asyncio.TimerHandle | None]]) -> None:
