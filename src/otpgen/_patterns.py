@@ -39,6 +39,10 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()
     min: float | None = None
+    # the largest value a generated module and its tests still handle (a loop over it, a
+    # deadline, a socket count): past it `new` refuses the value rather than render code
+    # that overflows or never finishes
+    max: float | None = None
     # str options: a regular expression the whole value must match, and what it means
     # in words for the error ("a host name or an IP address")
     match: str | None = None
@@ -48,8 +52,12 @@ class Option:
         """The type as `otpgen show` prints it."""
         if self.type == "choice":
             return " | ".join(self.choices)
+        if self.min is not None and self.max is not None:
+            return f"{self.type} in {_bound(self.min)}..{_bound(self.max)}"
         if self.min is not None:
-            return f"{self.type} >= {self.min:g}"
+            return f"{self.type} >= {_bound(self.min)}"
+        if self.max is not None:
+            return f"{self.type} <= {_bound(self.max)}"
         return self.type
 
     def parse(self, raw: str) -> OptionValue:
@@ -87,7 +95,9 @@ class Option:
                 raise OtpgenError(f"expected {self.key} to be {self.match_help}, got: {raw!r}")
             return raw
         if self.min is not None and value < self.min:
-            raise OtpgenError(f"expected {self.key} to be >= {self.min:g}, got: {raw!r}")
+            raise OtpgenError(f"expected {self.key} to be >= {_bound(self.min)}, got: {raw!r}")
+        if self.max is not None and value > self.max:
+            raise OtpgenError(f"expected {self.key} to be <= {_bound(self.max)}, got: {raw!r}")
         return value
 
 
@@ -136,6 +146,11 @@ class Check:
             f"{pattern} needs {self.rule} ({self.why}); got {shown(self.left)} and "
             f"{shown(self.right)}: pass --set {low}{lower}, or --set {high}{higher}"
         )
+
+
+def _bound(value: float) -> str:
+    """A `min` or `max` as written: whole numbers in full (10000000, not 1e+07)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _number(value: OptionValue) -> str:
@@ -316,6 +331,8 @@ def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
             re.compile(match)
         except re.error as exc:
             raise OtpgenError(f"{where}: option {key}: match {match!r}: {exc}") from None
+    if raw.get("max") is not None and kind not in ("int", "float"):
+        raise OtpgenError(f"{where}: option {key}: `max` is for int and float options")
     return Option(
         key=key,
         type=kind,
@@ -323,6 +340,7 @@ def _load_option(key: str, raw: dict[str, Any], where: Path) -> Option:
         help=str(raw["help"]),
         choices=tuple(raw.get("choices", ())),
         min=raw.get("min"),
+        max=raw.get("max"),
         match=match,
         match_help=str(raw.get("match_help", "")),
     )

@@ -39,15 +39,31 @@ requires-python = ">=3.11"
 CONFIGS = ("no-ruff-config", "line-length-88", "service")
 
 
+# Valid values that make long lines: the longest host name the web pattern accepts (63
+# characters) and an IPv6 address, quoted in its docstring.
+LONG_STRINGS = {
+    "host": ["ip-10-0-0-12.eu-west-1.compute.internal", "a" * 30 + "." + "b" * 32, "fe80::1"],
+}
+# A float whose shortest repr is 19 characters, for every float option whose bounds allow it.
+LONG_FLOAT = 0.30000000000000004
+
+
 def values(option: Option) -> list[str]:
-    """Every value worth rendering: each choice, both booleans, the default and the minimum."""
+    """Every value worth rendering: each choice, both booleans, the default, the minimum,
+    the maximum, and values that make long lines (long host names, long float reprs)."""
     if option.type == "choice":
         return list(option.choices)
     if option.type == "bool":
         return ["true", "false"]
+    if option.type == "str":
+        return sorted({str(option.default), *LONG_STRINGS.get(option.key, [])})
     found = {str(option.default)}
-    if option.min is not None:  # an int's or a float's: 0.001 s timeouts must pass too
-        found.add(str(int(option.min) if option.type == "int" else float(option.min)))
+    number = int if option.type == "int" else float
+    for bound in (option.min, option.max):
+        if bound is not None:  # 0.001 s timeouts and a week-long ttl must pass too
+            found.add(str(number(bound)))
+    if option.type == "float" and (option.min or 0) <= LONG_FLOAT <= (option.max or LONG_FLOAT):
+        found.add(repr(LONG_FLOAT))
     return sorted(found)
 
 
