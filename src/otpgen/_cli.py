@@ -189,6 +189,7 @@ def show(
                         "type": o.type,
                         "choices": list(o.choices),
                         "min": o.min,
+                        "max": o.max,
                         "default": o.default,
                         "help": o.help,
                     }

@@ -71,8 +71,23 @@ def instances(pattern: Pattern) -> list[dict[str, str]]:
     """Option settings covering every value of every option at least once."""
     runs: list[dict[str, str]] = [{}]
     for option in pattern.options:
-        runs += [{option.key: value} for value in values(option) if value != str(option.default)]
+        for value in values(option):
+            if value != str(option.default):
+                runs.append(checked(pattern, {option.key: value}))
     return runs
+
+
+def checked(pattern: Pattern, settings: dict[str, str]) -> dict[str, str]:
+    """`settings`, with the other option of each `<=` or `>=` check they break set to the
+    same value (min_size=10000 comes with max_size=10000)."""
+    for key, value in list(settings.items()):
+        for check in pattern.checks_of(key):
+            chosen = pattern.parse(settings)
+            if not check.holds({o.key: chosen.get(o.key, o.default) for o in pattern.options}):
+                assert check.op in ("<=", ">="), f"cannot satisfy {check.rule} with {settings}"
+                settings[check.right if check.left == key else check.left] = value
+    pattern.resolve(settings)  # every other check holds too
+    return settings
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
