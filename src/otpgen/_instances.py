@@ -181,7 +181,7 @@ def render_recorded(
     try:
         module_name(name)
         options = {
-            o.key: o.parse(_as_typed(render.answers[o.key]))
+            o.key: o.parse(_as_typed(render.answers[o.key]), bounded=False)
             if o.key in render.answers
             else o.default
             for o in pattern.options

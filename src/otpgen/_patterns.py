@@ -60,8 +60,10 @@ class Option:
             return f"{self.type} <= {_bound(self.max)}"
         return self.type
 
-    def parse(self, raw: str) -> OptionValue:
-        """Parse a command-line value, or raise OtpgenError saying what was expected."""
+    def parse(self, raw: str, *, bounded: bool = True) -> OptionValue:
+        """Parse a command-line value, or raise OtpgenError saying what was expected.
+        `bounded=False` lets a value past `max` through: an answer a project recorded
+        before the bound existed, which `update` renders again rather than refuse."""
         value: OptionValue
         if self.type == "choice":
             if raw not in self.choices:
@@ -96,7 +98,7 @@ class Option:
             return raw
         if self.min is not None and value < self.min:
             raise OtpgenError(f"expected {self.key} to be >= {_bound(self.min)}, got: {raw!r}")
-        if self.max is not None and value > self.max:
+        if bounded and self.max is not None and value > self.max:
             raise OtpgenError(f"expected {self.key} to be <= {_bound(self.max)}, got: {raw!r}")
         return value
 

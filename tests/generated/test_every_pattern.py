@@ -44,8 +44,9 @@ CONFIGS = ("no-ruff-config", "line-length-88", "service")
 LONG_STRINGS = {
     "host": ["ip-10-0-0-12.eu-west-1.compute.internal", "a" * 30 + "." + "b" * 32, "fe80::1"],
 }
-# A float whose shortest repr is 19 characters, for every float option whose bounds allow it.
-LONG_FLOAT = 0.30000000000000004
+# A float whose shortest repr is 21 characters, as long as any within the options' bounds
+# (floats from 0.001 to 1e16 print without an exponent), for every float option.
+LONG_FLOAT = 0.0010000000000000002
 
 
 def values(option: Option) -> list[str]:
@@ -67,6 +68,21 @@ def values(option: Option) -> list[str]:
     return sorted(found)
 
 
+# Values that broke a backend other than the default, rendered with it: a Redis cache
+# whose ttl is a millisecond, a Redis token bucket and Postgres jobs at their longest.
+WITH_BACKENDS = {
+    "cache": [
+        {"backend": "redis", "ttl": "0.001"},
+        {"backend": "redis", "sweeper": "false", "ttl": "0.001"},
+    ],
+    "rate-limiter": [
+        {"backend": "redis", "algorithm": "token-bucket", "period": "31536000"},
+        {"backend": "redis", "algorithm": "sliding-window", "limit": "1000000"},
+    ],
+    "task": [{"backend": "postgres", "timeout": "86400"}],
+}
+
+
 def instances(pattern: Pattern) -> list[dict[str, str]]:
     """Option settings covering every value of every option at least once."""
     runs: list[dict[str, str]] = [{}]
@@ -74,7 +90,7 @@ def instances(pattern: Pattern) -> list[dict[str, str]]:
         for value in values(option):
             if value != str(option.default):
                 runs.append(checked(pattern, {option.key: value}))
-    return runs
+    return runs + [checked(pattern, dict(s)) for s in WITH_BACKENDS.get(pattern.name, [])]
 
 
 def checked(pattern: Pattern, settings: dict[str, str]) -> dict[str, str]:

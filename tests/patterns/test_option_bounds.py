@@ -3,6 +3,7 @@ or a host that is not a host name or an IP address is refused in one line (exit 
 nothing written), so `otpgen new` never renders code that overflows, never ends its tests
 or cannot start."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,18 @@ def test_web_refuses_a_host_that_is_no_name_or_address(tmp_path: Path, host: str
         f"most 63 characters, got: {host!r}\n"
     )
     assert files(project) == before
+
+
+def test_update_renders_again_an_answer_recorded_before_its_max_existed(tmp_path: Path) -> None:
+    project = shop_project(tmp_path)
+    made = otpgen("new", "supervisor", "tree", "--no-input", "--no-wire", cwd=project)
+    assert made.returncode == 0, made.stderr
+    # An answer past today's max, as a project made before the bound records it.
+    where = project / ".otpgen" / "manifest.json"
+    manifest = json.loads(where.read_text())
+    manifest["renders"]["supervisor:tree"]["answers"]["max_restarts"] = 100000
+    where.write_text(json.dumps(manifest, indent=2))
+    result = otpgen("update", cwd=project)
+    assert result.returncode == 0, result.stderr
+    module = next(project.rglob("tree.py")).read_text()
+    assert "max_restarts: ClassVar[int] = 100000" in module
