@@ -100,8 +100,8 @@ def test_web_refuses_a_host_that_is_no_name_or_address(tmp_path: Path, host: str
     result = otpgen("new", "web", "frontend", "--no-input", "--set", f"host={host}", cwd=project)
     assert result.returncode == 2
     assert result.stderr == (
-        "error: expected host to be a host name, an IPv4 address or an IPv6 address, at "
-        f"most 63 characters, got: {host!r}\n"
+        "error: expected host to be a host name or an IP address (IPv4 or IPv6), at most 63 "
+        f"characters, got: {host!r}\n"
     )
     assert files(project) == before
 
