@@ -88,18 +88,18 @@ def test_a_bad_name_fails_before_any_question(project: Path) -> None:
 
 def test_an_answer_that_breaks_a_check_is_asked_again(project: Path) -> None:
     terminal = Terminal(["new", "connection-pool", "pool", "--set", "health_check=false"], project)
-    terminal.expect("min_size (int >= 0) [1]:")
+    terminal.expect("min_size (int in 0..100) [1]:")
     terminal.type("20")
-    terminal.expect("max_size (int >= 1) [10]:")
+    terminal.expect("max_size (int in 1..10000) [10]:")
     terminal.type("")  # the default, 10, is less than the 20 just given
     terminal.expect(
         "connection-pool needs min_size <= max_size (the pool keeps min_size connections open "
         "but never opens more than max_size); got min_size=20 and max_size=10: "
         "pass --set min_size=10 or less, or --set max_size=20 or more"
     )
-    terminal.expect("max_size (int >= 1) [10]:")
+    terminal.expect("max_size (int in 1..10000) [10]:")
     terminal.type("25")
-    terminal.expect("checkout_timeout (float >= 0.001) [5.0]:")
+    terminal.expect("checkout_timeout (float in 0.001..86400) [5.0]:")
     terminal.type("")
     assert terminal.finish() == 0, terminal.seen
     module = (project / "src/shop/pool.py").read_text()
@@ -109,10 +109,10 @@ def test_an_answer_that_breaks_a_check_is_asked_again(project: Path) -> None:
 
 def test_a_set_option_counts_in_the_checks_of_the_answers(project: Path) -> None:
     terminal = Terminal(["new", "connection-pool", "pool", "--set", "max_size=4"], project)
-    terminal.expect("min_size (int >= 0) [1]:")
+    terminal.expect("min_size (int in 0..100) [1]:")
     terminal.type("5")
     terminal.expect("got min_size=5 and max_size=4: pass --set min_size=4 or less")
-    terminal.expect("min_size (int >= 0) [1]:")
+    terminal.expect("min_size (int in 0..100) [1]:")
     terminal.type("4")
     terminal.expect("checkout_timeout")
     terminal.type("")
