@@ -16,7 +16,7 @@ from otpgen._instances import (
     render_kernel_record,
 )
 from otpgen._manifest import Manifest, RenderRecord, digest, record_wired
-from otpgen._names import clash_message, class_clash, class_name, module_name
+from otpgen._names import check_render, clash_message, class_clash, class_name, module_name
 from otpgen._patterns import Pattern, load_pattern
 from otpgen._plan import Action, Change, Plan
 from otpgen._project import Project, open_project, shadowing_package
@@ -152,6 +152,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     rendered: dict[str, Instance] = {
         owner: render_answers(pattern, answers, project.package_dir, templates, overrides)
     }
+    check_render(answers.name, rendered[owner].tree)
     kernel = render_kernel_record(templates, project.package, project.package_dir, overrides)
     earlier = manifest.renders.get(KERNEL_TEMPLATE)
     if earlier is not None:  # vendored earlier (`update` upgrades it): restore deleted files
