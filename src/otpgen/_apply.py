@@ -403,8 +403,23 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        return not _zombie(pid)
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has ended but its parent has not reaped it yet (Linux; False elsewhere).
+
+    A zombie still answers `os.kill(pid, 0)`, but it writes nothing any more: a journal it
+    left is an interrupted run's, to finish or roll back, not a live one's to wait for.
+    """
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:  # no /proc (not Linux), or the process is gone meanwhile
+        return False
+    # "pid (comm) state ...": the name may hold spaces and parentheses, so after the last ")"
+    state = stat_line.rpartition(b")")[2].split()
+    return bool(state) and state[0] == b"Z"
 
 
 def _relative(value: object) -> bool:
