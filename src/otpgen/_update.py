@@ -38,6 +38,31 @@ def _read(root: Path, path: PurePosixPath) -> str | None:
         ) from None
 
 
+def _crlf(text: str | None) -> bool:
+    """Whether every line of `text` ends in CRLF, as git's core.autocrlf checks files out."""
+    return text is not None and "\r\n" in text and text.count("\n") == text.count("\r\n")
+
+
+def _lf(text: str | None) -> str | None:
+    """`text` with LF line endings if it is all CRLF: what the renders and bases hold, so
+    a file converted to CRLF merges line by line, not as one changed whole."""
+    return text.replace("\r\n", "\n") if _crlf(text) else text
+
+
+def _own_endings(change: Change, disk: str | None) -> Change:
+    """`change`, decided on LF text, as written to a file in CRLF: its new text (and `.rej`)
+    back in CRLF, and the file's own bytes as what the write expects to find."""
+    if not _crlf(disk):
+        return change
+
+    def back(text: str | None) -> str | None:
+        return None if text is None else text.replace("\n", "\r\n")
+
+    return Change(
+        change.path, change.action, disk, back(change.new), change.why, back(change.reject)
+    )
+
+
 def _open(cwd: Path) -> tuple[Path, Manifest, list[str]]:
     root = find_root(cwd.resolve())
     notes = [note] if (note := recover(root)) else []
@@ -92,7 +117,8 @@ def _in_force(root: Path, render: RenderRecord) -> dict[str, FileRecord]:
         name: record
         if record.pending is None
         else record.resolved(
-            _read(root, PurePosixPath(name)), (root / rej_path(PurePosixPath(name))).exists()
+            _lf(_read(root, PurePosixPath(name))),
+            (root / rej_path(PurePosixPath(name))).exists(),
         )
         for name, record in render.files.items()
     }
@@ -250,14 +276,15 @@ def plan_update(
                     files[name] = old.files[name]
                 continue
             record = records[key].get(name)
-            disk = disks[name] if name in disks else _read(root, path)
+            raw = disks[name] if name in disks else _read(root, path)
+            disk = _lf(raw)
             new = formatted.get(key, {}).get(path)
             if new is None:  # the same render as last time: nothing to take from it
                 assert record is not None
                 why = "" if disk is None or record.as_written(disk) else EDITED
                 if disk is None:
                     why = DELETED
-                changes.append(Change(path, Action.KEEP, disk, disk, why))
+                changes.append(Change(path, Action.KEEP, raw, raw, why))
                 files[name] = record
                 continue
             base = _base(root, name, record, disk)
@@ -272,7 +299,7 @@ def plan_update(
                 rej=rej,
                 restore_deleted=restore_deleted,
             )
-            changes.append(decision.change)
+            changes.append(_own_endings(decision.change, raw))
             if decision.record is not None:
                 files[name] = decision.record
                 bases[digest(new)] = new
@@ -283,8 +310,10 @@ def plan_update(
             if not _selected(name, root, chosen):
                 files[name] = record
                 continue
-            disk = disks[name] if name in disks else _read(root, path)
-            changes.append(_dropped(path, record, _base(root, name, record, disk), disk))
+            raw = disks[name] if name in disks else _read(root, path)
+            disk = _lf(raw)
+            dropped = _dropped(path, record, _base(root, name, record, disk), disk)
+            changes.append(_own_endings(dropped, raw))
         renders[key] = RenderRecord(r.template, r.version, r.answers, files, r.shadows)
         notes += [
             f"review .otpgen/templates/{shadow}: the shipped template it overrides changed"
@@ -340,7 +369,7 @@ def check(cwd: Path, templates: Path | None = None) -> list[Finding]:
         for path, text in r.tree.items():
             name = path.as_posix()
             record = records.get(name)
-            disk = _read(root, path)
+            disk = _lf(_read(root, path))
             if record is None:
                 findings.append(Finding(name, f"new in the {r.template} templates", _UPDATE))
             elif record.source is None:
