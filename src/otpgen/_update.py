@@ -21,7 +21,16 @@ from otpgen._instances import Instance, format_renders, overrides_dir, render_re
 from otpgen._manifest import FileRecord, Manifest, RenderRecord, base_text, digest
 from otpgen._merge import has_conflict_markers, merge
 from otpgen._patterns import load_named
-from otpgen._plan import DELETED, EDITED, Action, Change, Finding, Plan, rej_path
+from otpgen._plan import (
+    DELETED,
+    DELETED_CHANGED,
+    EDITED,
+    Action,
+    Change,
+    Finding,
+    Plan,
+    rej_path,
+)
 from otpgen._project import find_root, open_project
 from otpgen._record import frozen
 from otpgen._render import FileTree, bundled
@@ -182,8 +191,7 @@ def _decide(
             return _Decision(Change(path, Action.CREATE, None, new, "new in the templates"), fresh)
         if restore_deleted:
             return _Decision(Change(path, Action.CREATE, None, new, "restored"), fresh)
-        why = DELETED
-        return _Decision(Change(path, Action.KEEP, None, None, why), fresh)
+        return _Decision(Change(path, Action.KEEP, None, None, DELETED_CHANGED), fresh)
     if disk == new:
         return _Decision(Change(path, Action.KEEP, disk, disk), fresh)
     if base is None:  # a file of the user's in the way, or a base lost: nothing to merge with
@@ -269,9 +277,11 @@ def plan_update(
         old = manifest.renders[key]
         label = f"{r.template} template v{r.version}"
         files: dict[str, FileRecord] = {}
+        partial = False  # some of the render's files are left out by PATHS
         for path, text in r.tree.items():
             name = path.as_posix()
             if not _selected(name, root, chosen):
+                partial = True
                 if name in old.files:
                     files[name] = old.files[name]
                 continue
@@ -308,13 +318,17 @@ def plan_update(
             if path in r.tree:
                 continue
             if not _selected(name, root, chosen):
+                partial = True
                 files[name] = record
                 continue
             raw = disks[name] if name in disks else _read(root, path)
             disk = _lf(raw)
             dropped = _dropped(path, record, _base(root, name, record, disk), disk)
             changes.append(_own_endings(dropped, raw))
-        renders[key] = RenderRecord(r.template, r.version, r.answers, files, r.shadows)
+        # A render updated in part stays at the version (and overrides) of its files left
+        # out: what `check` and the next `update` say of them must not be lost.
+        version, shadows = (old.version, old.shadows) if partial else (r.version, r.shadows)
+        renders[key] = RenderRecord(r.template, version, r.answers, files, shadows)
         notes += [
             f"review .otpgen/templates/{shadow}: the shipped template it overrides changed"
             for shadow, sha in r.shadows.items()
