@@ -13,7 +13,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from otpgen import _manifest
-from otpgen._apply import recover
+from otpgen._apply import LINK_FIX, LINKED, recover
 from otpgen._errors import OtpgenError
 from otpgen._files import read_text
 from otpgen._format import formatter_fingerprint
@@ -410,7 +410,19 @@ def check(cwd: Path, templates: Path | None = None) -> list[Finding]:
                         "`otpgen update`",
                     )
                 )
-    return findings
+    return [_through_link(root, f) for f in findings]
+
+
+def _through_link(root: Path, finding: Finding) -> Finding:
+    """`finding`, with the fix that works when `update` would have to write a file that is
+    a symbolic link (which it refuses): not the update alone."""
+    if finding.fix != _UPDATE or not (root / finding.path).is_symlink():
+        return finding
+    return Finding(
+        finding.path,
+        f"{finding.cause}; it {LINKED}",
+        f"{LINK_FIX}, then run `otpgen update`",
+    )
 
 
 def _file_state(

@@ -105,6 +105,27 @@ def test_a_file_in_crlf_conflicts_only_on_the_lines_both_changed(generated: Path
     assert data.count(b"\n") == data.count(b"\r\n")
 
 
+def test_a_generated_file_made_a_link_gets_the_same_fix_from_check_and_update(
+    generated: Path, v2: Path, tmp_path: Path
+) -> None:
+    real = tmp_path / "elsewhere.py"
+    real.write_bytes((generated / MODULE).read_bytes())
+    (generated / MODULE).unlink()
+    (generated / MODULE).symlink_to(real)
+    [finding] = [f for f in check(generated, v2) if f.path == MODULE and f.failing]
+    assert finding.cause.endswith("it is a symbolic link, and otpgen does not write through links")
+    assert finding.fix == (
+        "replace the link with a copy of the file it points to, then run `otpgen update`"
+    )
+    before = snapshot(generated)
+    with pytest.raises(OtpgenError, match=r"symbolic link.*: replace the link with a copy"):
+        update(generated, v2)
+    assert snapshot(generated) == before
+    (generated / MODULE).unlink()  # the fix both name
+    real.rename(generated / MODULE)
+    assert update(generated, v2)[MODULE] is Action.UPDATE
+
+
 def test_a_deleted_file_stays_deleted_unless_restored(generated: Path, v2: Path) -> None:
     (generated / "tests/test_job.py").unlink()
     assert update(generated, v2)["tests/test_job.py"] is Action.KEEP
