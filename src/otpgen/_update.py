@@ -55,7 +55,7 @@ def _crlf(text: str | None) -> bool:
 def _lf(text: str | None) -> str | None:
     """`text` with LF line endings if it is all CRLF: what the renders and bases hold, so
     a file converted to CRLF merges line by line, not as one changed whole."""
-    return text.replace("\r\n", "\n") if _crlf(text) else text
+    return text.replace("\r\n", "\n") if text is not None and _crlf(text) else text
 
 
 def _own_endings(change: Change, disk: str | None) -> Change:

@@ -683,8 +683,8 @@ def unwire(text: str, wiring: Wiring) -> tuple[str, list[str]]:
     is kept, as `wire` keeps it.
     """
     if text.startswith(BOM):
-        text, left = unwire(text[len(BOM) :], wiring)
-        return BOM + text, left
+        unmarked, notes = unwire(text[len(BOM) :], wiring)
+        return BOM + unmarked, notes
     left: list[str] = []
     if wiring.child is not None:
         text = _remove_child(text, wiring.child, left)
