@@ -194,32 +194,36 @@ async def test_a_child_overrunning_its_shutdown_budget_is_logged_by_name_and_kil
     assert "Traceback" not in err
 
 
-async def test_a_second_ctrl_c_forces_the_stop_and_says_so(start_app: Any) -> None:
-    app = await start_app("slow-stop")
-    await app.wait_for_stderr("ready")
-    app.process.send_signal(signal.SIGINT)
-    await app.wait_for_stderr("c is stopping")  # c would take an hour
-    app.process.send_signal(signal.SIGINT)
-    status, _, err = await app.finish()
-    assert "SIGINT received again: forcing the stop, killing what still runs" in err
-    assert "application stopped by force" in err
-    assert status == 1
-    assert "Traceback" not in err
-
-
-async def test_a_second_signal_while_the_tree_starts_forces_the_stop_and_exits_1(
-    start_app: Any,
+@pytest.mark.parametrize(
+    ("mode", "up", "stopping", "signum", "said"),
+    [
+        # c takes an hour to stop; the second Ctrl-C kills it
+        ("slow-stop", "ready", "c is stopping", signal.SIGINT, "application stopped by force"),
+        # the same while the tree is still starting (b in its init, a taking an hour)
+        (
+            "block-start-slow-stop",
+            "b is starting",
+            "a is stopping",
+            signal.SIGTERM,
+            "application stopped by force while starting",
+        ),
+    ],
+    ids=["running", "starting"],
+)
+async def test_a_second_signal_forces_the_stop_says_so_and_exits_1(
+    start_app: Any, mode: str, up: str, stopping: str, signum: signal.Signals, said: str
 ) -> None:
-    app = await start_app("block-start-slow-stop")
-    await app.wait_for_stderr("b is starting")
-    app.process.send_signal(signal.SIGTERM)
-    await app.wait_for_stderr("a is stopping")  # a would take an hour
-    app.process.send_signal(signal.SIGTERM)
+    app = await start_app(mode)
+    await app.wait_for_stderr(up)
+    app.process.send_signal(signum)
+    await app.wait_for_stderr(stopping)
+    app.process.send_signal(signum)
     status, out, err = await app.finish()
-    assert "SIGTERM received again: forcing the stop" in err
-    assert "application stopped by force while starting" in err
+    assert f"{signum.name} received again: forcing the stop, killing what still runs" in err
+    assert said in err
     assert status == 1
-    assert out == ""  # a's terminate was cut short
+    if mode == "block-start-slow-stop":
+        assert out == ""  # a's terminate was cut short
     assert "Traceback" not in err
 
 
