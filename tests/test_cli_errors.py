@@ -135,6 +135,28 @@ def test_a_name_whose_class_an_earlier_module_defines_is_refused(service: Path) 
     assert "chat_ would be class Chat, which chat already defines; choose another name" in line
 
 
+@pytest.mark.parametrize(
+    ("args", "clash"),
+    [
+        (["cache", "boom"], "'boom' would define Boom twice in tests/test_boom.py"),
+        (["cache", "d"], "'d' would define D twice in src/shop/d.py"),
+        (["rate-limiter", "fake_clock"], "FakeClock twice in tests/test_fake_clock.py"),
+        (["supervisor", "stand_in"], "StandIn twice in tests/test_stand_in.py"),
+        (["web", "tree_collector"], "TreeCollector twice in src/shop/tree_collector.py"),
+        (
+            ["genserver", "counting_restore", "--set", "with_continue=true"],
+            "CountingRestore twice in tests/test_counting_restore.py",
+        ),
+    ],
+)
+def test_a_name_that_would_redefine_a_helper_of_the_generated_code_is_refused(
+    service: Path, args: list[str], clash: str
+) -> None:
+    line = refused(service, "new", *args, "--no-input")
+    assert clash in line
+    assert line.endswith("of its own; choose another name")
+
+
 def test_a_package_directory_that_would_shadow_the_module_is_refused(service: Path) -> None:
     (service / "src/shop/orders").mkdir()
     line = refused(service, "new", "genserver", "orders")

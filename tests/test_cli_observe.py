@@ -963,3 +963,21 @@ def test_other_commands_do_not_import_rich_or_urllib() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout == "[]\n"
+
+
+@pytest.mark.parametrize("interval", ["nan", "inf"])
+def test_a_non_finite_interval_is_refused_like_one_below_the_range(interval: str) -> None:
+    # Without the check, NaN passed the range check and polled with no delay at all.
+    result = subprocess.run(
+        [otpgen_exe(), "observe", "http://127.0.0.1:9", "--interval", interval],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: Invalid value for '--interval': {interval} is not a finite number in the "
+        "range x>=0.1. (see `otpgen observe --help`)\n"
+    )

@@ -54,6 +54,43 @@ def test_a_template_change_fails_check_then_update_applies_it(project: Path) -> 
     assert otpgen("check", cwd=project).returncode == 0
 
 
+def test_update_says_it_keeps_a_deleted_file_whose_template_changed(project: Path) -> None:
+    (project / "src/shop/hits.py").unlink()
+    override_docstring(project, "counters by key in an Agent", "tallies by key in an Agent")
+    result = otpgen("update", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "kept      src/shop/hits.py  (deleted by you; the template changed: stays deleted, "
+        "--restore-deleted brings it back)"
+    ]
+    assert not (project / "src/shop/hits.py").exists()
+
+
+def test_update_of_a_path_with_nothing_to_do_says_so_and_leaves_the_rest_to_update(
+    project: Path,
+) -> None:
+    override_docstring(project, "counters by key in an Agent", "tallies by key in an Agent")
+    manifest = (project / ".otpgen/manifest.json").read_bytes()
+    result = otpgen("update", "tests", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "nothing to do: every file is already as the templates render it\n"
+    assert (project / ".otpgen/manifest.json").read_bytes() == manifest
+    result = otpgen("update", cwd=project)  # the override is still news to the whole update
+    assert "updated   src/shop/hits.py  (template changed)" in result.stdout
+
+
+def test_update_says_so_when_a_template_change_leaves_every_file_as_it_is(
+    project: Path,
+) -> None:
+    # A change to the template that the formatter takes out again: the render's source
+    # changes, the file does not.
+    override_docstring(project, "def reset(self, key: str)", "def reset(self,key:str)")
+    result = otpgen("update", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("nothing to change: every file is already as")
+    assert otpgen("update", cwd=project).stdout.startswith("nothing to do")
+
+
 def test_an_overlapping_edit_is_a_conflict_with_exit_status_1(project: Path) -> None:
     module = project / "src/shop/hits.py"
     module.write_text(module.read_text().replace("counters by key in an Agent", "my words"))

@@ -240,6 +240,12 @@ def _inside(root: Path, target: Path) -> bool:
     return real == real_root or real_root in real.parents
 
 
+# A target that is a symbolic link: said the same by the write that refuses it and by
+# `check`, which reports it before (an `update` would only refuse it again).
+LINKED = "is a symbolic link, and otpgen does not write through links"
+LINK_FIX = "replace the link with a copy of the file it points to"
+
+
 def check_writable(root: Path, writes: Sequence[Write]) -> None:
     """Refuse, before anything is written, a target otpgen must not or cannot replace."""
     real_root = root.resolve()
@@ -256,7 +262,7 @@ def check_writable(root: Path, writes: Sequence[Write]) -> None:
         except FileNotFoundError:
             continue
         if stat.S_ISLNK(status.st_mode):
-            raise OtpgenError(f"{name} is a symbolic link; otpgen does not write through links")
+            raise OtpgenError(f"{name} {LINKED}: {LINK_FIX}, then run the command again")
         if stat.S_ISDIR(status.st_mode):
             raise OtpgenError(f"{name} is a directory where otpgen writes a file; move it away")
         if not status.st_mode & stat.S_IWUSR:
@@ -403,8 +409,23 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        return not _zombie(pid)
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has ended but its parent has not reaped it yet (Linux; False elsewhere).
+
+    A zombie still answers `os.kill(pid, 0)`, but it writes nothing any more: a journal it
+    left is an interrupted run's, to finish or roll back, not a live one's to wait for.
+    """
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:  # no /proc (not Linux), or the process is gone meanwhile
+        return False
+    # "pid (comm) state ...": the name may hold spaces and parentheses, so after the last ")"
+    state = stat_line.rpartition(b")")[2].split()
+    return bool(state) and state[0] == b"Z"
 
 
 def _relative(value: object) -> bool:

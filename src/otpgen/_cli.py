@@ -692,6 +692,19 @@ class Sort(StrEnum):
     name = "name"
 
 
+INTERVAL_MIN = 0.1
+
+
+def _finite_interval(value: float) -> float:
+    """Refuse `--interval nan` and `inf`, which the range check lets through (no NaN is
+    below 0.1): NaN would poll with no delay at all, writing megabytes a second."""
+    import math
+
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number in the range x>={INTERVAL_MIN}.")
+    return value
+
+
 @app.command()
 def observe(
     url: Annotated[
@@ -702,7 +715,12 @@ def observe(
         ),
     ],
     interval: Annotated[
-        float, typer.Option(min=0.1, help="Seconds between two polls (without --once).")
+        float,
+        typer.Option(
+            min=INTERVAL_MIN,
+            callback=_finite_interval,
+            help="Seconds between two polls (without --once).",
+        ),
     ] = 1.0,
     sort: Annotated[
         Sort | None,

@@ -16,7 +16,7 @@ from otpgen._instances import (
     render_kernel_record,
 )
 from otpgen._manifest import Manifest, RenderRecord, digest, record_wired
-from otpgen._names import clash_message, class_clash, class_name, module_name
+from otpgen._names import check_render, clash_message, class_clash, class_name, module_name
 from otpgen._patterns import Pattern, load_pattern
 from otpgen._plan import Action, Change, Plan
 from otpgen._project import Project, open_project, shadowing_package
@@ -131,6 +131,35 @@ def _check_name(project: Project, manifest: Manifest, answers: Answers) -> None:
         )
 
 
+def _kernel_key(manifest: Manifest, package: str) -> str:
+    """The manifest key of `package`'s vendored kernel.
+
+    Each package a module goes into gets its own kernel (`<package>/otp/`), rendered for
+    that package, so each is recorded on its own: `kernel` for the first (as every project
+    has it), `kernel:<package>` for the others. Recorded together, `update` would render the
+    one package's kernel and drop the other's files as gone from the templates.
+    """
+    first = manifest.renders.get(KERNEL_TEMPLATE)
+    if first is None or first.answers.get("package") == package:
+        return KERNEL_TEMPLATE
+    return f"{KERNEL_TEMPLATE}:{package}"
+
+
+def _check_not_kernel(project: Project, manifest: Manifest) -> None:
+    """Refuse a target package inside a vendored kernel: `update` owns those files."""
+    for render in manifest.renders.values():
+        if render.template != KERNEL_TEMPLATE or not render.files:
+            continue
+        kernel = min((PurePosixPath(f).parent for f in render.files), key=lambda d: len(d.parts))
+        if kernel == project.package_dir or kernel in project.package_dir.parents:
+            owner = render.answers.get("package")
+            hint = f"pass --package {owner}" if isinstance(owner, str) else "pass --package"
+            raise OtpgenError(
+                f"package {project.package!r} is the vendored kernel ({kernel.as_posix()}/), "
+                f"which otpgen rewrites on update; generate into your own package: {hint}"
+            )
+
+
 def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     """Decide every write of `otpgen new`, or raise OtpgenError; writes nothing.
 
@@ -145,6 +174,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     notes = [note] if (note := recover(project.root)) else []
     answers = resolve_answers(pattern, request, project.package)
     manifest = _manifest.load(project.root, __version__)
+    _check_not_kernel(project, manifest)
     owner = f"{pattern.name}:{answers.name}"
     _check_name(project, manifest, answers)
     overrides = overrides_dir(project.root)
@@ -152,8 +182,10 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     rendered: dict[str, Instance] = {
         owner: render_answers(pattern, answers, project.package_dir, templates, overrides)
     }
+    check_render(answers.name, rendered[owner].tree)
     kernel = render_kernel_record(templates, project.package, project.package_dir, overrides)
-    earlier = manifest.renders.get(KERNEL_TEMPLATE)
+    kernel_key = _kernel_key(manifest, project.package)
+    earlier = manifest.renders.get(kernel_key)
     if earlier is not None:  # vendored earlier (`update` upgrades it): restore deleted files
         kernel = Instance(
             {p: t for p, t in kernel.tree.items() if not (project.root / p).exists()},
@@ -163,7 +195,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
             earlier.shadows,
         )
     if kernel.tree:
-        rendered[KERNEL_TEMPLATE] = kernel
+        rendered[kernel_key] = kernel
     formatted = format_renders(rendered, project.root)
 
     force = request.force or request.overwrite_edited
@@ -179,9 +211,9 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
     renders[owner] = rendered[owner].record(formatted[owner])
     if kernel.tree:
         changes += plan_files(
-            project.root, formatted[KERNEL_TEMPLATE], manifest, owner=KERNEL_TEMPLATE, force=force
+            project.root, formatted[kernel_key], manifest, owner=kernel_key, force=force
         )
-        fresh = kernel.record(formatted[KERNEL_TEMPLATE])
+        fresh = kernel.record(formatted[kernel_key])
         if earlier is not None:  # the rest of the record stands
             fresh = RenderRecord(
                 earlier.template,
@@ -190,7 +222,7 @@ def plan_new(request: NewRequest, templates: Path | None = None) -> Plan:
                 {**earlier.files, **fresh.files},
                 earlier.shadows,
             )
-        renders[KERNEL_TEMPLATE] = fresh
+        renders[kernel_key] = fresh
     bases = {digest(text): text for tree in formatted.values() for text in tree.values()}
 
     wiring = pattern.wiring(answers.package, answers.name, answers.class_name, answers.options)

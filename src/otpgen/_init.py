@@ -43,7 +43,9 @@ from otpgen._templates import templates_dir
 from otpgen._version import __version__
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
-_PYTHON = re.compile(r"3\.(1[1-9]|[2-9][0-9])")
+# The versions the generated pyproject.toml can name: ruff's `target-version` (`py311` ..
+# `py314`) refuses any other, and so would fail formatting the new project.
+PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
 
 
 @frozen
@@ -87,10 +89,28 @@ def service_context(template: Path, settings: dict[str, str]) -> dict[str, str]:
             context[key] = str(default[0])
         else:
             context[key] = env.from_string(str(default)).render(cookiecutter=context)
+            if key == "project_slug" and not _SLUG.fullmatch(context[key]):
+                context[key] = _fold_slug(context[key])
     return context
 
 
-def _validate(context: dict[str, str]) -> None:
+def _fold_slug(raw: str) -> str:
+    """A slug made from a project name the user typed, which may hold any character:
+    accents folded to ASCII (`Café` -> `cafe`, `Straße` -> `strasse`), anything else that
+    cannot be in a slug dropped (`Acme's` -> `acmes`), runs of `-` made one and none left
+    at either end. It may still be empty (a name in another script): `_validate` then says
+    what to set."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", raw.casefold())  # casefold: `ß` -> `ss`
+    ascii_ = folded.encode("ascii", "ignore").decode()
+    kept = re.sub(r"[^a-z0-9-]", "", ascii_.replace(" ", "-").replace("_", "-"))
+    return re.sub(r"-{2,}", "-", kept).strip("-")
+
+
+def _validate(context: dict[str, str], given: set[str]) -> None:
+    """Refuse a value the template cannot render a working project from; `given` are the
+    variables the user set (the others are made from them, and the message says so)."""
     for key, value in context.items():
         if any(not c.isprintable() and c not in "\n\t" for c in value):
             raise OtpgenError(
@@ -105,14 +125,30 @@ def _validate(context: dict[str, str]) -> None:
         )
     slug = context.get("project_slug")
     if slug is not None and not _SLUG.fullmatch(slug):
+        if "project_slug" not in given:
+            raise OtpgenError(
+                f"could not make a project_slug from project_name {brief(name)} (got: "
+                f"{slug!r}); pass --set project_slug=NAME (lowercase letters, digits and -)"
+            )
         raise OtpgenError(
             f"expected project_slug to be lowercase letters, digits and -, got: {slug!r}"
         )
     version = context.get("python_version")
-    if version is not None and not _PYTHON.fullmatch(version):
-        raise OtpgenError(f"expected python_version to be 3.11 or newer, got: {version!r}")
+    if version is not None and version not in PYTHON_VERSIONS:
+        raise OtpgenError(
+            f"expected python_version to be 3.11 or newer, one of {', '.join(PYTHON_VERSIONS)} "
+            f"(the versions ruff's target-version knows), got: {version!r}"
+        )
     if "package_name" in context:
-        module_name(context["package_name"])
+        try:
+            module_name(context["package_name"])
+        except OtpgenError as exc:
+            if "package_name" in given:
+                raise
+            raise OtpgenError(
+                f"package_name {context['package_name']!r}, made from the project name, "
+                f"cannot be used: {exc}; pass --set package_name=NAME"
+            ) from None
 
 
 def _cookiecutter(template: Path, context: dict[str, str], trust: bool) -> tuple[FileTree, bool]:
@@ -182,6 +218,79 @@ def _check_pyproject(tree: FileTree) -> None:
             f"the template renders an invalid pyproject.toml ({exc}); check the values given "
             "with --set"
         ) from None
+
+
+# The tools and test libraries a generated project may run (its noxfile, CI and pre-commit
+# hook, a property test) beside what its pyproject.toml lists: a package of the same name
+# would be imported in their place.
+_TOOLS = ("pytest", "hypothesis", "mypy", "ruff", "nox", "otpgen", "pip", "setuptools")
+
+
+def _requirement_modules(requirement: str) -> tuple[str, ...]:
+    """The import names a requirement may take (`pytest-asyncio>=0.24` -> `pytest_asyncio`
+    and `pytest`; `opentelemetry-api` -> `opentelemetry_api` and `opentelemetry`)."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    if match is None:
+        return ()
+    name = re.sub(r"[-.]+", "_", match.group(1).lower())
+    return (name, name.split("_")[0])
+
+
+def _project_requirements(tree: FileTree) -> dict[str, str]:
+    """What the rendered pyproject.toml lists, by import name, with where it lists it."""
+    text = tree.get(PurePosixPath("pyproject.toml"))
+    if text is None:
+        return {}
+    import tomllib
+
+    data = tomllib.loads(text)  # valid: `_check_pyproject` said so
+    project = _object(data.get("project"))
+    groups: dict[str, object] = {
+        "build-system requires": _object(data.get("build-system")).get("requires"),
+        "dependencies": project.get("dependencies"),
+    }
+    for extra, listed in _object(project.get("optional-dependencies")).items():
+        groups[f"{extra} extra"] = listed
+    found: dict[str, str] = {}
+    for where, listed in groups.items():
+        for requirement in listed if isinstance(listed, list) else []:
+            for module in _requirement_modules(str(requirement)):
+                found.setdefault(module, f"{requirement} in its {where}")
+    return found
+
+
+def _object(value: object) -> dict[str, Any]:
+    """A TOML table, or an empty one for anything else (a template's odd pyproject.toml)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _pattern_requirements(templates: Path) -> dict[str, str]:
+    """What `otpgen new` may add to the project's requirements, by import name."""
+    from otpgen._patterns import load_patterns
+
+    found: dict[str, str] = {}
+    for name, pattern in load_patterns(templates).items():
+        for _, _, requirements in (*pattern.dependencies, *pattern.test_dependencies):
+            for requirement in requirements:
+                for module in _requirement_modules(requirement):
+                    found.setdefault(module, f"{requirement}, which the {name} pattern adds")
+    return found
+
+
+def _check_package(package: str, tree: FileTree, templates: Path) -> None:
+    """Refuse a package that would shadow what the generated project imports or runs.
+
+    Its `src/` is on the path of the project's tests and mypy: a package named `pytest`
+    would be imported instead of pytest itself (the stdlib is refused with the NAME rules).
+    """
+    top = package.split(".")[0]
+    reasons = {tool: f"{tool}, which the project's checks or tests may use" for tool in _TOOLS}
+    reasons = {**_pattern_requirements(templates), **reasons, **_project_requirements(tree)}
+    if top in reasons:
+        raise OtpgenError(
+            f"package_name {top!r} would shadow {reasons[top]}; choose another with "
+            "--set package_name=NAME"
+        )
 
 
 def _already(target: Path, written: FileTree) -> bool:
@@ -267,12 +376,14 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
     if "otpgen_version" in variables:
         settings["otpgen_version"] = __version__
     context = service_context(source, settings)
-    _validate(context)
+    _validate(context, set(settings) - {"otpgen_version"})
     if request.template is None:
         tree, skipped = render_skeleton(source, context), False
     else:
         tree, skipped = _cookiecutter(source, context, request.trust)
     _check_pyproject(tree)
+    package, package_dir = _package(tree, context)
+    _check_package(package, tree, templates)
     if request.directory is not None:
         target = (request.cwd / request.directory).resolve()
     else:
@@ -291,7 +402,6 @@ def plan_init(request: InitRequest, templates: Path | None = None) -> Plan:
         if taken:
             raise OtpgenError(f"{target} already has {', '.join(taken[:3])}; nothing was written")
 
-    package, package_dir = _package(tree, context)
     with tempfile.TemporaryDirectory(prefix="otpgen-init-") as tmp:
         staging = Path(tmp)
         (staging / "pyproject.toml").write_text(tree.get(PurePosixPath("pyproject.toml"), ""))

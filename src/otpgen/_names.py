@@ -4,9 +4,15 @@ import builtins
 import keyword
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
+from otpgen import _cache
 from otpgen._errors import OtpgenError
+
+if TYPE_CHECKING:
+    import ast
 
 MAX_LENGTH = 30
 _MODULE = re.compile(r"[a-z_][a-z0-9_]*")
@@ -151,3 +157,84 @@ def clash_message(name: str, other: str) -> str:
         f"{name} would be class {class_name(name)}, which {other} already defines; "
         "choose another name"
     )
+
+
+def check_render(name: str, tree: Mapping[PurePosixPath, str]) -> None:
+    """Refuse `name` if its render (module and test) binds a name it makes twice.
+
+    A pattern's module and test define helpers of their own (a `FakeClock`, a `K` type
+    variable, a `Boom` exception); a NAME whose class or functions are spelled the same
+    would be redefined there (ruff F811, mypy no-redef, a failing test). The render is
+    parsed rather than the helpers listed, so a template's future helpers are covered too.
+    Parsing costs a few tens of milliseconds: the verdict is cached by the render's text.
+    """
+    texts = sorted((path.as_posix(), text) for path, text in tree.items())
+    key = _cache.key("redefined v1", name, *(part for item in texts for part in item))
+    cached = _cache.read("names", key)
+    if cached is None:
+        found = _redefined(name, texts)
+        cached = "\t".join(found) if found else ""
+        _cache.write("names", key, cached)
+    if cached:
+        twice, path = cached.split("\t", 1)
+        raise OtpgenError(
+            f"{name!r} would define {twice} twice in {path}, whose generated code has a "
+            f"{twice} of its own; choose another name"
+        )
+
+
+def _redefined(name: str, texts: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The first name `name` makes that a file of the render binds twice at module level,
+    and that file; None if there is none (or a file does not parse: ruff says why later)."""
+    import ast
+
+    cls = class_name(name)
+    word = re.compile(rf"(?:^|_){re.escape(name.strip('_'))}(?:_|$)", re.IGNORECASE)
+    for path, text in texts:
+        try:
+            body = ast.parse(text).body
+        except (SyntaxError, ValueError):
+            continue
+        seen: set[str] = set()
+        for bound in (b for statement in body for b in _bindings(statement)):
+            if bound in seen and (cls in bound or word.search(bound)):
+                return bound, path
+            seen.add(bound)
+    return None
+
+
+def _bindings(statement: "ast.stmt") -> list[str]:
+    """The module-level names a top-level statement binds (into `if` and `try` blocks)."""
+    import ast
+
+    if isinstance(statement, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        return [statement.name]
+    if isinstance(statement, ast.Import | ast.ImportFrom):
+        return [a.asname or a.name.split(".")[0] for a in statement.names if a.name != "*"]
+    if isinstance(statement, ast.Assign | ast.AnnAssign):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        return [n for t in targets for n in _targets(t)]
+    if isinstance(statement, ast.If | ast.Try):
+        # Alternatives (`if`/`else`, `try`/`except`) may each bind a name once: once here.
+        blocks = [statement.body, statement.orelse]
+        if isinstance(statement, ast.Try):
+            blocks += [*(h.body for h in statement.handlers), statement.finalbody]
+        found: list[str] = []
+        for block in blocks:
+            inner = [b for s in block for b in _bindings(s)]
+            found += [b for b in inner if b not in found] if found else inner
+        return found
+    return []
+
+
+def _targets(target: "ast.expr") -> list[str]:
+    """The names an assignment target binds (`a`, `a, *b`; not `a.b` or `a[0]`)."""
+    import ast
+
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Tuple | ast.List):
+        return [n for element in target.elts for n in _targets(element)]
+    if isinstance(target, ast.Starred):
+        return _targets(target.value)
+    return []

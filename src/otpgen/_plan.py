@@ -60,6 +60,10 @@ class Change:
 
 
 DELETED = "deleted by you: stays deleted; --restore-deleted brings it back"
+# Said once, by the update that takes a template change the deleted file then misses.
+DELETED_CHANGED = (
+    "deleted by you; the template changed: stays deleted, --restore-deleted brings it back"
+)
 EDITED = "edited by you"
 
 

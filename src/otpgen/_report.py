@@ -7,6 +7,7 @@ next step the text shows is in the JSON too.
 import json
 from typing import Any
 
+from otpgen._manifest import MANIFEST
 from otpgen._plan import DELETED, EDITED, Action, Finding, Plan
 from otpgen._record import field, frozen
 
@@ -84,6 +85,11 @@ def plan_report(
         out.append("dry run: nothing written")
     elif not written and plan.manifest.same_as(plan.previous):
         out.append("nothing to do: every file is already as the templates render it")
+    elif not out:  # the templates changed in ways that leave every file as it is
+        out.append(
+            "nothing to change: every file is already as the templates render it; "
+            f"{MANIFEST} now records the templates installed"
+        )
     err = list(plan.notes)
     if conflicts:
         err.append(f"{len(conflicts)} file(s) with conflicts: {plan.next_step}")

@@ -13,7 +13,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from otpgen import _manifest
-from otpgen._apply import recover
+from otpgen._apply import LINK_FIX, LINKED, recover
 from otpgen._errors import OtpgenError
 from otpgen._files import read_text
 from otpgen._format import formatter_fingerprint
@@ -21,7 +21,16 @@ from otpgen._instances import Instance, format_renders, overrides_dir, render_re
 from otpgen._manifest import FileRecord, Manifest, RenderRecord, base_text, digest
 from otpgen._merge import has_conflict_markers, merge
 from otpgen._patterns import load_named
-from otpgen._plan import DELETED, EDITED, Action, Change, Finding, Plan, rej_path
+from otpgen._plan import (
+    DELETED,
+    DELETED_CHANGED,
+    EDITED,
+    Action,
+    Change,
+    Finding,
+    Plan,
+    rej_path,
+)
 from otpgen._project import find_root, open_project
 from otpgen._record import frozen
 from otpgen._render import FileTree, bundled
@@ -36,6 +45,31 @@ def _read(root: Path, path: PurePosixPath) -> str | None:
         raise OtpgenError(
             f"{path} is a directory where otpgen generated a file; move it away"
         ) from None
+
+
+def _crlf(text: str | None) -> bool:
+    """Whether every line of `text` ends in CRLF, as git's core.autocrlf checks files out."""
+    return text is not None and "\r\n" in text and text.count("\n") == text.count("\r\n")
+
+
+def _lf(text: str | None) -> str | None:
+    """`text` with LF line endings if it is all CRLF: what the renders and bases hold, so
+    a file converted to CRLF merges line by line, not as one changed whole."""
+    return text.replace("\r\n", "\n") if text is not None and _crlf(text) else text
+
+
+def _own_endings(change: Change, disk: str | None) -> Change:
+    """`change`, decided on LF text, as written to a file in CRLF: its new text (and `.rej`)
+    back in CRLF, and the file's own bytes as what the write expects to find."""
+    if not _crlf(disk):
+        return change
+
+    def back(text: str | None) -> str | None:
+        return None if text is None else text.replace("\n", "\r\n")
+
+    return Change(
+        change.path, change.action, disk, back(change.new), change.why, back(change.reject)
+    )
 
 
 def _open(cwd: Path) -> tuple[Path, Manifest, list[str]]:
@@ -92,7 +126,8 @@ def _in_force(root: Path, render: RenderRecord) -> dict[str, FileRecord]:
         name: record
         if record.pending is None
         else record.resolved(
-            _read(root, PurePosixPath(name)), (root / rej_path(PurePosixPath(name))).exists()
+            _lf(_read(root, PurePosixPath(name))),
+            (root / rej_path(PurePosixPath(name))).exists(),
         )
         for name, record in render.files.items()
     }
@@ -156,8 +191,7 @@ def _decide(
             return _Decision(Change(path, Action.CREATE, None, new, "new in the templates"), fresh)
         if restore_deleted:
             return _Decision(Change(path, Action.CREATE, None, new, "restored"), fresh)
-        why = DELETED
-        return _Decision(Change(path, Action.KEEP, None, None, why), fresh)
+        return _Decision(Change(path, Action.KEEP, None, None, DELETED_CHANGED), fresh)
     if disk == new:
         return _Decision(Change(path, Action.KEEP, disk, disk), fresh)
     if base is None:  # a file of the user's in the way, or a base lost: nothing to merge with
@@ -243,21 +277,24 @@ def plan_update(
         old = manifest.renders[key]
         label = f"{r.template} template v{r.version}"
         files: dict[str, FileRecord] = {}
+        partial = False  # some of the render's files are left out by PATHS
         for path, text in r.tree.items():
             name = path.as_posix()
             if not _selected(name, root, chosen):
+                partial = True
                 if name in old.files:
                     files[name] = old.files[name]
                 continue
             record = records[key].get(name)
-            disk = disks[name] if name in disks else _read(root, path)
+            raw = disks[name] if name in disks else _read(root, path)
+            disk = _lf(raw)
             new = formatted.get(key, {}).get(path)
             if new is None:  # the same render as last time: nothing to take from it
                 assert record is not None
                 why = "" if disk is None or record.as_written(disk) else EDITED
                 if disk is None:
                     why = DELETED
-                changes.append(Change(path, Action.KEEP, disk, disk, why))
+                changes.append(Change(path, Action.KEEP, raw, raw, why))
                 files[name] = record
                 continue
             base = _base(root, name, record, disk)
@@ -272,7 +309,7 @@ def plan_update(
                 rej=rej,
                 restore_deleted=restore_deleted,
             )
-            changes.append(decision.change)
+            changes.append(_own_endings(decision.change, raw))
             if decision.record is not None:
                 files[name] = decision.record
                 bases[digest(new)] = new
@@ -281,11 +318,17 @@ def plan_update(
             if path in r.tree:
                 continue
             if not _selected(name, root, chosen):
+                partial = True
                 files[name] = record
                 continue
-            disk = disks[name] if name in disks else _read(root, path)
-            changes.append(_dropped(path, record, _base(root, name, record, disk), disk))
-        renders[key] = RenderRecord(r.template, r.version, r.answers, files, r.shadows)
+            raw = disks[name] if name in disks else _read(root, path)
+            disk = _lf(raw)
+            dropped = _dropped(path, record, _base(root, name, record, disk), disk)
+            changes.append(_own_endings(dropped, raw))
+        # A render updated in part stays at the version (and overrides) of its files left
+        # out: what `check` and the next `update` say of them must not be lost.
+        version, shadows = (old.version, old.shadows) if partial else (r.version, r.shadows)
+        renders[key] = RenderRecord(r.template, version, r.answers, files, shadows)
         notes += [
             f"review .otpgen/templates/{shadow}: the shipped template it overrides changed"
             for shadow, sha in r.shadows.items()
@@ -340,7 +383,7 @@ def check(cwd: Path, templates: Path | None = None) -> list[Finding]:
         for path, text in r.tree.items():
             name = path.as_posix()
             record = records.get(name)
-            disk = _read(root, path)
+            disk = _lf(_read(root, path))
             if record is None:
                 findings.append(Finding(name, f"new in the {r.template} templates", _UPDATE))
             elif record.source is None:
@@ -367,7 +410,19 @@ def check(cwd: Path, templates: Path | None = None) -> list[Finding]:
                         "`otpgen update`",
                     )
                 )
-    return findings
+    return [_through_link(root, f) for f in findings]
+
+
+def _through_link(root: Path, finding: Finding) -> Finding:
+    """`finding`, with the fix that works when `update` would have to write a file that is
+    a symbolic link (which it refuses): not the update alone."""
+    if finding.fix != _UPDATE or not (root / finding.path).is_symlink():
+        return finding
+    return Finding(
+        finding.path,
+        f"{finding.cause}; it {LINKED}",
+        f"{LINK_FIX}, then run `otpgen update`",
+    )
 
 
 def _file_state(

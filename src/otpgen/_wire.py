@@ -61,8 +61,17 @@ class NotWireable(Exception):
     says what was looked for."""
 
 
+BOM = "\ufeff"
+
+
 def wire(text: str, wiring: Wiring) -> str:
-    """`text` (application.py) with the module wired in; unchanged if it already is."""
+    """`text` (application.py) with the module wired in; unchanged if it already is.
+
+    A UTF-8 byte order mark, which Python reads past but `ast` refuses, is set aside while
+    the lines are placed and kept at the start of the result.
+    """
+    if text.startswith(BOM):
+        return BOM + wire(text[len(BOM) :], wiring)
     tree = _parse(text)  # refuse before changing anything
     if wiring.child is not None:
         _children_list(tree)
@@ -670,8 +679,12 @@ def unwire(text: str, wiring: Wiring) -> tuple[str, list[str]]:
     The child spec is found as wiring wrote it or as the user edited it (a call of the same
     `child_spec`, other arguments); its lines go, and a list left empty closes up to `[]`
     as ruff writes it. A setup statement goes from main() where it stands on lines of its
-    own. An import goes only if the file no longer uses the name it binds.
+    own. An import goes only if the file no longer uses the name it binds. A byte order mark
+    is kept, as `wire` keeps it.
     """
+    if text.startswith(BOM):
+        unmarked, notes = unwire(text[len(BOM) :], wiring)
+        return BOM + unmarked, notes
     left: list[str] = []
     if wiring.child is not None:
         text = _remove_child(text, wiring.child, left)

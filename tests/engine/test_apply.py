@@ -135,6 +135,37 @@ def test_a_journal_of_a_live_process_is_not_touched(tmp_path: Path) -> None:
     assert (tmp_path / ".otpgen/journal.json").exists()
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="zombies are seen in /proc")
+def test_a_journal_of_a_killed_but_unreaped_process_is_rolled_back(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    # Killed, and not waited for: a zombie still answers os.kill(pid, 0), but writes nothing.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        child.kill()
+        deadline = time.monotonic() + 10
+        while b") Z" not in Path(f"/proc/{child.pid}/stat").read_bytes():
+            assert time.monotonic() < deadline, "the child did not die"
+            time.sleep(0.01)
+        (tmp_path / ".otpgen").mkdir()
+        (tmp_path / ".a.py.otpgen-x").write_text("staged\n")
+        entries = [{"path": "a.py", "stage": ".a.py.otpgen-x"}]
+        journal = {
+            "state": "staging",
+            "command": "t",
+            "pid": child.pid,
+            "dirs": [],
+            "entries": entries,
+        }
+        (tmp_path / ".otpgen/journal.json").write_text(json.dumps(journal))
+        assert "rolled back" in (recover(tmp_path) or "")
+        assert leftovers(tmp_path) == []
+    finally:
+        child.wait()
+
+
 def test_a_journal_naming_paths_outside_the_project_is_refused(tmp_path: Path) -> None:
     project = tmp_path / "p"
     (project / ".otpgen").mkdir(parents=True)

@@ -54,6 +54,33 @@ def test_a_deleted_kernel_file_is_restored_by_the_next_new(project: Path, templa
     assert "src/demo/otp/_agent.py" in new(project, templates, name="room")
 
 
+def test_a_second_package_gets_its_own_kernel_that_check_and_update_leave_alone(
+    project: Path, templates: Path
+) -> None:
+    from enginekit import failing
+
+    from otpgen._update import check, plan_update
+
+    new(project, templates, name="chat")
+    (project / "src/admin").mkdir()
+    (project / "src/admin/__init__.py").write_text("")
+    written = new(project, templates, name="worker", package="admin")
+    assert "src/admin/otp/_genserver.py" in written
+    renders = json.loads((project / ".otpgen/manifest.json").read_text())["renders"]
+    assert renders["kernel"]["answers"]["package"] == "demo"
+    assert renders["kernel:admin"]["answers"]["package"] == "admin"
+    assert failing(check(project, templates)) == {}
+    assert [c.path for c in plan_update(project, templates).changes if c.writes] == []
+
+
+def test_a_package_inside_the_vendored_kernel_is_refused(project: Path, templates: Path) -> None:
+    new(project, templates, name="chat")
+    before = snapshot(project)
+    with pytest.raises(OtpgenError, match=r"'demo.otp' is the vendored kernel .*--package demo"):
+        new(project, templates, name="room", package="demo.otp")
+    assert snapshot(project) == before
+
+
 def test_options_are_typed_and_rendered(project: Path, templates: Path) -> None:
     settings = {"restart": "transient", "limit": "7", "ratio": "2.5", "verbose": "yes"}
     new(project, templates, name="chat", settings=settings | {"label": "a b"})

@@ -61,6 +61,71 @@ def test_conflict_rej_keeps_the_file_and_writes_the_new_render_beside_it(
     assert "version two of the docstring" in (generated / (MODULE + ".rej")).read_text()
 
 
+def crlf(project: Path, path: str) -> None:
+    """Convert `path` to CRLF line endings, as git's core.autocrlf checks it out."""
+    target = project / path
+    target.write_bytes(target.read_bytes().replace(b"\n", b"\r\n"))
+
+
+def test_a_file_in_crlf_takes_the_template_change_and_stays_in_crlf(
+    generated: Path, v2: Path
+) -> None:
+    crlf(generated, MODULE)
+    findings = check(generated, v2)
+    assert failing(findings)[MODULE] == "the worker template changed (v1 -> v2)"
+    assert [f.cause for f in findings if f.path == MODULE] == [failing(findings)[MODULE]]
+    assert update(generated, v2)[MODULE] is Action.UPDATE
+    data = (generated / MODULE).read_bytes()
+    assert b"version two of the docstring" in data
+    assert data.count(b"\n") == data.count(b"\r\n")  # no line in LF among the CRLF ones
+    assert update(generated, v2)[MODULE] is Action.KEEP  # and nothing left to do
+
+
+def test_a_file_in_crlf_merges_line_by_line_keeping_its_edits_and_line_endings(
+    generated: Path, v2: Path
+) -> None:
+    edit(generated, MODULE, "LIMIT = 3\n", "LIMIT = 3\nMINE = 1  # mine\n")
+    crlf(generated, MODULE)
+    assert update(generated, v2)[MODULE] is Action.MERGE
+    data = (generated / MODULE).read_bytes()
+    assert b"version two of the docstring" in data
+    assert b"LIMIT = 3\r\nMINE = 1  # mine\r\n" in data
+    assert b"<<<<<<<" not in data
+    assert data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_a_file_in_crlf_conflicts_only_on_the_lines_both_changed(generated: Path, v2: Path) -> None:
+    edit(generated, MODULE, "version one of the docstring", "my own docstring")
+    crlf(generated, MODULE)
+    assert update(generated, v2)[MODULE] is Action.CONFLICT
+    data = (generated / MODULE).read_bytes()
+    assert data.count(b"<<<<<<< ") == 1
+    conflict = data[data.index(b"<<<<<<< ") : data.index(b">>>>>>> ")]
+    assert conflict.count(b"\r\n") <= 6  # the docstring's line on each side, not the file
+    assert data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_a_generated_file_made_a_link_gets_the_same_fix_from_check_and_update(
+    generated: Path, v2: Path, tmp_path: Path
+) -> None:
+    real = tmp_path / "elsewhere.py"
+    real.write_bytes((generated / MODULE).read_bytes())
+    (generated / MODULE).unlink()
+    (generated / MODULE).symlink_to(real)
+    [finding] = [f for f in check(generated, v2) if f.path == MODULE and f.failing]
+    assert finding.cause.endswith("it is a symbolic link, and otpgen does not write through links")
+    assert finding.fix == (
+        "replace the link with a copy of the file it points to, then run `otpgen update`"
+    )
+    before = snapshot(generated)
+    with pytest.raises(OtpgenError, match=r"symbolic link.*: replace the link with a copy"):
+        update(generated, v2)
+    assert snapshot(generated) == before
+    (generated / MODULE).unlink()  # the fix both name
+    real.rename(generated / MODULE)
+    assert update(generated, v2)[MODULE] is Action.UPDATE
+
+
 def test_a_deleted_file_stays_deleted_unless_restored(generated: Path, v2: Path) -> None:
     (generated / "tests/test_job.py").unlink()
     assert update(generated, v2)["tests/test_job.py"] is Action.KEEP

@@ -32,6 +32,14 @@ def test_wiring_twice_adds_nothing_twice() -> None:
     assert wire(once, QUEUE) == once
 
 
+def test_a_file_starting_with_a_byte_order_mark_is_wired_and_keeps_it() -> None:
+    from otpgen._wire import unwire
+
+    wired = wire("\ufeff" + APP, QUEUE)
+    assert wired == "\ufeff" + wire(APP, QUEUE)
+    assert unwire(wired, QUEUE) == ("\ufeff" + APP, [])
+
+
 def test_children_are_appended_in_order() -> None:
     text = wire(wire(APP, QUEUE), JOBS)
     assert text.index("QueueA.child_spec") < text.index("jobs.child_spec()")
